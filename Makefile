@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-2.0
+# Build with Debian bookworm packages: clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev.
+OUTPUT := .output
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_H ?= vmlinux/$(ARCH)/vmlinux.h
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+LIBBPF_CFLAGS ?= $(shell pkg-config --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS ?= $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf)
+LIBS := $(LIBBPF_LIBS) -lelf -lz
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
+	  -Wno-unused-parameter -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -MMD -MP
+INCLUDES := -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS)
+# usdt.bpf.h includes <linux/errno.h>: give -target bpf the host's system
+# include dirs (Debian keeps asm/ under the multiarch dir), as libbpf-bootstrap does.
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+	      -I$(dir $(VMLINUX_H)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+# Everything but main(): the unit tests link against it.
+LIB_OBJS := $(filter-out $(OUTPUT)/gcbpf.o,$(USER_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+endif
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all clean install test check bench vmlinux format
+all: gcbpf
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/gcbpf.bpf.o: bpf/gcbpf.bpf.c bpf/gcbpf.h $(VMLINUX_H) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@ && $(LLVM_STRIP) -g $@
+
+$(OUTPUT)/gcbpf.skel.h: $(OUTPUT)/gcbpf.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)test -x "$(BPFTOOL)" || { echo "make: bpftool not found: apt-get install bpftool, or pass BPFTOOL=PATH" >&2; exit 1; }
+	$(Q)$(BPFTOOL) gen skeleton $< name gcbpf_bpf > $@
+
+# The skeleton is generated before any user object is compiled.
+$(USER_OBJS): | $(OUTPUT)/gcbpf.skel.h
+
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+gcbpf: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
+# Unit tests: no root, no BPF.
+test: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do $$t; done
+
+# Everything, as CI runs it (installs its own dependencies, needs root).
+check:
+	$(Q)bash tests/run.sh
+
+bench: gcbpf
+	$(Q)bash scripts/bench.sh
+
+vmlinux:
+	$(call msg,GEN,$(VMLINUX_H))
+	$(Q)mkdir -p $(dir $(VMLINUX_H))
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+
+install: gcbpf
+	install -D -m 0755 gcbpf $(DESTDIR)$(PREFIX)/sbin/gcbpf
+
+format:
+	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) gcbpf
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+
+.DELETE_ON_ERROR:
+.SECONDARY:

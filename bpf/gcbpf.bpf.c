@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gcbpf: one event per CPython garbage collection.
+ *
+ * Entry and exit of a collection are seen either through the USDT pair
+ * python:gc__start/gc__done or through a uprobe/uretprobe pair on the static
+ * collector. Both sides snapshot the per-generation statistics the
+ * interpreter keeps (collections/collected/uncollectable); the generation is
+ * the one whose collection count moved, the counts are the deltas. That is
+ * exact on every version, and it also drops 3.13+ automatic entries that
+ * return without collecting (no counter moves).
+ *
+ * Nothing here is per process: addresses come from the load bias
+ * (IP - probe vaddr) and a per-binary layout, so one attachment per binary
+ * serves every process mapping it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+#include "gcbpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Filters, set before load. */
+const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GCBPF_MAX_BINARIES);
+	__type(key, __u32);
+	__type(value, struct gc_layout);
+} layouts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GCBPF_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct gc_probe);
+} probes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GC_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct gen_stats {
+	__s64 collections;
+	__s64 collected;
+	__s64 uncollectable;
+};
+
+/* A collection in progress on this thread. */
+struct inflight {
+	__u64 ts_start;
+	__u64 gcstate;
+	struct gen_stats before[3];
+	__s64 heap_size;	/* at the start, like 3.15's own records */
+	__s64 iid;
+	__u32 binary;
+	__s16 gen_hint;		/* generation the probe was told, -1 if not told */
+	__s8 reason;
+	__u8 probe;
+	__u8 active;
+	__u8 stats_ok;
+};
+
+/* Per thread, without a global lock; freed with the thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+static __always_inline int read_stats(const struct gc_layout *l, __u64 gcstate,
+				      struct gen_stats out[3])
+{
+	if (l->stats_kind != GC_STATS_ARRAY)
+		return -1;	/* the 3.15 ring is read by read_ring_stats() */
+	return bpf_probe_read_user(out, 3 * sizeof(struct gen_stats),
+				   (void *)(gcstate + l->stats_off));
+}
+
+static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 kind,
+				    int gen_hint)
+{
+	__u32 idx = probe_idx;
+	struct gc_probe *p = bpf_map_lookup_elem(&probes, &idx);
+	struct gc_layout *l;
+	struct inflight *st;
+	__u64 anchor, interp = 0, gcstate;
+
+	if (!p)
+		return 0;
+	l = bpf_map_lookup_elem(&layouts, &p->binary);
+	if (!l)
+		return 0;
+	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+
+	anchor = PT_REGS_IP(ctx) - p->vaddr + l->anchor_vaddr;
+	if (l->main_interp_off < 0) {
+		gcstate = anchor + l->gc_off;
+	} else {
+		/* The thread's own interpreter when the collector was handed its
+		 * tstate, so subinterpreters are attributed right. */
+		if ((p->flags & GC_PROBE_TSTATE_RDI) && l->tstate_interp_off >= 0)
+			interp = read_ptr(PT_REGS_PARM1(ctx) + l->tstate_interp_off);
+		if (!interp)
+			interp = read_ptr(anchor + l->main_interp_off);
+		gcstate = interp + l->gc_off;
+	}
+	st->iid = -1;
+	if (interp && l->interp_id_off >= 0 &&
+	    bpf_probe_read_user(&st->iid, sizeof(st->iid), (void *)(interp + l->interp_id_off)))
+		st->iid = -1;
+	if (gen_hint < 0 && (p->flags & GC_PROBE_GEN_ESI))
+		gen_hint = (int)PT_REGS_PARM2(ctx);
+	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
+	st->gcstate = gcstate;
+	st->binary = p->binary;
+	st->gen_hint = gen_hint;
+	st->probe = kind;
+	st->stats_ok = read_stats(l, gcstate, st->before) == 0;
+	st->heap_size = -1;
+	if (l->heap_size_off >= 0 &&
+	    bpf_probe_read_user(&st->heap_size, sizeof(st->heap_size),
+				(void *)(gcstate + l->heap_size_off)))
+		st->heap_size = -1;
+	st->active = 1;
+	st->ts_start = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int gc_exit(void)
+{
+	__u64 ts_stop = bpf_ktime_get_ns();
+	struct gen_stats after[3];
+	struct gc_layout *l;
+	struct inflight *st;
+	struct gc_event *e;
+	__u64 pid_tgid;
+	int gen = -1, i;
+
+	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!st || !st->active) {
+		count(GC_CNT_NO_ENTRY);
+		return 0;
+	}
+	st->active = 0;
+	l = bpf_map_lookup_elem(&layouts, &st->binary);
+	if (!l)
+		return 0;
+
+	if (st->stats_ok && read_stats(l, st->gcstate, after) == 0) {
+		for (i = 0; i < 3; i++)
+			if (after[i].collections != st->before[i].collections)
+				gen = i;
+		/* 3.13+: an automatic entry below every threshold returns
+		 * without collecting; no counter moved, so no event. */
+		if (gen < 0)
+			return 0;
+	} else {
+		count(GC_CNT_READ_ERRORS);
+		if (st->gen_hint < 0 || st->gen_hint > 2)
+			return 0;
+		gen = st->gen_hint;
+	}
+	if (ts_stop - st->ts_start < targ_min_ns)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(GC_CNT_LOST);
+		return 0;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	e->ts_start = st->ts_start;
+	e->ts_stop = ts_stop;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->binary = st->binary;
+	e->gen = gen;
+	e->reason = st->reason;
+	e->probe = st->probe;
+	e->iid = st->iid;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->heap_size = st->heap_size;
+	e->long_lived_total = -1;
+	e->long_lived_pending = -1;
+	e->candidates = -1;
+	if (st->stats_ok && gen >= 0 && gen < 3) {
+		e->collections = after[gen].collections;
+		e->collected = after[gen].collected - st->before[gen].collected;
+		e->uncollectable = after[gen].uncollectable - st->before[gen].uncollectable;
+		e->flags = 0;
+	} else {
+		e->collections = -1;
+		e->collected = -1;
+		e->uncollectable = -1;
+		e->flags = GC_EV_READ_ERROR;
+	}
+	if (l->long_lived_off >= 0 &&
+	    bpf_probe_read_user(&e->long_lived_total, 2 * sizeof(__s64),
+				(void *)(st->gcstate + l->long_lived_off))) {
+		e->long_lived_total = -1;
+		e->long_lived_pending = -1;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_gc_start, int gen)
+{
+	return gc_enter(ctx, bpf_usdt_cookie(ctx), GC_PROBE_USDT, gen);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_gc_done, long n)
+{
+	return gc_exit();
+}
+
+SEC("uprobe")
+int BPF_KPROBE(uprobe_gc_enter)
+{
+	return gc_enter(ctx, bpf_get_attach_cookie(ctx), GC_PROBE_UPROBE, -1);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(uretprobe_gc_exit)
+{
+	return gc_exit();
+}
+
+/* The floor of an entry/exit design, for `gcbpf --empty-probes` (benchmark). */
+SEC("usdt")
+int usdt_empty(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe_empty(struct pt_regs *ctx)
+{
+	return 0;
+}

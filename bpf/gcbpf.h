@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types shared by the BPF programs and the loader. No includes: the BPF side
+ * gets __u64 & co. from vmlinux.h, the user side from <linux/types.h>.
+ * Widest fields first so clang -target bpf and gcc agree on padding.
+ */
+#ifndef GCBPF_H
+#define GCBPF_H
+
+#define GCBPF_COMM_LEN 16
+#define GCBPF_MAX_BINARIES 1024
+#define GCBPF_MAX_PROBES 8192
+#define GCBPF_NO_VALUE (-1LL)	/* a field this build cannot give */
+
+/* How the loader reached the collector: one per event. */
+enum gc_probe_kind {
+	GC_PROBE_USDT = 1,
+	GC_PROBE_UPROBE = 2,
+};
+
+/* gc_probe.flags: what the probed instruction offers. */
+enum gc_probe_flags {
+	GC_PROBE_TSTATE_RDI = 1 << 0,	/* 1st argument is the PyThreadState* (3.9+) */
+	GC_PROBE_REASON_RDX = 1 << 1,	/* 3rd argument is the _PyGC_Reason (3.13+) */
+	GC_PROBE_GEN_ESI = 1 << 2,	/* 2nd argument is the requested generation */
+};
+
+/* gc_layout.stats_kind: where the per-generation statistics are. */
+enum gc_stats_kind {
+	GC_STATS_ARRAY = 0,	/* struct gc_generation_stats[3] in the GC state (3.6-3.14) */
+	GC_STATS_RING = 1,	/* pointer to struct gc_stats, a seqlock ring (3.15) */
+};
+
+/* gc_event.flags */
+enum gc_event_flags {
+	GC_EV_READ_ERROR = 1 << 0,	/* target memory could not be read: counts unknown */
+};
+
+/*
+ * Where a binary keeps its GC state, as offsets from symbols of the ELF file.
+ * One per traced binary, indexed by gc_probe.binary. -1 = not in this build.
+ */
+struct gc_layout {
+	__u64 anchor_vaddr;	/* file vaddr of _PyRuntime (3.7+) or generation_stats (3.6) */
+	__s32 main_interp_off;	/* anchor -> PyInterpreterState *main; -1: GC state hangs off the anchor */
+	__s32 tstate_interp_off;	/* PyThreadState.interp */
+	__s32 interp_id_off;	/* PyInterpreterState.id */
+	__s32 gc_off;		/* interp (or anchor) -> GC state */
+	__s32 stats_off;	/* GC state -> generation_stats[3] or struct gc_stats * */
+	__s32 stats_stride;	/* sizeof(struct gc_generation_stats) */
+	__s32 long_lived_off;	/* GC state -> long_lived_total (long_lived_pending follows) */
+	__s32 heap_size_off;	/* GC state -> heap_size (3.14+) */
+	__s32 stats_kind;	/* enum gc_stats_kind */
+	__s32 ring_young_index_off;	/* GC_STATS_RING: offsets inside struct gc_stats */
+	__s32 ring_young_size;
+	__s32 ring_old0_off;
+	__s32 ring_old0_index_off;
+	__s32 ring_old1_off;
+	__s32 ring_old1_index_off;
+	__s32 ring_old_size;
+	__s32 ring_seq_off;
+	__s32 ring_candidates_off;	/* inside one record */
+	__s32 ring_heap_size_off;
+	__s32 pad;
+};
+
+/* One attach point: the BPF cookie of a link is its index in the probes map. */
+struct gc_probe {
+	__u64 vaddr;		/* file vaddr of the probed instruction: load bias = IP - vaddr */
+	__u32 binary;		/* index in the layouts map */
+	__u32 flags;		/* enum gc_probe_flags */
+};
+
+/* One collection, as pushed through the ring buffer. */
+struct gc_event {
+	__u64 ts_start;		/* CLOCK_MONOTONIC ns at the collector's entry */
+	__u64 ts_stop;		/* ... and at its exit */
+	__s64 collected;
+	__s64 uncollectable;
+	__s64 collections;	/* cumulative, for this generation, after this one */
+	__s64 heap_size;	/* tracked objects at the start (3.14+), else -1 */
+	__s64 long_lived_total;	/* objects that survived the last full collection, else -1 */
+	__s64 long_lived_pending;	/* objects that survived a gen-1 collection since, else -1 */
+	__s64 candidates;	/* 3.15: objects examined, else -1 */
+	__s64 iid;		/* interpreter id, -1 unknown */
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 binary;		/* index in the layouts map */
+	__s16 gen;		/* 0, 1 or 2 */
+	__s8 reason;		/* _PyGC_Reason (3.13+ uprobe), else -1 */
+	__u8 probe;		/* enum gc_probe_kind */
+	__u32 flags;		/* enum gc_event_flags */
+	char comm[GCBPF_COMM_LEN];
+};
+
+/* Per-CPU counters, summed by the loader. */
+enum gc_counter {
+	GC_CNT_LOST,		/* events the ring buffer had no room for */
+	GC_CNT_READ_ERRORS,	/* collections whose statistics could not be read */
+	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
+	GC_CNT_MAX,
+};
+
+#endif /* GCBPF_H */

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The one way gcbpf talks to the user about problems: stderr, "gcbpf: " prefix. */
+#ifndef GCBPF_LOG_H
+#define GCBPF_LOG_H
+
+#include <stdbool.h>
+
+extern bool log_verbose;
+
+/* What failed, where, why, what to do: one line. */
+void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void p_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only with -v. */
+void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

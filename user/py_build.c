@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "elf_file.h"
+#include "layout.h"
+#include "py_build.h"
+
+const char *py_build__probe_name(enum gc_probe_kind kind)
+{
+	return kind == GC_PROBE_USDT ? "usdt" : kind == GC_PROBE_UPROBE ? "uprobe" : "none";
+}
+
+static void set_version(struct py_build *b, unsigned int hex, const char *source)
+{
+	b->version_hex = hex;
+	b->major = hex >> 24;
+	b->minor = (hex >> 16) & 0xff;
+	b->micro = (hex >> 8) & 0xff;
+	b->version_source = source;
+	snprintf(b->version, sizeof(b->version), "%d.%d.%d", b->major, b->minor, b->micro);
+}
+
+/* "3.9.18", "3.10.0rc1", "3.8.18+": version literals as PY_VERSION spells them. */
+static bool parse_version_literal(const char *s, int *major, int *minor, int *micro)
+{
+	int n = 0;
+
+	if (sscanf(s, "%d.%d.%d%n", major, minor, micro, &n) != 3 || *major != 3)
+		return false;
+	s += n;
+	while (*s && (isalnum((unsigned char)*s) || *s == '+'))
+		s++;
+	return *s == 0 && n > 0;
+}
+
+struct literal_ctx {
+	struct elf_file *ef;
+	int minor;		/* -1: any */
+};
+
+static bool version_literal_match(const char *s, void *vctx)
+{
+	struct literal_ctx *c = vctx;
+	const char *tail = strrchr(s, '/');
+	int major, minor, micro;
+
+	/* The linker merges "3.9.18" into the tail of ".../versions/3.9.18". */
+	if (c->minor >= 0 && tail && parse_version_literal(tail + 1, &major, &minor, &micro) &&
+	    minor == c->minor)
+		return true;
+	if (!parse_version_literal(s, &major, &minor, &micro))
+		return false;
+	return c->minor < 0 || minor == c->minor;
+}
+
+/*
+ * Version from the file: Py_Version (3.11+), _Py_DebugOffsets (3.13+), the
+ * SONAME's minor plus the PY_VERSION literal for the micro, in that order.
+ */
+static int detect_version(struct py_build *b, struct elf_file *ef)
+{
+	const char *soname = elf_file__soname(ef);
+	struct literal_ctx lc = { ef, -1 };
+	char lit[64];
+	GElf_Sym sym;
+	__u64 hex = 0;
+	int major, minor, micro;
+
+	if (!elf_file__find_symbol(ef, "Py_Version", &sym) &&
+	    !elf_file__read_vaddr(ef, sym.st_value, &hex, sizeof(hex)) && (hex >> 24) == 3) {
+		set_version(b, hex, "Py_Version");
+		return 0;
+	}
+	if (soname && sscanf(soname, "libpython3.%d", &minor) == 1) {
+		lc.minor = minor;
+		if (!elf_file__find_string(ef, version_literal_match, &lc, lit, sizeof(lit)) &&
+		    (parse_version_literal(lit, &major, &minor, &micro) ||
+		     (strrchr(lit, '/') &&
+		      parse_version_literal(strrchr(lit, '/') + 1, &major, &minor, &micro))))
+			set_version(b, 3u << 24 | minor << 16 | micro << 8, "SONAME + PY_VERSION");
+		else
+			set_version(b, 3u << 24 | minor << 16, "SONAME");
+		return 0;
+	}
+	/* A static interpreter before 3.11: the PY_VERSION literal alone. */
+	if (!elf_file__find_string(ef, version_literal_match, &lc, lit, sizeof(lit)) &&
+	    parse_version_literal(lit, &major, &minor, &micro)) {
+		set_version(b, 3u << 24 | minor << 16 | micro << 8, "PY_VERSION string");
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The collector's name per version (cpython-gc-internals §1a). */
+static const char *collector_name(const struct py_build *b)
+{
+	if (b->minor <= 9)
+		return "collect";
+	if (b->minor == 14 && b->micro < 5)
+		return "_PyGC_Collect";
+	return "gc_collect_main";
+}
+
+struct clone_ctx {
+	struct py_build *b;
+	const char *base;
+	size_t base_len;
+};
+
+/* `base` itself and its GCC clones base.constprop.N / base.isra.N; not .cold/.part. */
+static int collector_sym_cb(const char *name, const GElf_Sym *sym, void *vctx)
+{
+	struct clone_ctx *c = vctx;
+	struct py_build *b = c->b;
+	struct py_probe_point *pt;
+	bool clone;
+	int i;
+
+	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
+	    strncmp(name, c->base, c->base_len))
+		return 0;
+	if (name[c->base_len] == 0) {
+		clone = false;
+	} else if (!strncmp(name + c->base_len, ".constprop.", 11) ||
+		   !strncmp(name + c->base_len, ".isra.", 6)) {
+		clone = true;
+	} else {
+		return 0;
+	}
+	for (i = 0; i < b->nr_points; i++)
+		if (b->points[i].vaddr == sym->st_value)
+			return 0;	/* the same entry from .dynsym or an alias */
+	if (b->nr_points == PY_BUILD_MAX_POINTS)
+		return -E2BIG;
+	pt = &b->points[b->nr_points++];
+	snprintf(pt->name, sizeof(pt->name), "%s", name);
+	pt->vaddr = sym->st_value;
+	pt->flags = 0;
+	/* Clones get other argument registers (IPA): only the original's are known. */
+	if (!clone && b->minor >= 9) {
+		pt->flags |= GC_PROBE_TSTATE_RDI | GC_PROBE_GEN_ESI;
+		if (b->minor >= 13)
+			pt->flags |= GC_PROBE_REASON_RDX;
+	}
+	return 0;
+}
+
+static int plan_usdt(struct py_build *b, struct elf_file *ef)
+{
+	struct usdt_note notes[64];
+	int n = elf_file__usdt_notes(ef, notes, 64), i;
+	int have_start = -1, have_done = -1;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(notes[i].provider, "python"))
+			continue;
+		if (!strcmp(notes[i].name, "gc__start"))
+			have_start = i;
+		else if (!strcmp(notes[i].name, "gc__done"))
+			have_done = i;
+	}
+	if (have_start < 0 || have_done < 0)
+		return -ENOENT;
+	b->probe = GC_PROBE_USDT;
+	b->nr_points = 2;
+	snprintf(b->points[0].name, sizeof(b->points[0].name), "python:gc__start");
+	b->points[0].vaddr = notes[have_start].vaddr;
+	snprintf(b->points[1].name, sizeof(b->points[1].name), "python:gc__done");
+	b->points[1].vaddr = notes[have_done].vaddr;
+	snprintf(b->why, sizeof(b->why), "USDT python:gc__start/gc__done in .note.stapsdt");
+	return 0;
+}
+
+static int plan_uprobe(struct py_build *b, struct elf_file *ef)
+{
+	struct clone_ctx c = { b, collector_name(b), strlen(collector_name(b)) };
+	int err;
+
+	b->nr_points = 0;
+	err = elf_file__for_each_symbol(ef, SHT_SYMTAB, collector_sym_cb, &c);
+	if (err)
+		return err;
+	if (!b->nr_points)
+		return -ENOENT;
+	b->probe = GC_PROBE_UPROBE;
+	b->symbols_from = ".symtab";
+	snprintf(b->why, sizeof(b->why), "no USDT; %s%s in .symtab (%d entr%s)", c.base,
+		 b->nr_points > 1 ? " and clones" : "", b->nr_points,
+		 b->nr_points > 1 ? "ies" : "y");
+	return 0;
+}
+
+static int find_anchor(struct py_build *b, struct elf_file *ef, __u64 runtime_vaddr,
+		       char *err, size_t err_len)
+{
+	const char *name = b->minor == 6 ? "generation_stats" : "_PyRuntime";
+	GElf_Sym sym;
+
+	if (runtime_vaddr) {
+		b->layout.anchor_vaddr = runtime_vaddr;
+		return 0;
+	}
+	if (elf_file__find_symbol(ef, name, &sym)) {
+		snprintf(err, err_len, "%s: no symbol %s to locate the GC state%s", b->display_path,
+			 name, b->minor == 6 ? " (3.6 needs .symtab)" : "");
+		return -ENOTSUP;
+	}
+	b->layout.anchor_vaddr = sym.st_value;
+	return 0;
+}
+
+int py_build__inspect(struct py_build *b, const char *path, const char *display,
+		      const struct py_build_opts *opts, char *err, size_t err_len)
+{
+	struct debug_offsets dbg;
+	struct elf_file ef;
+	struct stat st;
+	GElf_Sym sym;
+	__u64 runtime_vaddr = 0;
+	bool have_dbg;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	snprintf(b->display_path, sizeof(b->display_path), "%s", display ? display : path);
+	if (stat(path, &st)) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open %s: %s", b->display_path, strerror(-ret));
+		return ret;
+	}
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
+	ret = elf_file__open(&ef, path);
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s: %s", b->display_path,
+			 ret == -ENOEXEC ? "not an ELF file" : strerror(-ret));
+		return ret;
+	}
+	if (elf_file__find_symbol(&ef, "PyGC_Collect", &sym)) {
+		snprintf(err, err_len, "%s is not a CPython interpreter (no PyGC_Collect)",
+			 b->display_path);
+		ret = -ENOEXEC;
+		goto out;
+	}
+	ret = debug_offsets__read(&ef, &dbg, &runtime_vaddr);
+	have_dbg = ret == 0;
+	if (ret && ret != -ENOENT) {
+		snprintf(err, err_len, "%s: _Py_DebugOffsets version %#llx not supported",
+			 b->display_path, (unsigned long long)dbg.version);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	if (detect_version(b, &ef)) {
+		if (!have_dbg) {
+			snprintf(err, err_len, "%s: cannot tell the Python version from the file",
+				 b->display_path);
+			ret = -ENOTSUP;
+			goto out;
+		}
+		set_version(b, dbg.version, "_Py_DebugOffsets");
+	}
+	b->free_threaded = have_dbg && dbg.free_threaded;
+	b->debug = !elf_file__find_symbol(&ef, "_Py_NegativeRefcount", &sym);
+	if (b->major != 3 || b->minor < 6) {
+		snprintf(err, err_len, "%s: Python %s is not supported (3.6 or newer)",
+			 b->display_path, b->version);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	ret = find_anchor(b, &ef, runtime_vaddr, err, err_len);
+	if (ret)
+		goto out;
+	ret = layout__fill(&b->layout, b->minor, b->micro, b->debug, have_dbg ? &dbg : NULL,
+			   err, err_len);
+	if (ret) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, err_len, "%s: %s", b->display_path, why);
+		goto out;
+	}
+	if ((opts && opts->force_uprobe) || plan_usdt(b, &ef)) {
+		ret = plan_uprobe(b, &ef);
+		if (ret == -ENOENT) {
+			snprintf(err, err_len,
+				 "%s (Python %s): no USDT python:gc__start and no %s in .symtab "
+				 "(stripped); install its debug symbols or use a build with USDT",
+				 b->display_path, b->version, collector_name(b));
+			ret = -ENOTSUP;
+		} else if (ret) {
+			snprintf(err, err_len, "%s: too many collector clones", b->display_path);
+		}
+	}
+	for (int i = 0; !ret && i < b->nr_points; i++) {
+		if (elf_file__vaddr_to_offset(&ef, b->points[i].vaddr, &b->points[i].offset)) {
+			snprintf(err, err_len, "%s: %s at %#lx is outside every loadable segment",
+				 b->display_path, b->points[i].name, (unsigned long)b->points[i].vaddr);
+			ret = -ENOTSUP;
+		}
+	}
+out:
+	elf_file__close(&ef);
+	return ret;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elf_file.h"
+#include "target.h"
+
+static bool is_libpython(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libpython", 9) && strstr(base, ".so");
+}
+
+static int read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n;
+}
+
+bool target__alive(const struct target *t)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", t->pid);
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
+{
+	char path[64], line[PATH_MAX + 128];
+	FILE *maps;
+	ssize_t n;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->build = -1;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (read_small_file(path, t->comm, sizeof(t->comm)) < 0) {
+		snprintf(err, err_len, "no such process: %d", pid);
+		return -ESRCH;
+	}
+	t->comm[strcspn(t->comm, "\n")] = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps) {
+		int ret = -errno;
+
+		snprintf(err, err_len, "cannot read /proc/%d/maps: %s%s", pid, strerror(-ret),
+			 ret == -EACCES ? " (run as root)" : "");
+		return ret;
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		char *file = strchr(line, '/');
+
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		if (is_libpython(file) && !strstr(file, " (deleted)")) {
+			snprintf(t->elf_display, sizeof(t->elf_display), "%s", file);
+			break;
+		}
+	}
+	fclose(maps);
+
+	if (!t->elf_display[0]) {
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		n = readlink(path, t->elf_display, sizeof(t->elf_display) - 1);
+		if (n < 0) {
+			int ret = -errno;
+
+			snprintf(err, err_len, "cannot read /proc/%d/exe: %s%s", pid,
+				 strerror(-ret), ret == -ENOENT ? " (kernel thread?)" : "");
+			return ret;
+		}
+		t->elf_display[n] = 0;
+	}
+	/* The target's own view of its file system (containers, chroots). */
+	snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/root%s", pid, t->elf_display);
+	if (access(t->elf_path, R_OK) && !strstr(t->elf_display, "libpython")) {
+		/* Deleted or replaced since: the exe link still reaches the inode. */
+		snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/exe", pid);
+	}
+	return 0;
+}
+
+/* Executable file `name` in the colon-separated list `dirs`. */
+static int search_dirs(const char *name, const char *dirs, int mode, char *out, size_t len)
+{
+	char *copy, *dir, *save = NULL;
+	int ret = -ENOENT;
+
+	if (!dirs)
+		return -ENOENT;
+	copy = strdup(dirs);
+	if (!copy)
+		return -ENOMEM;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(out, len, "%s/%s", *dir ? dir : ".", name);
+		if (!access(out, mode)) {
+			ret = 0;
+			break;
+		}
+	}
+	free(copy);
+	return ret;
+}
+
+static int find_executable(const char *cmd, char *out, size_t len)
+{
+	const char *path_env = getenv("PATH");
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	return search_dirs(cmd, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin", X_OK, out,
+			   len);
+}
+
+struct needed_ctx {
+	char name[256];
+};
+
+static int needed_cb(const char *name, void *vctx)
+{
+	struct needed_ctx *c = vctx;
+
+	if (!is_libpython(name))
+		return 0;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return 1;
+}
+
+/* Directories ld.so searches by default, plus /etc/ld.so.conf.d. */
+static void system_lib_dirs(char *buf, size_t len)
+{
+	glob_t g;
+	size_t i;
+	int n = snprintf(buf, len, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:"
+			 "/usr/lib64:/lib:/usr/lib:/usr/local/lib");
+
+	if (glob("/etc/ld.so.conf.d/*.conf", 0, NULL, &g))
+		return;
+	for (i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "re");
+		char line[PATH_MAX];
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f) && n < (int)len - 2) {
+			line[strcspn(line, "\n")] = 0;
+			if (line[0] == '/')
+				n += snprintf(buf + n, len - n, ":%s", line);
+		}
+		fclose(f);
+	}
+	globfree(&g);
+}
+
+static int resolve_libpython(const char *exe, struct elf_file *ef, const char *lib, char *out,
+			     size_t len)
+{
+	const char *runpath = elf_file__runpath(ef);
+	char dirs[4096], origin[PATH_MAX], *exe_copy;
+
+	if (runpath) {
+		/* $ORIGIN: the executable's own directory. */
+		exe_copy = strdup(exe);
+		if (!exe_copy)
+			return -ENOMEM;
+		snprintf(origin, sizeof(origin), "%s", dirname(exe_copy));
+		free(exe_copy);
+		const char *o = strstr(runpath, "$ORIGIN");
+
+		if (o)
+			snprintf(dirs, sizeof(dirs), "%.*s%s%s", (int)(o - runpath), runpath, origin,
+				 o + 7);
+		else
+			snprintf(dirs, sizeof(dirs), "%s", runpath);
+		if (!search_dirs(lib, dirs, R_OK, out, len))
+			return 0;
+	}
+	if (!search_dirs(lib, getenv("LD_LIBRARY_PATH"), R_OK, out, len))
+		return 0;
+	system_lib_dirs(dirs, sizeof(dirs));
+	return search_dirs(lib, dirs, R_OK, out, len);
+}
+
+int target__resolve_command(const char *cmd, char *path, size_t path_len, char *err,
+			    size_t err_len)
+{
+	char file[PATH_MAX], head[PATH_MAX];
+	const char *next = cmd;
+	int depth, ret;
+
+	for (depth = 0; depth < 4; depth++) {
+		struct needed_ctx nc = { "" };
+		struct elf_file ef;
+		char *interp, *arg, *save = NULL;
+		int n;
+
+		ret = find_executable(next, file, sizeof(file));
+		if (ret) {
+			snprintf(err, err_len, "cannot run %s: %s", next, strerror(-ret));
+			return ret;
+		}
+		snprintf(head, sizeof(head), "%s", file);
+		n = read_small_file(file, head, sizeof(head));
+		if (n < 0) {
+			snprintf(err, err_len, "cannot read %s: %s", file, strerror(-n));
+			return n;
+		}
+		if (n > 2 && head[0] == '#' && head[1] == '!') {
+			head[strcspn(head, "\n")] = 0;
+			interp = strtok_r(head + 2, " \t", &save);
+			arg = strtok_r(NULL, " \t", &save);
+			if (!interp)
+				break;
+			/* #!/usr/bin/env [-S] python3: the program env will look up. */
+			if (!strcmp(basename(interp), "env")) {
+				while (arg && arg[0] == '-')
+					arg = strtok_r(NULL, " \t", &save);
+				if (!arg)
+					break;
+				next = strdupa(arg);
+			} else {
+				next = strdupa(interp);
+			}
+			continue;
+		}
+		ret = elf_file__open(&ef, file);
+		if (ret) {
+			snprintf(err, err_len, "%s: %s", file,
+				 ret == -ENOEXEC ? "not an ELF file or #! script" : strerror(-ret));
+			return ret;
+		}
+		elf_file__for_each_needed(&ef, needed_cb, &nc);
+		if (nc.name[0]) {
+			ret = resolve_libpython(file, &ef, nc.name, path, path_len);
+			elf_file__close(&ef);
+			if (ret)
+				snprintf(err, err_len, "%s needs %s, which was not found", file, nc.name);
+			return ret;
+		}
+		elf_file__close(&ef);
+		snprintf(path, path_len, "%s", file);
+		return 0;
+	}
+	snprintf(err, err_len, "cannot tell which interpreter %s runs", cmd);
+	return -ENOEXEC;
+}

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "gcbpf.skel.h"
+#include "log.h"
+#include "tracer.h"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !log_verbose)
+		return 0;
+	if (level == LIBBPF_WARN && !log_verbose)
+		return 0;	/* failures are reported by gcbpf itself, in one line */
+	return vfprintf(stderr, fmt, args);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size >= sizeof(struct gc_event))
+		t->opts.on_event(t->opts.ctx, data);
+	return 0;
+}
+
+/* Kernel support gcbpf needs, checked up front so the error says what is missing. */
+static int check_system(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		p_err("cannot load BPF programs: this kernel has no BTF (/sys/kernel/btf/vmlinux "
+		      "missing); use a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		p_err("cannot attach probes: this kernel has no uprobe PMU "
+		      "(/sys/bus/event_source/devices/uprobe missing); needs CONFIG_UPROBE_EVENTS=y");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int tracer__open(struct tracer *t, const struct tracer_opts *opts)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->opts = *opts;
+	libbpf_set_print(libbpf_print);
+	err = check_system();
+	if (err)
+		return err;
+	t->skel = gcbpf_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		p_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	t->skel->rodata->targ_min_ns = opts->min_ns;
+	err = gcbpf_bpf__load(t->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			p_err("cannot load BPF programs: %s; run as root (needs CAP_BPF and "
+			      "CAP_PERFMON, or CAP_SYS_ADMIN)", strerror(-err));
+		else
+			p_err("cannot load BPF programs: %s (run with -v for the verifier log)",
+			      strerror(-err));
+		gcbpf_bpf__destroy(t->skel);
+		t->skel = NULL;
+		return err;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		p_err("cannot set up the ring buffer: %s", strerror(-err));
+		tracer__close(t);
+		return err;
+	}
+	return 0;
+}
+
+int tracer__add_build(struct tracer *t, const struct py_build *b)
+{
+	__u32 idx;
+	int i, err;
+
+	for (i = 0; i < t->nr_builds; i++)
+		if (t->builds[i]->dev == b->dev && t->builds[i]->ino == b->ino)
+			return i;
+	if (t->nr_builds == GCBPF_MAX_BINARIES)
+		return -E2BIG;
+	idx = t->nr_builds;
+	err = bpf_map__update_elem(t->skel->maps.layouts, &idx, sizeof(idx), &b->layout,
+				   sizeof(b->layout), BPF_ANY);
+	if (err)
+		return err;
+	t->builds[idx] = malloc(sizeof(*b));
+	if (!t->builds[idx])
+		return -ENOMEM;
+	*t->builds[idx] = *b;
+	t->nr_builds++;
+	return idx;
+}
+
+static int add_link(struct tracer *t, struct bpf_link *link)
+{
+	if (t->nr_links == t->cap_links) {
+		int cap = t->cap_links ? 2 * t->cap_links : 16;
+		struct bpf_link **l = realloc(t->links, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		t->links = l;
+		t->cap_links = cap;
+	}
+	t->links[t->nr_links++] = link;
+	return 0;
+}
+
+/* One probes-map slot: its index is the attach cookie. */
+static int add_probe(struct tracer *t, int build, const struct py_probe_point *pt, __u32 *idx)
+{
+	struct gc_probe p = { .vaddr = pt->vaddr, .binary = build, .flags = pt->flags };
+	int err;
+
+	if (t->nr_probes == GCBPF_MAX_PROBES)
+		return -E2BIG;
+	*idx = t->nr_probes;
+	err = bpf_map__update_elem(t->skel->maps.probes, idx, sizeof(*idx), &p, sizeof(p),
+				   BPF_ANY);
+	if (!err)
+		t->nr_probes++;
+	return err;
+}
+
+static int attach_usdt(struct tracer *t, int build, pid_t pid)
+{
+	const struct py_build *b = t->builds[build];
+	struct bpf_program *start = t->opts.empty_probes ? t->skel->progs.usdt_empty
+							  : t->skel->progs.usdt_gc_start;
+	struct bpf_program *done = t->opts.empty_probes ? t->skel->progs.usdt_empty
+							 : t->skel->progs.usdt_gc_done;
+	LIBBPF_OPTS(bpf_usdt_opts, opts);
+	struct bpf_link *link;
+	__u32 idx;
+	int err;
+
+	err = add_probe(t, build, &b->points[0], &idx);
+	if (err)
+		return err;
+	opts.usdt_cookie = idx;
+	link = bpf_program__attach_usdt(start, pid, b->path, "python", "gc__start", &opts);
+	if (!link)
+		return -errno;
+	err = add_link(t, link);
+	if (err)
+		return err;
+	link = bpf_program__attach_usdt(done, pid, b->path, "python", "gc__done", &opts);
+	if (!link)
+		return -errno;
+	return add_link(t, link);
+}
+
+static int attach_uprobe(struct tracer *t, int build, pid_t pid)
+{
+	const struct py_build *b = t->builds[build];
+	struct bpf_program *enter = t->opts.empty_probes ? t->skel->progs.uprobe_empty
+							  : t->skel->progs.uprobe_gc_enter;
+	struct bpf_program *exit = t->opts.empty_probes ? t->skel->progs.uprobe_empty
+							 : t->skel->progs.uretprobe_gc_exit;
+	struct bpf_link *link;
+	int i, err;
+
+	for (i = 0; i < b->nr_points; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts);
+		__u32 idx;
+
+		err = add_probe(t, build, &b->points[i], &idx);
+		if (err)
+			return err;
+		opts.bpf_cookie = idx;
+		link = bpf_program__attach_uprobe_opts(enter, pid, b->path, b->points[i].offset,
+						       &opts);
+		if (!link)
+			return -errno;
+		err = add_link(t, link);
+		if (err)
+			return err;
+		opts.retprobe = true;
+		link = bpf_program__attach_uprobe_opts(exit, pid, b->path, b->points[i].offset,
+						       &opts);
+		if (!link)
+			return -errno;
+		err = add_link(t, link);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int tracer__attach(struct tracer *t, int build, pid_t pid)
+{
+	const struct py_build *b = t->builds[build];
+	int err = b->probe == GC_PROBE_USDT ? attach_usdt(t, build, pid)
+					    : attach_uprobe(t, build, pid);
+
+	if (err)
+		p_err("cannot attach %s probes to %s (pid %d): %s%s", py_build__probe_name(b->probe),
+		      b->display_path, pid, strerror(-err),
+		      err == -EPERM || err == -EACCES ? "; run as root" : "");
+	return err;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms)
+{
+	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+void tracer__drain(struct tracer *t)
+{
+	if (t->rb)
+		ring_buffer__consume(t->rb);
+}
+
+void tracer__counters(struct tracer *t, __u64 out[GC_CNT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 k;
+	int c;
+
+	memset(out, 0, GC_CNT_MAX * sizeof(out[0]));
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return;
+	for (k = 0; k < GC_CNT_MAX; k++) {
+		if (bpf_map__lookup_elem(t->skel->maps.counters, &k, sizeof(k), vals,
+					 ncpu * sizeof(*vals), 0))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+}
+
+const struct py_build *tracer__build(const struct tracer *t, __u32 idx)
+{
+	return idx < (__u32)t->nr_builds ? t->builds[idx] : NULL;
+}
+
+void tracer__close(struct tracer *t)
+{
+	int i;
+
+	for (i = 0; i < t->nr_links; i++)
+		bpf_link__destroy(t->links[i]);
+	free(t->links);
+	ring_buffer__free(t->rb);
+	gcbpf_bpf__destroy(t->skel);
+	for (i = 0; i < t->nr_builds; i++)
+		free(t->builds[i]);
+	memset(t, 0, sizeof(*t));
+}

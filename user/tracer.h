@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF side as user space drives it: load, attach per build, read events. */
+#ifndef GCBPF_TRACER_H
+#define GCBPF_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "gcbpf.h"
+#include "py_build.h"
+
+struct gcbpf_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
+
+struct tracer_opts {
+	bool empty_probes;	/* benchmark floor: attach programs that do nothing */
+	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
+	tracer_event_fn on_event;
+	void *ctx;
+};
+
+struct tracer {
+	struct gcbpf_bpf *skel;
+	struct ring_buffer *rb;
+	struct tracer_opts opts;
+	struct py_build *builds[GCBPF_MAX_BINARIES];
+	int nr_builds;
+	int nr_probes;
+	struct bpf_link **links;
+	int nr_links, cap_links;
+};
+
+/* Checks privileges and kernel support, loads the programs. 0 or -errno; says why. */
+int tracer__open(struct tracer *t, const struct tracer_opts *opts);
+/* Registers a build (once per file, by device and inode); returns its index or -errno. */
+int tracer__add_build(struct tracer *t, const struct py_build *b);
+/* Attaches a build's probes for one process (pid -1: every process). 0 or -errno; says why. */
+int tracer__attach(struct tracer *t, int build, pid_t pid);
+/* Waits up to timeout_ms for events and hands them to on_event. */
+int tracer__poll(struct tracer *t, int timeout_ms);
+/* Hands over every event still in the ring buffer. */
+void tracer__drain(struct tracer *t);
+/* The kernel's per-CPU counters, summed: enum gc_counter. */
+void tracer__counters(struct tracer *t, __u64 out[GC_CNT_MAX]);
+const struct py_build *tracer__build(const struct tracer *t, __u32 idx);
+void tracer__close(struct tracer *t);
+
+#endif
