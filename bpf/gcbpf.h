@@ -11,6 +11,7 @@
 #define GCBPF_MAX_BINARIES 1024
 #define GCBPF_MAX_PROBES 8192
 #define GCBPF_NO_VALUE (-1LL)	/* a field this build cannot give */
+#define GC_SNAP_BYTES 136	/* generation_stats .. long_lived_pending, 3.7-3.14 */
 
 /* How the loader reached the collector: one per event. */
 enum gc_probe_kind {
@@ -50,6 +51,10 @@ struct gc_layout {
 	__s32 stats_stride;	/* sizeof(struct gc_generation_stats) */
 	__s32 long_lived_off;	/* GC state -> long_lived_total (long_lived_pending follows) */
 	__s32 heap_size_off;	/* GC state -> heap_size (3.14+) */
+	/* One read per probe: GC_SNAP_BYTES from stats_off cover the statistics
+	 * and, where these are >= 0, the counters at these offsets from it. */
+	__s32 snap_long_lived;
+	__s32 snap_heap_size;
 	__s32 stats_kind;	/* enum gc_stats_kind */
 	__s32 ring_young_index_off;	/* GC_STATS_RING: offsets inside struct gc_stats */
 	__s32 ring_young_size;
@@ -61,7 +66,6 @@ struct gc_layout {
 	__s32 ring_seq_off;
 	__s32 ring_candidates_off;	/* inside one record */
 	__s32 ring_heap_size_off;
-	__s32 pad;
 };
 
 /* One attach point: the BPF cookie of a link is its index in the probes map. */
@@ -99,6 +103,7 @@ enum gc_counter {
 	GC_CNT_LOST,		/* events the ring buffer had no room for */
 	GC_CNT_READ_ERRORS,	/* collections whose statistics could not be read */
 	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
+	GC_CNT_SUBMITTED,	/* events handed to the ring buffer */
 	GC_CNT_MAX,
 };
 

@@ -63,6 +63,7 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0, "Event output: text (default) or jsonl", 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
+	{ "quiet", 'q', NULL, 0, "No per-event output: only the summary at exit", 0 },
 	{ "list", OPT_LIST, NULL, 0,
 	  "Print each target's binary, Python version and probe path, then exit", 0 },
 	{ "uprobe", OPT_UPROBE, NULL, 0, "Use uprobes on the collector even where USDT exists", 0 },
@@ -118,6 +119,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		env.output_path = arg;
+		break;
+	case 'q':
+		env.format = OUTPUT_NONE;
 		break;
 	case OPT_LIST:
 		env.list_only = true;
@@ -179,6 +183,13 @@ static void on_event(void *ctx, const struct gc_event *e)
 
 	stats__add(&s->stats, e);
 	output__event(&s->out, e, tracer__build(&s->tracer, e->binary));
+}
+
+static void on_batch(void *ctx)
+{
+	struct session *s = ctx;
+
+	output__flush(&s->out);
 }
 
 /* Fork CMD, held before exec until the probes are attached. */
@@ -394,7 +405,8 @@ int main(int argc, char **argv)
 					  NULL };
 	static struct session s;
 	static struct py_build builds[MAX_TARGETS];
-	struct tracer_opts topts = { .on_event = on_event, .ctx = &s };
+	struct tracer_opts topts = { .on_event = on_event, .on_batch = on_batch,
+				   .ctx = &s };
 	FILE *out = stdout;
 	__u64 counters[GC_CNT_MAX];
 	int err, exit_code = 0;
@@ -423,7 +435,7 @@ int main(int argc, char **argv)
 	}
 	/* The human summary goes where the events do not. */
 	output__init(&s.out, env.format, out,
-		     env.format == OUTPUT_TEXT ? out : out == stdout ? stderr : stdout);
+		     env.format != OUTPUT_JSONL ? out : out == stdout ? stderr : stdout);
 	topts.empty_probes = env.empty_probes;
 	err = tracer__open(&s.tracer, &topts);
 	if (err)

@@ -6,8 +6,9 @@
 
 /*
  * 3.6-3.12: offsets measured from DWARF of pyenv builds (3.6.15 ... 3.12.1,
- * GCC 12, x86_64) and of Debian's python3.11d; patch releases of one minor
- * share them. -1: not in this version. See tests/unit/test_layout.c.
+ * GCC 12, x86_64) and of Debian's python3.11d, and confirmed for Debian's
+ * stripped 3.11.2 from the disassembly of its exported accessors. Patch
+ * releases of one minor share them. -1: not in this version.
  */
 struct table_row {
 	int minor;
@@ -30,7 +31,8 @@ static const struct table_row table[] = {
 	{ 9, false, 0x28, 16, 24, 0x268, 128, 224 },
 	{ 10, false, 0x28, 16, 24, 0x268, 128, 224 },
 	{ 11, false, 0x30, 16, 48, 0x288, 128, 224 },
-	{ 12, false, 0x30, 16, -1, 0x70, 128, 224 },
+	{ 11, true, 0x30, 16, 48, 0x288, 128, 224 },	/* python3.11d: same as release */
+	{ 12, false, 0x30, 16, 8, 0x70, 128, 224 },
 };
 
 /*
@@ -51,8 +53,8 @@ struct dbg_row {
 
 static const struct dbg_row dbg_table[] = {
 	{ 13, 40, 56, 80, 176, 568, 576, -1, -1, 584, 240, 200, 128, 224, -1, GC_STATS_ARRAY },
-	{ 14, 40, 56, 88, 192, 648, 656, -1, -1, 760, 264, 192, 120, 240, 216, GC_STATS_ARRAY },
-	{ 15, 40, 56, 88, 192, 752, 760, 784, 776, 888, 176, 112, 104, 152, 144, GC_STATS_RING },
+	{ 14, 40, 56, 88, 200, 648, 656, -1, -1, 760, 264, 192, 120, 240, 216, GC_STATS_ARRAY },
+	{ 15, 40, 56, 88, 200, 752, 760, 784, 776, 888, 176, 112, 104, 152, 144, GC_STATS_RING },
 };
 
 static const struct dbg_row *dbg_row_for(int minor)
@@ -115,7 +117,22 @@ static void layout_init(struct gc_layout *l)
 	l->anchor_vaddr = anchor;
 	l->stats_stride = 24;
 	l->stats_kind = GC_STATS_ARRAY;
-	l->pad = 0;
+}
+
+/* Where the counters fall inside the one read the BPF side makes per probe. */
+static int set_snapshot(struct gc_layout *l, char *err, size_t err_len)
+{
+	int ll = l->long_lived_off - l->stats_off, heap = l->heap_size_off - l->stats_off;
+
+	l->snap_long_lived = l->long_lived_off >= 0 ? ll : -1;
+	l->snap_heap_size = l->heap_size_off >= 0 ? heap : -1;
+	if (l->stats_kind == GC_STATS_ARRAY &&
+	    (l->snap_long_lived + 16 > GC_SNAP_BYTES || l->snap_heap_size + 8 > GC_SNAP_BYTES ||
+	     (ll < 0 && l->long_lived_off >= 0) || (heap < 0 && l->heap_size_off >= 0))) {
+		snprintf(err, err_len, "GC counters outside the %d-byte snapshot", GC_SNAP_BYTES);
+		return -ENOTSUP;
+	}
+	return 0;
 }
 
 static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
@@ -168,12 +185,11 @@ static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
 	return 0;
 }
 
-int layout__fill(struct gc_layout *l, int minor, int micro, bool debug,
-		 const struct debug_offsets *d, char *err, size_t err_len)
+static int fill(struct gc_layout *l, int minor, int micro, bool debug,
+		const struct debug_offsets *d, char *err, size_t err_len)
 {
 	size_t i;
 
-	layout_init(l);
 	if (minor >= 13) {
 		if (!d) {
 			snprintf(err, err_len, "3.%d build without _Py_DebugOffsets", minor);
@@ -197,4 +213,14 @@ int layout__fill(struct gc_layout *l, int minor, int micro, bool debug,
 	snprintf(err, err_len, "no GC layout for Python 3.%d%s (supported: 3.6-3.15)", minor,
 		 debug ? " debug build" : "");
 	return -ENOTSUP;
+}
+
+int layout__fill(struct gc_layout *l, int minor, int micro, bool debug,
+		 const struct debug_offsets *d, char *err, size_t err_len)
+{
+	int ret;
+
+	layout_init(l);
+	ret = fill(l, minor, micro, debug, d, err, err_len);
+	return ret ? ret : set_snapshot(l, err, err_len);
 }

@@ -137,8 +137,12 @@ void output__event(struct output *o, const struct gc_event *e, const struct py_b
 {
 	if (o->format == OUTPUT_JSONL)
 		event_jsonl(o, e, b);
-	else
+	else if (o->format == OUTPUT_TEXT)
 		event_text(o, e);
+}
+
+void output__flush(struct output *o)
+{
 	fflush(o->f);
 }
 

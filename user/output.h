@@ -12,6 +12,7 @@
 enum output_format {
 	OUTPUT_TEXT,
 	OUTPUT_JSONL,
+	OUTPUT_NONE,		/* -q: no per-event output, only the summary */
 };
 
 struct output {
@@ -24,8 +25,10 @@ struct output {
 
 int output__parse_format(const char *s, enum output_format *fmt);
 void output__init(struct output *o, enum output_format fmt, FILE *f, FILE *summary);
-/* One collection; flushed at once. b may be NULL if the build is unknown. */
+/* One collection. b may be NULL if the build is unknown. */
 void output__event(struct output *o, const struct gc_event *e, const struct py_build *b);
+/* After each batch of events, so lines appear as collections happen. */
+void output__flush(struct output *o);
 /* Per-process, per-generation summary and the kernel's loss counters. */
 void output__summary(struct output *o, struct stats *s, const __u64 counters[GC_CNT_MAX]);
 

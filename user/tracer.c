@@ -220,6 +220,13 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 {
 	int n = ring_buffer__poll(t->rb, timeout_ms);
 
+	if (n == -EINTR)
+		n = 0;
+	/* The BPF side wakes us only for large batches: collect the rest. */
+	if (n >= 0)
+		n = ring_buffer__consume(t->rb);
+	if (t->opts.on_batch)
+		t->opts.on_batch(t->opts.ctx);
 	return n == -EINTR ? 0 : n;
 }
 

@@ -20,6 +20,7 @@ struct tracer_opts {
 	bool empty_probes;	/* benchmark floor: attach programs that do nothing */
 	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
 	tracer_event_fn on_event;
+	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
 	void *ctx;
 };
 
