@@ -273,6 +273,9 @@ static int resolve_targets(struct session *s, struct py_build *builds)
 		if (ret) {
 			if (ret == -ENOEXEC && !env.cmd)
 				p_err("pid %d (%s) is not Python: %s", t->pid, t->comm, err);
+			else if (ret == -ENOEXEC)
+				p_err("%s does not run Python directly: %s (give the interpreter's "
+				      "path, not a wrapper)", env.cmd[0], err);
 			else
 				p_err("%s", err);
 			return ret;

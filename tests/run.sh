@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything CI runs, from a fresh Debian bookworm machine, as root:
+# installs the build and test dependencies, builds, runs the unit tests
+# (no root needed) and the ground-truth tests (real BPF, real Pythons).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tests/run.sh: must run as root (apt-get, and loading BPF programs)" >&2
+	exit 1
+fi
+# Debian packages only: the toolchain, libbpf 1.1, the interpreters under test.
+PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
+      python3 python3-pytest python3.11-dbg binutils"
+missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	grep -q 'install ok installed' || echo "$p"; done)
+if [ -n "$missing" ]; then
+	echo "tests/run.sh: installing: $(echo $missing)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+make -s clean
+make -s
+make -s test
+# /usr/bin/python3: Debian's, which has pytest (a pyenv shim on PATH may not).
+GCBPF_REQUIRE=1 /usr/bin/python3 -m pytest -q -rs tests/ "$@"
