@@ -19,13 +19,15 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 #include "gcbpf.h"
+#include "hist.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define WAKEUP_EVERY 4096
 
-/* Filters, set before load. */
+/* Set before load. */
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
+const volatile bool targ_aggregate = false;	/* count every pause into hists */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -52,6 +54,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Every pause per process and generation, whatever reaches the ring buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 3 * 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct gc_hist_key);
+	__type(value, struct gc_hist);
+} hists SEC(".maps");
+
+/* All zeroes: the initial value of a hists entry (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gc_hist);
+} hist_zero SEC(".maps");
 
 struct gen_stats {
 	__s64 collections;
@@ -183,6 +202,39 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	return 0;
 }
 
+static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collected,
+				      __s64 uncollectable)
+{
+	struct gc_hist_key key = { .pid = pid, .gen = gen };
+	struct gc_hist *h = bpf_map_lookup_elem(&hists, &key);
+	__u32 zero = 0, b;
+
+	if (!h) {
+		struct gc_hist *init = bpf_map_lookup_elem(&hist_zero, &zero);
+
+		if (!init)
+			return;
+		bpf_map_update_elem(&hists, &key, init, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hists, &key);
+		if (!h) {
+			count(GC_CNT_HIST_FULL);
+			return;
+		}
+	}
+	/* Collections of one process can end on several CPUs at once. */
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+	if (collected > 0)
+		__sync_fetch_and_add(&h->collected, collected);
+	if (uncollectable > 0)
+		__sync_fetch_and_add(&h->uncollectable, uncollectable);
+	if (ns > h->max_ns)
+		h->max_ns = ns;	/* racy by design: a lost max needs two equal-time pauses */
+	b = gc_hist_bucket(ns);
+	if (b < GC_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[b], 1);
+}
+
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
@@ -221,6 +273,11 @@ static __always_inline int gc_exit(void)
 			return 0;
 		gen = st->gen_hint;
 	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (targ_aggregate)
+		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
+			  st->stats_ok ? after[gen & 3].collected - before[gen & 3].collected : 0,
+			  st->stats_ok ? after[gen & 3].uncollectable - before[gen & 3].uncollectable : 0);
 	if (ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
@@ -229,7 +286,6 @@ static __always_inline int gc_exit(void)
 		count(GC_CNT_LOST);
 		return 0;
 	}
-	pid_tgid = bpf_get_current_pid_tgid();
 	e->ts_start = st->ts_start;
 	e->ts_stop = ts_stop;
 	e->pid = pid_tgid >> 32;

@@ -104,6 +104,7 @@ enum gc_counter {
 	GC_CNT_READ_ERRORS,	/* collections whose statistics could not be read */
 	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
 	GC_CNT_SUBMITTED,	/* events handed to the ring buffer */
+	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_MAX,
 };
 

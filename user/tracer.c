@@ -62,6 +62,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 		return err;
 	}
 	t->skel->rodata->targ_min_ns = opts->min_ns;
+	t->skel->rodata->targ_aggregate = opts->aggregate;
 	err = gcbpf_bpf__load(t->skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
@@ -254,6 +255,35 @@ void tracer__counters(struct tracer *t, __u64 out[GC_CNT_MAX])
 			out[k] += vals[c];
 	}
 	free(vals);
+}
+
+int tracer__for_each_hist(struct tracer *t, tracer_hist_fn cb, void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.hists), n = 0;
+	struct gc_hist_key key, next, *prev = NULL;
+	struct gc_hist *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, h))
+			continue;	/* deleted meanwhile */
+		cb(ctx, &key, h);
+		n++;
+	}
+	free(h);
+	return n;
+}
+
+void tracer__forget_pid(struct tracer *t, __u32 pid)
+{
+	int fd = bpf_map__fd(t->skel->maps.hists);
+	struct gc_hist_key key = { .pid = pid };
+
+	for (key.gen = 0; key.gen < 3; key.gen++)
+		bpf_map_delete_elem(fd, &key);
 }
 
 const struct py_build *tracer__build(const struct tracer *t, __u32 idx)

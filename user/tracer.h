@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "gcbpf.h"
+#include "hist.h"
 #include "py_build.h"
 
 struct gcbpf_bpf;
@@ -19,6 +20,7 @@ typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
 struct tracer_opts {
 	bool empty_probes;	/* benchmark floor: attach programs that do nothing */
 	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
+	bool aggregate;		/* count every pause into the kernel's histograms */
 	tracer_event_fn on_event;
 	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
 	void *ctx;
@@ -47,6 +49,14 @@ int tracer__poll(struct tracer *t, int timeout_ms);
 void tracer__drain(struct tracer *t);
 /* The kernel's per-CPU counters, summed: enum gc_counter. */
 void tracer__counters(struct tracer *t, __u64 out[GC_CNT_MAX]);
+/*
+ * Calls cb for every (pid, generation) histogram the kernel holds (with
+ * opts.aggregate). Returns the number visited or -errno.
+ */
+typedef void (*tracer_hist_fn)(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h);
+int tracer__for_each_hist(struct tracer *t, tracer_hist_fn cb, void *ctx);
+/* Forgets a process's histograms (after it exited and was reported). */
+void tracer__forget_pid(struct tracer *t, __u32 pid);
 const struct py_build *tracer__build(const struct tracer *t, __u32 idx);
 void tracer__close(struct tracer *t);
 
