@@ -72,18 +72,13 @@ struct {
 	__type(value, struct gc_hist);
 } hist_zero SEC(".maps");
 
-struct gen_stats {
-	__s64 collections;
-	__s64 collected;
-	__s64 uncollectable;
-};
-
 /* A collection in progress on this thread, and what it last resolved. */
 struct inflight {
-	__u8 before[GC_SNAP_BYTES];	/* statistics region at the entry */
-	__u8 after[GC_SNAP_BYTES];	/* ... and at the exit */
+	__u8 before[GC_RING_BYTES];	/* statistics at the entry (GC_SNAP_BYTES or a 3.15 ring) */
+	__u8 after[GC_RING_BYTES];	/* ... and at the exit */
 	__u64 ts_start;
 	__u64 gcstate;
+	__u64 stats_addr;	/* where the statistics are read from */
 	__u64 resolved_key;	/* tstate (or anchor) gcstate/iid were resolved for */
 	__s64 iid;
 	__u32 binary;
@@ -119,19 +114,72 @@ static __always_inline __u64 read_ptr(__u64 addr)
 	return v;
 }
 
-/* The statistics region: one bpf_probe_read_user per probe, the dominant cost. */
-static __always_inline int read_snapshot(const struct gc_layout *l, __u64 gcstate, __u8 *buf)
+/* The statistics: one bpf_probe_read_user per probe, the dominant cost. */
+static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, __u8 *buf)
 {
-	if (l->stats_kind != GC_STATS_ARRAY)
+	if (!addr)
 		return -1;
-	return bpf_probe_read_user(buf, GC_SNAP_BYTES, (void *)(gcstate + l->stats_off));
+	if (l->stats_kind == GC_STATS_RING) {
+		/* 3.15's seqlock: the writer is the collector itself, on the
+		 * thread this probe runs on, so an odd count means corruption. */
+		if (bpf_probe_read_user(buf, GC_RING_BYTES, (void *)addr))
+			return -1;
+		if (l->ring_seq_off < 0 || l->ring_seq_off > GC_RING_BYTES - 4)
+			return -1;
+		return (*(__u32 *)(buf + l->ring_seq_off) & 1) ? -1 : 0;
+	}
+	return bpf_probe_read_user(buf, GC_SNAP_BYTES, (void *)addr);
 }
 
 static __always_inline __s64 snap_counter(const __u8 *buf, __s32 off)
 {
-	if (off < 0 || off > GC_SNAP_BYTES - 8)
+	if (off < 0 || off > GC_RING_BYTES - 8)
 		return -1;
-	return *(const __s64 *)(buf + (off & 0xff));
+	return *(const __s64 *)(buf + off);
+}
+
+/* Cumulative counters of one generation as a snapshot shows them. */
+struct gen_record {
+	__s64 collections;
+	__s64 collected;
+	__s64 uncollectable;
+	__s64 candidates;	/* 3.15 */
+	__s64 heap_size;	/* 3.15: at the start of that generation's newest collection */
+};
+
+static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, int gen,
+				    struct gen_record *r)
+{
+	__s32 base;
+
+	r->candidates = -1;
+	r->heap_size = -1;
+	if (gen < 0 || gen > 2)
+		return -1;
+	if (l->stats_kind == GC_STATS_RING) {
+		__s32 idx_off = l->ring_index_off[gen];
+		__s8 idx;
+
+		if (idx_off < 0 || idx_off > GC_RING_BYTES - 1)
+			return -1;
+		idx = *(const __s8 *)(buf + idx_off);
+		if (idx < 0 || idx >= l->ring_len[gen])
+			return -1;
+		base = l->ring_items_off[gen] + idx * GC_RING_REC_BYTES;
+		if (base < 0 || base > GC_RING_BYTES - GC_RING_REC_BYTES)
+			return -1;
+		r->collections = *(const __s64 *)(buf + base + 16);
+		r->collected = *(const __s64 *)(buf + base + 24);
+		r->uncollectable = *(const __s64 *)(buf + base + 32);
+		r->candidates = *(const __s64 *)(buf + base + 40);
+		r->heap_size = *(const __s64 *)(buf + base + 56);
+		return 0;
+	}
+	base = gen * 24;
+	r->collections = *(const __s64 *)(buf + base);
+	r->collected = *(const __s64 *)(buf + base + 8);
+	r->uncollectable = *(const __s64 *)(buf + base + 16);
+	return 0;
 }
 
 /*
@@ -165,7 +213,11 @@ static __always_inline void resolve_gcstate(struct pt_regs *ctx, const struct gc
 		    bpf_probe_read_user(&st->iid, sizeof(st->iid), (void *)(interp + l->interp_id_off)))
 			st->iid = -1;
 	}
-	st->resolved_key = st->gcstate ? key : 0;
+	st->stats_addr = 0;
+	if (st->gcstate)
+		st->stats_addr = l->stats_kind == GC_STATS_RING ? read_ptr(st->gcstate + l->stats_off)
+								 : st->gcstate + l->stats_off;
+	st->resolved_key = st->stats_addr ? key : 0;
 }
 
 static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 kind)
@@ -189,7 +241,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->gen_hint = (p->flags & GC_PROBE_GEN_ESI) ? (int)PT_REGS_PARM2(ctx) : -1;
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
-	st->stats_ok = st->gcstate && read_snapshot(l, st->gcstate, st->before) == 0;
+	st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
 	if (!st->stats_ok && kind == GC_PROBE_USDT) {
 		long arg;
 
@@ -238,7 +290,7 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
-	const struct gen_stats *before, *after;
+	struct gen_record before, after;
 	struct gc_layout *l;
 	struct inflight *st;
 	struct gc_event *e;
@@ -256,18 +308,26 @@ static __always_inline int gc_exit(void)
 	if (!l)
 		return 0;
 
-	before = (const struct gen_stats *)st->before;
-	after = (const struct gen_stats *)st->after;
-	if (st->stats_ok && read_snapshot(l, st->gcstate, st->after) == 0) {
-		for (i = 0; i < 3; i++)
-			if (after[i].collections != before[i].collections)
+	if (st->stats_ok && read_snapshot(l, st->stats_addr, st->after) == 0) {
+		for (i = 0; i < 3; i++) {
+			if (snap_gen(l, st->before, i, &before) || snap_gen(l, st->after, i, &after))
+				break;
+			if (after.collections != before.collections) {
 				gen = i;
+				break;
+			}
+		}
 		/* 3.13+: an automatic entry below every threshold returns
 		 * without collecting; no counter moved, so no event. */
 		if (gen < 0)
 			return 0;
+		/* Read again: the loop may have stopped on another generation. */
+		if (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after))
+			st->stats_ok = 0;
 	} else {
 		st->stats_ok = 0;
+	}
+	if (!st->stats_ok) {
 		count(GC_CNT_READ_ERRORS);
 		if (st->gen_hint < 0 || st->gen_hint > 2)
 			return 0;
@@ -276,8 +336,8 @@ static __always_inline int gc_exit(void)
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (targ_aggregate)
 		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
-			  st->stats_ok ? after[gen & 3].collected - before[gen & 3].collected : 0,
-			  st->stats_ok ? after[gen & 3].uncollectable - before[gen & 3].uncollectable : 0);
+			  st->stats_ok ? after.collected - before.collected : 0,
+			  st->stats_ok ? after.uncollectable - before.uncollectable : 0);
 	if (ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
@@ -296,18 +356,26 @@ static __always_inline int gc_exit(void)
 	e->probe = st->probe;
 	e->iid = st->iid;
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->candidates = -1;
-	if (st->stats_ok && gen >= 0 && gen < 3) {
-		e->collections = after[gen].collections;
-		e->collected = after[gen].collected - before[gen].collected;
-		e->uncollectable = after[gen].uncollectable - before[gen].uncollectable;
-		e->heap_size = snap_counter(st->before, l->snap_heap_size);
-		e->long_lived_total = snap_counter(st->after, l->snap_long_lived);
-		e->long_lived_pending = l->snap_long_lived < 0 ? -1
-				      : snap_counter(st->after, l->snap_long_lived + 8);
+	if (st->stats_ok) {
+		e->collections = after.collections;
+		e->collected = after.collected - before.collected;
+		e->uncollectable = after.uncollectable - before.uncollectable;
+		if (l->stats_kind == GC_STATS_RING) {
+			e->candidates = after.candidates - before.candidates;
+			e->heap_size = after.heap_size;
+			e->long_lived_total = -1;
+			e->long_lived_pending = -1;
+		} else {
+			e->candidates = -1;
+			e->heap_size = snap_counter(st->before, l->snap_heap_size);
+			e->long_lived_total = snap_counter(st->after, l->snap_long_lived);
+			e->long_lived_pending = l->snap_long_lived < 0 ? -1
+					      : snap_counter(st->after, l->snap_long_lived + 8);
+		}
 		e->flags = 0;
 	} else {
 		e->collections = -1;
+		e->candidates = -1;
 		e->collected = -1;
 		e->uncollectable = -1;
 		e->heap_size = -1;

@@ -12,6 +12,8 @@
 #define GCBPF_MAX_PROBES 8192
 #define GCBPF_NO_VALUE (-1LL)	/* a field this build cannot give */
 #define GC_SNAP_BYTES 136	/* generation_stats .. long_lived_pending, 3.7-3.14 */
+#define GC_RING_BYTES 1120	/* sizeof(struct gc_stats), 3.15 GIL build */
+#define GC_RING_REC_BYTES 64	/* sizeof(struct gc_generation_stats), 3.15 */
 
 /* How the loader reached the collector: one per event. */
 enum gc_probe_kind {
@@ -56,16 +58,13 @@ struct gc_layout {
 	__s32 snap_long_lived;
 	__s32 snap_heap_size;
 	__s32 stats_kind;	/* enum gc_stats_kind */
-	__s32 ring_young_index_off;	/* GC_STATS_RING: offsets inside struct gc_stats */
-	__s32 ring_young_size;
-	__s32 ring_old0_off;
-	__s32 ring_old0_index_off;
-	__s32 ring_old1_off;
-	__s32 ring_old1_index_off;
-	__s32 ring_old_size;
+	/* GC_STATS_RING (3.15): struct gc_stats, read whole (GC_RING_BYTES);
+	 * per generation a ring of records, the newest at its index. */
+	__s32 ring_items_off[3];
+	__s32 ring_index_off[3];
+	__s32 ring_len[3];
 	__s32 ring_seq_off;
-	__s32 ring_candidates_off;	/* inside one record */
-	__s32 ring_heap_size_off;
+	__s32 pad;
 };
 
 /* One attach point: the BPF cookie of a link is its index in the probes map. */

@@ -182,6 +182,24 @@ static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
 	l->long_lived_off = row->long_lived_off;
 	l->heap_size_off = row->heap_size_off;
 	l->stats_kind = row->stats_kind;
+	if (row->stats_kind == GC_STATS_RING) {
+		/* struct gc_stats (pycore_interp_structs.h, 3.15): young ring of
+		 * 11, two old rings of 3, then update_seq. _Py_DebugOffsets gives
+		 * only its size, which pins this layout. */
+		static const int items[3] = { 0, 712, 912 }, index[3] = { 704, 904, 1104 },
+				 len[3] = { 11, 3, 3 };
+
+		if (d->gc_generation_stats_size != GC_RING_BYTES) {
+			snprintf(err, err_len, "3.%d statistics ring is %llu bytes, expected %d",
+				 minor, (unsigned long long)d->gc_generation_stats_size,
+				 GC_RING_BYTES);
+			return -ENOTSUP;
+		}
+		memcpy(l->ring_items_off, items, sizeof(items));
+		memcpy(l->ring_index_off, index, sizeof(index));
+		memcpy(l->ring_len, len, sizeof(len));
+		l->ring_seq_off = 1112;
+	}
 	return 0;
 }
 
