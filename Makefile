@@ -11,7 +11,7 @@ DESTDIR ?=
 
 LIBBPF_CFLAGS ?= $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS ?= $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf)
-LIBS := $(LIBBPF_LIBS) -lelf -lz
+LIBS := $(LIBBPF_LIBS) -lelf -lz -lcapstone -llzma
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
@@ -68,7 +68,7 @@ gcbpf: $(USER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(filter %.c %.o,$^) $(LIBS) -o $@
 
 # Unit tests: no root, no BPF.
 test: $(UNIT_BINS)

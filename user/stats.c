@@ -27,7 +27,7 @@ static struct proc_stats *proc_of(struct stats *s, const struct gc_event *e)
 
 void stats__add(struct stats *s, const struct gc_event *e)
 {
-	struct proc_stats *p = proc_of(s, e);
+	struct proc_stats *p = e->gen < 0 || e->gen > 2 ? NULL : proc_of(s, e);
 	struct gen_totals *g;
 	__u64 ns = e->ts_stop - e->ts_start;
 

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layout__fill against /work/shared/reference/cpython-gc-internals.md §3a/3b/§4,
+ * and debug_offsets__read on a real 3.13 file when there is one.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "check.h"
+#include "elf_file.h"
+#include "layout.h"
+
+#define ANCHOR 0x5a5a5000ull
+
+struct want {
+	int minor;
+	bool debug;
+	int main_interp, tstate_interp, interp_id, gc, stats, long_lived;
+};
+
+/* §3a gc offsets, §3b generation_stats / long_lived_total, 3.6-3.12. */
+static const struct want table[] = {
+	{ 6, false, -1, -1, -1, 0, 0, -1 },
+	{ 7, false, -1, -1, -1, 0x140, 240, 336 },
+	{ 8, false, -1, -1, -1, 0x158, 128, 224 },
+	{ 9, false, 0x28, 16, 24, 0x268, 128, 224 },
+	{ 10, false, 0x28, 16, 24, 0x268, 128, 224 },
+	{ 11, false, 0x30, 16, 48, 0x288, 128, 224 },
+	{ 11, true, 0x30, 16, 48, 0x288, 128, 224 },
+	{ 12, false, 0x30, 16, 8, 0x70, 128, 224 },
+};
+
+static int fill(struct gc_layout *l, int minor, bool debug, const struct debug_offsets *d,
+		char *err, size_t len)
+{
+	memset(l, 0x5c, sizeof(*l));	/* garbage, except the anchor the caller sets */
+	l->anchor_vaddr = ANCHOR;
+	err[0] = 0;
+	return layout__fill(l, minor, 0, debug, d, err, len);
+}
+
+static void test_table(void)
+{
+	struct gc_layout l;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const struct want *w = &table[i];
+		int ret = fill(&l, w->minor, w->debug, NULL, err, sizeof(err));
+
+		if (!CHECK(ret == 0, "3.%d%s: %d %s", w->minor, w->debug ? "d" : "", ret, err))
+			continue;
+		CHECK(l.anchor_vaddr == ANCHOR, "3.%d: anchor kept", w->minor);
+		CHECK(l.gc_off == w->gc, "3.%d: gc_off %#x, expected %#x", w->minor, l.gc_off, w->gc);
+		CHECK(l.stats_off == w->stats, "3.%d: stats_off %d, expected %d", w->minor,
+		      l.stats_off, w->stats);
+		CHECK(l.stats_stride == 24, "3.%d: stride %d", w->minor, l.stats_stride);
+		CHECK(l.stats_kind == GC_STATS_ARRAY, "3.%d: kind %d", w->minor, l.stats_kind);
+		CHECK(l.main_interp_off == w->main_interp, "3.%d: main_interp_off %#x, expected %#x",
+		      w->minor, l.main_interp_off, w->main_interp);
+		CHECK(l.tstate_interp_off == w->tstate_interp, "3.%d: tstate_interp_off %d",
+		      w->minor, l.tstate_interp_off);
+		CHECK(l.interp_id_off == w->interp_id, "3.%d: interp_id_off %d", w->minor,
+		      l.interp_id_off);
+		CHECK(l.long_lived_off == w->long_lived, "3.%d: long_lived_off %d", w->minor,
+		      l.long_lived_off);
+		CHECK(l.heap_size_off == -1 && l.snap_heap_size == -1, "3.%d: no heap_size",
+		      w->minor);
+		CHECK(l.snap_long_lived == (w->long_lived < 0 ? -1 : w->long_lived - w->stats),
+		      "3.%d: snap_long_lived %d", w->minor, l.snap_long_lived);
+		/* Whatever is read from the snapshot lies inside it. */
+		CHECK(l.snap_long_lived + 16 <= GC_SNAP_BYTES, "3.%d: long_lived in snapshot",
+		      w->minor);
+		/* Fields gcbpf does not fill are -1, not the garbage that was there. */
+		CHECK(l.ring_seq_off == -1, "3.%d: ring_seq_off %d", w->minor, l.ring_seq_off);
+	}
+	/* 3.8 – 3.12: generation_stats at 128 (§3b), the 3.7 exception at 240. */
+	CHECK(!fill(&l, 8, false, NULL, err, sizeof(err)) && l.gc_off == 344, "3.8 gc 344");
+	CHECK(!fill(&l, 11, false, NULL, err, sizeof(err)) && l.gc_off == 648, "3.11 gc 648");
+}
+
+static void test_unknown(void)
+{
+	struct gc_layout l;
+	char err[256];
+	struct debug_offsets d = { .version = 0x031000a0, .interp_gc = 7400, .gc_size = 176 };
+
+	CHECK_EQ(fill(&l, 5, false, NULL, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.5"), "err: %s", err);
+	CHECK_EQ(fill(&l, 2, false, NULL, err, sizeof(err)), -ENOTSUP);
+	CHECK(err[0], "a reason for 3.2");
+	/* No debug row but 3.11's. */
+	CHECK_EQ(fill(&l, 10, true, NULL, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.10") && strstr(err, "debug"), "err: %s", err);
+	/* 3.13+ without _Py_DebugOffsets: nothing to go by. */
+	CHECK_EQ(fill(&l, 13, false, NULL, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.13") && strstr(err, "_Py_DebugOffsets"), "err: %s", err);
+	CHECK_EQ(fill(&l, 16, false, NULL, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.16"), "err: %s", err);
+	/* Newer than the table, even with offsets: not guessed. */
+	CHECK_EQ(fill(&l, 16, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.16"), "err: %s", err);
+	/* A short err buffer is still terminated. */
+	memset(err, 'x', sizeof(err));
+	CHECK_EQ(layout__fill(&l, 5, 0, false, NULL, err, 4), -ENOTSUP);
+	CHECK(strlen(err) == 3 && err[4] == 'x', "err truncated to 3: \"%s\"", err);
+}
+
+static struct debug_offsets dbg_313(void)
+{
+	struct debug_offsets d = {
+		.version = 0x030d00f0,
+		.interpreters_head = 632,
+		.interp_id = 24,
+		.interp_gc = 7400,
+		.tstate_interp = 16,
+		.gc_size = 240,
+		.gc_collecting = 200,
+	};
+	return d;
+}
+
+static void test_debug_offsets(void)
+{
+	struct debug_offsets d = dbg_313();
+	struct gc_layout l;
+	char err[256];
+
+	if (CHECK_EQ(fill(&l, 13, false, &d, err, sizeof(err)), 0)) {
+		CHECK_EQ(l.anchor_vaddr, ANCHOR);
+		CHECK_EQ(l.gc_off, 7400);
+		CHECK_EQ(l.stats_off, 128);
+		CHECK_EQ(l.stats_stride, 24);
+		CHECK_EQ(l.stats_kind, GC_STATS_ARRAY);
+		CHECK_EQ(l.main_interp_off, 640);	/* interpreters.main follows .head */
+		CHECK_EQ(l.interp_id_off, 24);
+		CHECK_EQ(l.tstate_interp_off, 16);
+		CHECK_EQ(l.long_lived_off, 224);
+		CHECK_EQ(l.snap_long_lived, 96);
+		CHECK_EQ(l.heap_size_off, -1);
+		CHECK_EQ(l.snap_heap_size, -1);
+	}
+	/* The offsets come from the file, not the table. */
+	d.interp_gc = 7424;
+	CHECK(!fill(&l, 13, false, &d, err, sizeof(err)) && l.gc_off == 7424, "gc_off %d",
+	      l.gc_off);
+
+	d = dbg_313();
+	d.gc_size = 248;
+	CHECK_EQ(fill(&l, 13, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "248") && strstr(err, "240"), "err: %s", err);
+	d = dbg_313();
+	d.gc_collecting = 208;
+	CHECK_EQ(fill(&l, 13, false, &d, err, sizeof(err)), -ENOTSUP);
+	d = dbg_313();
+	d.free_threaded = 1;
+	CHECK_EQ(fill(&l, 13, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "free-threaded"), "err: %s", err);
+
+	/* 3.14.5+ (Debian 3.14.10): generational, heap_size and long_lived. */
+	d = dbg_313();
+	d.version = 0x030e0af0;
+	d.interpreters_head = 808;
+	d.interp_gc = 7408;
+	d.gc_size = 264;
+	d.gc_collecting = 192;
+	if (CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), 0)) {
+		CHECK_EQ(l.gc_off, 7408);
+		CHECK_EQ(l.stats_off, 120);
+		CHECK_EQ(l.main_interp_off, 816);
+		CHECK_EQ(l.long_lived_off, 240);
+		CHECK_EQ(l.heap_size_off, 216);
+		CHECK_EQ(l.snap_long_lived, 120);
+		CHECK_EQ(l.snap_heap_size, 96);
+		CHECK_EQ(l.stats_kind, GC_STATS_ARRAY);
+	}
+	/* 3.14.0-3.14.4 (incremental): sizeof 240, no long_lived counters. */
+	d.gc_size = 240;
+	if (CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), 0)) {
+		CHECK_EQ(l.stats_off, 120);
+		CHECK_EQ(l.long_lived_off, -1);
+		CHECK_EQ(l.snap_long_lived, -1);
+		CHECK_EQ(l.heap_size_off, 216);
+		CHECK_EQ(l.stats_kind, GC_STATS_ARRAY);
+	}
+	d.free_threaded = 1;
+	CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), -ENOTSUP);
+
+	/* 3.15 (Debian 3.15.2): a pointer to the stats ring. */
+	d = dbg_313();
+	d.version = 0x030f02f0;
+	d.interpreters_head = 936;
+	d.interp_gc = 7400;
+	d.gc_size = 176;
+	d.gc_collecting = 112;
+	d.gc_generation_stats = 104;
+	d.gc_generation_stats_size = 1120;
+	if (CHECK_EQ(fill(&l, 15, false, &d, err, sizeof(err)), 0)) {
+		CHECK_EQ(l.stats_kind, GC_STATS_RING);
+		CHECK_EQ(l.stats_off, 104);
+		CHECK_EQ(l.gc_off, 7400);
+		CHECK_EQ(l.main_interp_off, 944);
+		CHECK_EQ(l.long_lived_off, 152);
+		CHECK_EQ(l.heap_size_off, 144);
+		CHECK_EQ(l.ring_seq_off, 1112);	/* §3d: update_seq */
+	}
+	/* A struct gc_stats of another size is another layout (FT: 224). */
+	d.gc_generation_stats_size = 224;
+	CHECK_EQ(fill(&l, 15, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "224"), "err: %s", err);
+	d.gc_generation_stats_size = 1120;
+	d.gc_generation_stats = 96;
+	CHECK_EQ(fill(&l, 15, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "96"), "err: %s", err);
+	d.gc_generation_stats = 104;
+	d.free_threaded = 1;
+	CHECK_EQ(fill(&l, 15, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "free-threaded"), "err: %s", err);
+}
+
+/* §4: values read from pyenv 3.13.0's file. */
+static void test_real_313(void)
+{
+	const char *p = "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0";
+	struct debug_offsets d;
+	struct elf_file ef;
+	struct gc_layout l;
+	GElf_Sym sym;
+	__u64 rt = 0;
+	char err[256];
+
+	if (access(p, R_OK)) {
+		SKIP("%s not present", p);
+		return;
+	}
+	if (!CHECK_EQ(elf_file__open(&ef, p), 0))
+		return;
+	if (CHECK_EQ(debug_offsets__read(&ef, &d, &rt), 0)) {
+		CHECK_EQ(d.version, 0x030d00f0);
+		CHECK_EQ(d.free_threaded, 0);
+		CHECK_EQ(d.interp_gc, 7400);
+		CHECK_EQ(d.interpreters_head, 632);
+		CHECK_EQ(d.gc_size, 240);
+		CHECK_EQ(d.gc_collecting, 200);
+		CHECK_EQ(d.gc_generation_stats, 0);
+		/* The section's vaddr is _PyRuntime's. */
+		if (CHECK_EQ(elf_file__find_symbol(&ef, "_PyRuntime", &sym), 0))
+			CHECK_EQ(rt, sym.st_value);
+		CHECK_EQ(fill(&l, 13, false, &d, err, sizeof(err)), 0);
+		CHECK_EQ(l.gc_off, 7400);
+	}
+	elf_file__close(&ef);
+
+	/* Before 3.13 there is no cookie: -ENOENT (3.12 has the section, 3.9 none). */
+	p = "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0";
+	if (!access(p, R_OK) && CHECK_EQ(elf_file__open(&ef, p), 0)) {
+		CHECK_EQ(debug_offsets__read(&ef, &d, &rt), -ENOENT);
+		elf_file__close(&ef);
+	}
+	p = "/root/.pyenv/versions/3.9.18/lib/libpython3.9.so.1.0";
+	if (!access(p, R_OK) && CHECK_EQ(elf_file__open(&ef, p), 0)) {
+		CHECK_EQ(debug_offsets__read(&ef, &d, &rt), -ENOENT);
+		elf_file__close(&ef);
+	}
+}
+
+int main(void)
+{
+	test_table();
+	test_unknown();
+	test_debug_offsets();
+	test_real_313();
+	return check_done();
+}
