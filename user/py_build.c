@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "debuginfo.h"
+#include "disasm.h"
 #include "elf_file.h"
 #include "layout.h"
 #include "py_build.h"
@@ -128,6 +130,9 @@ static int collector_sym_cb(const char *name, const GElf_Sym *sym, void *vctx)
 	} else if (!strncmp(name + c->base_len, ".constprop.", 11) ||
 		   !strncmp(name + c->base_len, ".isra.", 6)) {
 		clone = true;
+		/* base.constprop.0.cold, base.isra.0.part.1: fragments, not entries. */
+		if (strrchr(name, '.') != strchr(name + c->base_len + 1, '.'))
+			return 0;
 	} else {
 		return 0;
 	}
@@ -175,27 +180,114 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
 	return 0;
 }
 
-static int plan_uprobe(struct py_build *b, struct elf_file *ef)
+/*
+ * The file whose .symtab names the static functions: the binary itself, else
+ * its separate debug information (opened once, on first need), else NULL.
+ */
+static struct elf_file *symbol_file(struct py_build *b, struct elf_file *ef,
+				    struct debuginfo *di, bool *tried)
 {
-	struct clone_ctx c = { b, collector_name(b), strlen(collector_name(b)) };
-	int err;
+	if (elf_file__has_symtab(ef))
+		return ef;
+	if (!*tried) {
+		*tried = true;
+		if (!debuginfo__open(di, ef, b->path, b->display_path)) {
+			snprintf(b->debug_file, sizeof(b->debug_file), "%s", di->path);
+			b->symbols_from = di->kind == DEBUGINFO_DEBUGDATA ? ".gnu_debugdata" :
+					  b->debug_file;
+		}
+	}
+	return di->kind != DEBUGINFO_NONE ? &di->ef : NULL;
+}
 
-	b->nr_points = 0;
-	err = elf_file__for_each_symbol(ef, SHT_SYMTAB, collector_sym_cb, &c);
-	if (err)
-		return err;
-	if (!b->nr_points)
-		return -ENOENT;
+/* Probe flags of the named collector's own entry (not a clone's), per version. */
+static uint32_t collector_flags(const struct py_build *b)
+{
+	uint32_t flags = 0;
+
+	if (b->minor >= 9) {
+		flags |= GC_PROBE_TSTATE_RDI | GC_PROBE_GEN_ESI;
+		if (b->minor >= 13)
+			flags |= GC_PROBE_REASON_RDX;
+	}
+	return flags;
+}
+
+/*
+ * No symbols at all: PyGC_Collect is exported and calls the collector, so
+ * disassembling it finds the collector's entry (3.9+; before, the collector
+ * has clones that PyGC_Collect alone cannot reveal).
+ */
+static int plan_disasm(struct py_build *b, struct elf_file *ef, char *err, size_t err_len)
+{
+	struct disasm_collector dc;
+	struct py_probe_point *pt;
+	char why[160];
+	int ret;
+
+	if (b->minor < 9) {
+		snprintf(err, err_len, "%s (Python %s): no USDT python:gc__start and no %s in "
+			 ".symtab (stripped, no debug file); before 3.9 the collector has clones that "
+			 "cannot be found without symbols: install its debug symbols or use a "
+			 "build with USDT", b->display_path, b->version, collector_name(b));
+		return -ENOTSUP;
+	}
+	ret = disasm__find_collector(ef, b->minor, &dc, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "%s (Python %s): no USDT python:gc__start, no %s in "
+			 ".symtab (stripped, no debug file), and disassembling PyGC_Collect did "
+			 "not find it (%s); install its debug symbols or use a build with USDT",
+			 b->display_path, b->version, collector_name(b), why);
+		return -ENOTSUP;
+	}
+	b->nr_points = 1;
+	pt = &b->points[0];
+	snprintf(pt->name, sizeof(pt->name), "%s@%#lx", collector_name(b),
+		 (unsigned long)dc.vaddr);
+	pt->vaddr = dc.vaddr;
+	pt->flags = collector_flags(b);
 	b->probe = GC_PROBE_UPROBE;
-	b->symbols_from = ".symtab";
-	snprintf(b->why, sizeof(b->why), "no USDT; %s%s in .symtab (%d entr%s)", c.base,
-		 b->nr_points > 1 ? " and clones" : "", b->nr_points,
-		 b->nr_points > 1 ? "ies" : "y");
+	b->symbols_from = "disassembly";
+	snprintf(b->why, sizeof(b->why), "no USDT, stripped; collector at %#lx found by "
+		 "disassembling PyGC_Collect (called at %#lx; %d callers%s)",
+		 (unsigned long)dc.vaddr, (unsigned long)dc.call_site, dc.callers,
+		 dc.eh_frame ? ", an .eh_frame function start" : "");
 	return 0;
 }
 
-static int find_anchor(struct py_build *b, struct elf_file *ef, __u64 runtime_vaddr,
+static int plan_uprobe(struct py_build *b, struct elf_file *ef, struct elf_file *syms,
 		       char *err, size_t err_len)
+{
+	struct clone_ctx c = { b, collector_name(b), strlen(collector_name(b)) };
+	int ret;
+
+	b->nr_points = 0;
+	if (!syms)
+		return plan_disasm(b, ef, err, err_len);
+	ret = elf_file__for_each_symbol(syms, SHT_SYMTAB, collector_sym_cb, &c);
+	if (ret) {
+		snprintf(err, err_len, "%s: too many collector clones", b->display_path);
+		return ret;
+	}
+	if (!b->nr_points) {
+		snprintf(err, err_len, "%s (Python %s): no USDT python:gc__start and no %s in "
+			 "the .symtab of %s; install its debug symbols or use a build with USDT",
+			 b->display_path, b->version, c.base,
+			 syms == ef ? b->display_path : b->debug_file);
+		return -ENOTSUP;
+	}
+	b->probe = GC_PROBE_UPROBE;
+	if (syms == ef)
+		b->symbols_from = ".symtab";
+	snprintf(b->why, sizeof(b->why), "no USDT; %s%s from %s%s (%d entr%s)", c.base,
+		 b->nr_points > 1 ? " and clones" : "", b->symbols_from,
+		 strcmp(b->symbols_from, ".gnu_debugdata") ? "" : " (MiniDebugInfo)",
+		 b->nr_points, b->nr_points > 1 ? "ies" : "y");
+	return 0;
+}
+
+static int find_anchor(struct py_build *b, struct elf_file *ef, struct elf_file *syms,
+		       __u64 runtime_vaddr, char *err, size_t err_len)
 {
 	const char *name = b->minor == 6 ? "generation_stats" : "_PyRuntime";
 	GElf_Sym sym;
@@ -204,9 +296,11 @@ static int find_anchor(struct py_build *b, struct elf_file *ef, __u64 runtime_va
 		b->layout.anchor_vaddr = runtime_vaddr;
 		return 0;
 	}
-	if (elf_file__find_symbol(ef, name, &sym)) {
+	/* 3.6's generation_stats is static: only a .symtab, maybe a debug file's, has it. */
+	if (elf_file__find_symbol(ef, name, &sym) &&
+	    (!syms || syms == ef || elf_file__find_symbol(syms, name, &sym))) {
 		snprintf(err, err_len, "%s: no symbol %s to locate the GC state%s", b->display_path,
-			 name, b->minor == 6 ? " (3.6 needs .symtab)" : "");
+			 name, b->minor == 6 ? " (3.6 needs .symtab or a debug file)" : "");
 		return -ENOTSUP;
 	}
 	b->layout.anchor_vaddr = sym.st_value;
@@ -217,7 +311,9 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		      const struct py_build_opts *opts, char *err, size_t err_len)
 {
 	struct debug_offsets dbg;
-	struct elf_file ef;
+	struct debuginfo di = { .kind = DEBUGINFO_NONE };
+	struct elf_file ef, *syms = NULL;
+	bool tried_debuginfo = false;
 	struct stat st;
 	GElf_Sym sym;
 	__u64 runtime_vaddr = 0;
@@ -271,7 +367,9 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		ret = -ENOTSUP;
 		goto out;
 	}
-	ret = find_anchor(b, &ef, runtime_vaddr, err, err_len);
+	if (b->minor == 6 && !runtime_vaddr)
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+	ret = find_anchor(b, &ef, syms, runtime_vaddr, err, err_len);
 	if (ret)
 		goto out;
 	ret = layout__fill(&b->layout, b->minor, b->micro, b->debug, have_dbg ? &dbg : NULL,
@@ -284,16 +382,8 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		goto out;
 	}
 	if ((opts && opts->force_uprobe) || plan_usdt(b, &ef)) {
-		ret = plan_uprobe(b, &ef);
-		if (ret == -ENOENT) {
-			snprintf(err, err_len,
-				 "%s (Python %s): no USDT python:gc__start and no %s in .symtab "
-				 "(stripped); install its debug symbols or use a build with USDT",
-				 b->display_path, b->version, collector_name(b));
-			ret = -ENOTSUP;
-		} else if (ret) {
-			snprintf(err, err_len, "%s: too many collector clones", b->display_path);
-		}
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+		ret = plan_uprobe(b, &ef, syms, err, err_len);
 	}
 	for (int i = 0; !ret && i < b->nr_points; i++) {
 		if (elf_file__vaddr_to_offset(&ef, b->points[i].vaddr, &b->points[i].offset)) {
@@ -303,6 +393,7 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		}
 	}
 out:
+	debuginfo__close(&di);
 	elf_file__close(&ef);
 	return ret;
 }
