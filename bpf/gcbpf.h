@@ -97,6 +97,20 @@ struct gc_event {
 	char comm[GCBPF_COMM_LEN];
 };
 
+/* Process lifecycle, for following a command's tree and system-wide mode. */
+enum gc_proc_event_type {
+	PROC_EXEC = 1,		/* a traced (or, system-wide, any) process called exec */
+};
+
+struct gc_proc_event {
+	__u64 ts;		/* CLOCK_MONOTONIC ns */
+	__u32 type;		/* enum gc_proc_event_type */
+	__u32 pid;
+	__u32 stopped;		/* the BPF side stopped it (SIGSTOP): SIGCONT once armed */
+	__u32 pad;
+	char comm[GCBPF_COMM_LEN];
+};
+
 /* Per-CPU counters, summed by the loader. */
 enum gc_counter {
 	GC_CNT_LOST,		/* events the ring buffer had no room for */
@@ -104,6 +118,7 @@ enum gc_counter {
 	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
 	GC_CNT_SUBMITTED,	/* events handed to the ring buffer */
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
+	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
 	GC_CNT_MAX,
 };
 

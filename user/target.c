@@ -44,9 +44,28 @@ bool target__alive(const struct target *t)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+/*
+ * /proc/PID/maps and /proc/PID/exe show paths from our root; the target's
+ * own view of a file (a chroot's, a container's) drops its root's prefix.
+ */
+static void target_view(pid_t pid, char *path, size_t len)
+{
+	char link[64], root[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	if (n <= 1)
+		return;
+	root[n] = 0;
+	if (!strncmp(path, root, n) && path[n] == '/')
+		memmove(path, path + n, strlen(path + n) + 1);
+	(void)len;
+}
+
 int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 {
-	char path[64], line[PATH_MAX + 128];
+	char path[64], line[PATH_MAX + 128], range[64] = "";
 	FILE *maps;
 	ssize_t n;
 
@@ -77,6 +96,7 @@ int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 		file[strcspn(file, "\n")] = 0;
 		if (is_libpython(file) && !strstr(file, " (deleted)")) {
 			snprintf(t->elf_display, sizeof(t->elf_display), "%s", file);
+			snprintf(range, sizeof(range), "%.*s", (int)strcspn(line, " "), line);
 			break;
 		}
 	}
@@ -94,16 +114,23 @@ int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 		}
 		t->elf_display[n] = 0;
 	}
-	/* The target's own view of its file system (containers, chroots). */
+	target_view(pid, t->elf_display, sizeof(t->elf_display));
+	/* Reach the file through the target's root (containers, chroots)... */
 	snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/root%s", pid, t->elf_display);
-	if (access(t->elf_path, R_OK) && !strstr(t->elf_display, "libpython")) {
-		/* Deleted or replaced since: the exe link still reaches the inode. */
-		snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/exe", pid);
+	if (access(t->elf_path, R_OK)) {
+		/* ... or, deleted or replaced since, through the mapping itself. */
+		if (range[0])
+			snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/map_files/%s", pid,
+				 range);
+		else
+			snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/exe", pid);
 	}
 	return 0;
 }
 
 /* Executable file `name` in the colon-separated list `dirs`. */
+static int find_executable(const char *cmd, char *out, size_t len);
+
 static int search_dirs(const char *name, const char *dirs, int mode, char *out, size_t len)
 {
 	char *copy, *dir, *save = NULL;
@@ -122,6 +149,15 @@ static int search_dirs(const char *name, const char *dirs, int mode, char *out, 
 		}
 	}
 	free(copy);
+	return ret;
+}
+
+int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len)
+{
+	int ret = find_executable(cmd, out, len);
+
+	if (ret)
+		snprintf(err, err_len, "cannot run %s: %s", cmd, strerror(-ret));
 	return ret;
 }
 
@@ -177,33 +213,113 @@ static void system_lib_dirs(char *buf, size_t len)
 	globfree(&g);
 }
 
-static int resolve_libpython(const char *exe, struct elf_file *ef, const char *lib, char *out,
-			     size_t len)
+/*
+ * The libpython a dynamically linked interpreter `exe` needs, found as ld.so
+ * would: RUNPATH/RPATH ($ORIGIN = exe's directory), LD_LIBRARY_PATH, the
+ * system directories. `root` prefixes every path looked at (a process's
+ * /proc/PID/root, or "" for our own view); `out` is the path under root.
+ */
+static int resolve_libpython(const char *root, const char *exe, struct elf_file *ef,
+			     const char *lib, const char *ld_library_path, char *out, size_t len)
 {
 	const char *runpath = elf_file__runpath(ef);
-	char dirs[4096], origin[PATH_MAX], *exe_copy;
+	char dirs[4096], rooted[8192], found[PATH_MAX], *exe_copy, *dir, *save = NULL;
+	const char *lists[3] = { NULL, ld_library_path, NULL };
+	int i;
 
 	if (runpath) {
-		/* $ORIGIN: the executable's own directory. */
+		const char *o = strstr(runpath, "$ORIGIN");
+
 		exe_copy = strdup(exe);
 		if (!exe_copy)
 			return -ENOMEM;
-		snprintf(origin, sizeof(origin), "%s", dirname(exe_copy));
-		free(exe_copy);
-		const char *o = strstr(runpath, "$ORIGIN");
-
 		if (o)
-			snprintf(dirs, sizeof(dirs), "%.*s%s%s", (int)(o - runpath), runpath, origin,
-				 o + 7);
+			snprintf(dirs, sizeof(dirs), "%.*s%s%s", (int)(o - runpath), runpath,
+				 dirname(exe_copy), o + 7);
 		else
 			snprintf(dirs, sizeof(dirs), "%s", runpath);
-		if (!search_dirs(lib, dirs, R_OK, out, len))
-			return 0;
+		free(exe_copy);
+		lists[0] = strdupa(dirs);
 	}
-	if (!search_dirs(lib, getenv("LD_LIBRARY_PATH"), R_OK, out, len))
-		return 0;
 	system_lib_dirs(dirs, sizeof(dirs));
-	return search_dirs(lib, dirs, R_OK, out, len);
+	lists[2] = dirs;
+	for (i = 0; i < 3; i++) {
+		char *copy;
+
+		if (!lists[i])
+			continue;
+		/* Prefix each directory with root, then search. */
+		copy = strdupa(lists[i]);
+		rooted[0] = 0;
+		for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+			snprintf(rooted + strlen(rooted), sizeof(rooted) - strlen(rooted), "%s%s%s",
+				 rooted[0] ? ":" : "", root, dir);
+		if (!search_dirs(lib, rooted, R_OK, found, sizeof(found))) {
+			snprintf(out, len, "%s", found + strlen(root));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* LD_LIBRARY_PATH from a process's environment, or NULL. */
+static char *environ_ld_library_path(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n, off = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	while (off < n) {
+		char *var = buf + off;
+
+		if (!strncmp(var, "LD_LIBRARY_PATH=", 16))
+			return var + 16;
+		off += strlen(var) + 1;
+	}
+	return NULL;
+}
+
+int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len)
+{
+	static char env[65536];
+	struct needed_ctx nc = { "" };
+	struct elf_file ef;
+	char root[64], exe[PATH_MAX], lib[PATH_MAX];
+	int ret;
+
+	ret = target__from_pid(t, pid, err, err_len);
+	if (ret || strstr(t->elf_display, "libpython"))
+		return ret;
+	/* Just exec'd: ld.so has not mapped libpython yet; find it as it will. */
+	ret = elf_file__open(&ef, t->elf_path);
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s: %s", t->elf_display, strerror(-ret));
+		return ret;
+	}
+	elf_file__for_each_needed(&ef, needed_cb, &nc);
+	if (!nc.name[0]) {
+		elf_file__close(&ef);
+		return 0;	/* static: the executable is the interpreter (or not Python) */
+	}
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	snprintf(exe, sizeof(exe), "%s", t->elf_display);
+	ret = resolve_libpython(root, exe, &ef, nc.name,
+				environ_ld_library_path(pid, env, sizeof(env)), lib, sizeof(lib));
+	elf_file__close(&ef);
+	if (ret) {
+		snprintf(err, err_len, "%s needs %s, which was not found", t->elf_display, nc.name);
+		return ret;
+	}
+	snprintf(t->elf_display, sizeof(t->elf_display), "%s", lib);
+	snprintf(t->elf_path, sizeof(t->elf_path), "%s%s", root, lib);
+	return 0;
 }
 
 int target__resolve_command(const char *cmd, char *path, size_t path_len, char *err,
@@ -256,7 +372,8 @@ int target__resolve_command(const char *cmd, char *path, size_t path_len, char *
 		}
 		elf_file__for_each_needed(&ef, needed_cb, &nc);
 		if (nc.name[0]) {
-			ret = resolve_libpython(file, &ef, nc.name, path, path_len);
+			ret = resolve_libpython("", file, &ef, nc.name, getenv("LD_LIBRARY_PATH"),
+						path, path_len);
 			elf_file__close(&ef);
 			if (ret)
 				snprintf(err, err_len, "%s needs %s, which was not found", file, nc.name);

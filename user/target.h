@@ -24,6 +24,16 @@ struct target {
  */
 int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len);
 
+/*
+ * Like target__from_pid, for a process that has just called exec: ld.so has
+ * not mapped libpython yet, so a DT_NEEDED libpython is looked up in the
+ * process's own root and LD_LIBRARY_PATH.
+ */
+int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len);
+
+/* cmd as execvp would find it (PATH); 0, or -errno with a reason in err. */
+int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len);
+
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 

@@ -20,6 +20,15 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+static int handle_proc_event(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size >= sizeof(struct gc_proc_event) && t->opts.on_exec)
+		t->opts.on_exec(t->opts.ctx, data);
+	return 0;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -45,6 +54,56 @@ static int check_system(void)
 	return 0;
 }
 
+static int add_link(struct tracer *t, struct bpf_link *link)
+{
+	if (t->nr_links == t->cap_links) {
+		int cap = t->cap_links ? 2 * t->cap_links : 16;
+		struct bpf_link **l = realloc(t->links, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		t->links = l;
+		t->cap_links = cap;
+	}
+	t->links[t->nr_links++] = link;
+	return 0;
+}
+
+/* fork/exit/exec tracepoints, for a command's tree or the whole host. */
+static int attach_process_tracking(struct tracer *t)
+{
+	struct bpf_program *progs[] = { t->skel->progs.follow_fork, t->skel->progs.follow_exit,
+					t->skel->progs.notify_exec };
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(progs[i]);
+
+		if (!link) {
+			err = -errno;
+			p_err("cannot attach %s: %s", bpf_program__name(progs[i]), strerror(-err));
+			return err;
+		}
+		err = add_link(t, link);
+		if (err)
+			return err;
+	}
+	err = ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.proc_events), handle_proc_event, t);
+	if (err)
+		p_err("cannot read process events: %s", strerror(-err));
+	return err;
+}
+
+int tracer__track(struct tracer *t, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	return bpf_map__update_elem(t->skel->maps.tracked, &key, sizeof(key), &one, sizeof(one),
+				    BPF_ANY);
+}
+
 int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 {
 	int err;
@@ -63,9 +122,18 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	}
 	t->skel->rodata->targ_min_ns = opts->min_ns;
 	t->skel->rodata->targ_aggregate = opts->aggregate;
+	t->skel->rodata->targ_follow = opts->follow;
+	t->skel->rodata->targ_stop_on_exec = opts->stop_on_exec;
+	t->skel->rodata->targ_report_exec = opts->report_exec;
+	t->skel->rodata->targ_gen = opts->filter_gen ? opts->gen : -1;
+	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
+	if (opts->comm) {
+		t->skel->rodata->targ_filter_comm = true;
+		strncpy((char *)t->skel->rodata->targ_comm, opts->comm, GCBPF_COMM_LEN - 1);
+	}
 	err = gcbpf_bpf__load(t->skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
+		if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
 			p_err("cannot load BPF programs: %s; run as root (needs CAP_BPF and "
 			      "CAP_PERFMON, or CAP_SYS_ADMIN)", strerror(-err));
 		else
@@ -81,6 +149,24 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 		p_err("cannot set up the ring buffer: %s", strerror(-err));
 		tracer__close(t);
 		return err;
+	}
+	if (opts->cgroup_fd > 0) {
+		__u32 zero = 0;
+
+		err = bpf_map__update_elem(t->skel->maps.cgroups, &zero, sizeof(zero),
+					   &opts->cgroup_fd, sizeof(opts->cgroup_fd), BPF_ANY);
+		if (err) {
+			p_err("cannot set the cgroup filter: %s", strerror(-err));
+			tracer__close(t);
+			return err;
+		}
+	}
+	if (opts->follow || opts->report_exec) {
+		err = attach_process_tracking(t);
+		if (err) {
+			tracer__close(t);
+			return err;
+		}
 	}
 	return 0;
 }
@@ -106,21 +192,6 @@ int tracer__add_build(struct tracer *t, const struct py_build *b)
 	*t->builds[idx] = *b;
 	t->nr_builds++;
 	return idx;
-}
-
-static int add_link(struct tracer *t, struct bpf_link *link)
-{
-	if (t->nr_links == t->cap_links) {
-		int cap = t->cap_links ? 2 * t->cap_links : 16;
-		struct bpf_link **l = realloc(t->links, cap * sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		t->links = l;
-		t->cap_links = cap;
-	}
-	t->links[t->nr_links++] = link;
-	return 0;
 }
 
 /* One probes-map slot: its index is the attach cookie. */

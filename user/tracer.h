@@ -21,6 +21,14 @@ struct tracer_opts {
 	bool empty_probes;	/* benchmark floor: attach programs that do nothing */
 	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
 	bool aggregate;		/* count every pause into the kernel's histograms */
+	bool follow;		/* only processes added with tracer__track() and their children */
+	bool stop_on_exec;	/* with follow: stop them at exec until tracer__continue() */
+	bool report_exec;	/* report every exec on the host (system-wide mode) */
+	const char *comm;	/* only processes with this comm */
+	int cgroup_fd;		/* > 0: only tasks in this cgroup (v2) and below */
+	bool filter_gen;	/* only generation gen */
+	int gen;
+	void (*on_exec)(void *ctx, const struct gc_proc_event *e);
 	tracer_event_fn on_event;
 	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
 	void *ctx;
@@ -43,6 +51,8 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts);
 int tracer__add_build(struct tracer *t, const struct py_build *b);
 /* Attaches a build's probes for one process (pid -1: every process). 0 or -errno; says why. */
 int tracer__attach(struct tracer *t, int build, pid_t pid);
+/* Follow mode: trace pid, and every process it forks, from now on. */
+int tracer__track(struct tracer *t, pid_t pid);
 /* Waits up to timeout_ms for events and hands them to on_event. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Hands over every event still in the ring buffer. */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Following processes as they come: a command's whole tree (launch mode) or
+ * every process on the host (system-wide). Probes are armed once per
+ * interpreter binary (device and inode) for every process (pid -1), so new
+ * processes of a known binary need nothing from user space; only a new
+ * binary, seen at exec or in a scan of /proc, is inspected and armed.
+ */
+#ifndef GCBPF_FOLLOW_H
+#define GCBPF_FOLLOW_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "py_build.h"
+#include "tracer.h"
+
+struct seen_binary {
+	dev_t dev;
+	ino_t ino;
+	int build;		/* tracer build index, -1: not traceable */
+};
+
+struct follower {
+	struct tracer *tracer;
+	struct py_build_opts build_opts;
+	struct seen_binary *seen;
+	int nr_seen, cap_seen;
+	int nr_armed;		/* binaries with probes */
+	__u64 max_arm_ns;	/* slowest exec-to-armed so far */
+};
+
+void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);
+/* Arms every interpreter binary mapped by a running process; returns how many. */
+int follower__scan(struct follower *f);
+/* An exec the BPF side reported: arm a new binary, continue a stopped process. */
+void follower__on_exec(struct follower *f, const struct gc_proc_event *e);
+void follower__free(struct follower *f);
+
+#endif
