@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +71,28 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	struct target t;
 	struct stat st;
 	char err[512];
-	int ret, idx;
+	int ret, idx, fd;
 
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
-	if (ret || stat(t.elf_path, &st))
+	if (ret)
 		return;		/* gone already, or a kernel thread */
-	if (find_seen(f, &st))
+	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
+	 * and the probes outlive it. */
+	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (find_seen(f, &st)) {
+		close(fd);
 		return;		/* armed already (for every process), or not Python */
+	}
+	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
 	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
 	if (ret) {
+		close(fd);
 		/* Not Python is the common case and says nothing; a Python that
 		 * cannot be traced is said once per binary. */
 		if (ret != -ENOEXEC)
@@ -87,7 +101,9 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		return;
 	}
 	idx = tracer__add_build(f->tracer, &b);
-	if (idx >= 0 && tracer__attach(f->tracer, idx, -1) == 0) {
+	ret = idx >= 0 ? tracer__attach(f->tracer, idx, -1) : idx;
+	close(fd);	/* the probes hold the inode now */
+	if (ret == 0) {
 		f->nr_armed++;
 		add_seen(f, &st, idx);
 		if (exec_ts) {
