@@ -318,3 +318,52 @@ def test_minidebuginfo(minor, gcbpf_bin, tmp_path):
     assert re.search(r"(collect|gc_collect_main).* from \.gnu_debugdata "
                      r"\(MiniDebugInfo\)", line), line
     ground_truth_pid(gcbpf_bin, it, copy, tmp_path)
+
+
+# --------------------------------------------------------------------------
+# Debian's LTO build: gc_collect_main.lto_priv.0, and an out-of-line
+# gc_collect_with_callback between PyGC_Collect and the collector
+
+def _launch_uprobe(gcbpf_bin, exe, tmp_path, label):
+    truth_path = tmp_path / "truth.jsonl"
+    trace_path = tmp_path / "trace.jsonl"
+    p = subprocess.run(
+        [gcbpf_bin, "--uprobe", "-f", "jsonl", "-o", str(trace_path), "--",
+         exe, WORKLOAD, "--truth", str(truth_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=WORKLOAD_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    it = [i for i in all_interpreters() if i.label == "debian-3.11"][0]
+    it = interpreters.Interp(label, exe, True, "", "uprobe", it.version)
+    truth = _truth(truth_path)
+    _check_trace(it, truth, trace_path, truth["pid"], label)
+
+
+def _debian_311():
+    it = [i for i in all_interpreters() if i.label == "debian-3.11"]
+    if not it or not it[0].present:
+        pytest.skip("Debian python3.11 missing")
+    return it[0]
+
+
+def test_debian_lto_debug_file(gcbpf_bin, tmp_path):
+    it = _debian_311()
+    bid = _build_id(it.path)
+    dbg = os.path.join(DEBUG_ROOT, ".build-id", bid[:2], bid[2:] + ".debug")
+    if not os.path.exists(dbg):
+        pytest.skip("no build-id debug file for %s" % it.path)
+    r = subprocess.run([gcbpf_bin, "--list", "--uprobe", "--", it.path],
+                       stdout=subprocess.PIPE, universal_newlines=True)
+    assert "gc_collect_main from %s" % dbg in r.stdout, r.stdout
+    _launch_uprobe(gcbpf_bin, it.path, tmp_path, "debian-3.11-debugfile")
+
+
+def test_debian_lto_disassembly(gcbpf_bin, tmp_path):
+    it = _debian_311()
+    exe = str(tmp_path / "python3.11")
+    shutil.copy(os.path.realpath(it.path), exe)
+    _new_build_id(exe)          # so that no debug file applies
+    r = subprocess.run([gcbpf_bin, "--list", "--uprobe", "--", exe],
+                       stdout=subprocess.PIPE, universal_newlines=True)
+    assert "via the callback wrapper" in r.stdout, r.stdout
+    _launch_uprobe(gcbpf_bin, exe, tmp_path, "debian-3.11-disasm")

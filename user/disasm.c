@@ -14,6 +14,7 @@
 
 struct call_target {
 	uint64_t target, site;
+	uint64_t first, last;	/* its first and last call sites */
 	int count;		/* calls/jmps to it inside PyGC_Collect */
 	bool gen2;		/* esi == 2 at one of them */
 	bool manual;		/* edx == 2 there too */
@@ -99,7 +100,7 @@ static int count_callers(const unsigned char *text, const GElf_Shdr *s, uint64_t
  * .cold part), 0 when it does not, -1 when the table cannot be read (an
  * encoding other than GCC/ld's usual datarel|sdata4).
  */
-static int eh_frame_start(struct elf_file *ef, uint64_t vaddr)
+static int eh_frame_start(struct elf_file *ef, uint64_t vaddr, uint64_t *next)
 {
 	GElf_Shdr s;
 	Elf_Scn *scn = elf_file__section(ef, ".eh_frame_hdr", &s);
@@ -125,8 +126,14 @@ static int eh_frame_start(struct elf_file *ef, uint64_t vaddr)
 
 		memcpy(&rel, p + 12 + (uint64_t)mid * 8, 4);
 		loc = s.sh_addr + (int64_t)rel;
-		if (loc == vaddr)
+		if (loc == vaddr) {
+			*next = 0;
+			if (mid + 1 < count) {
+				memcpy(&rel, p + 12 + (uint64_t)(mid + 1) * 8, 4);
+				*next = s.sh_addr + (int64_t)rel;
+			}
 			return 1;
+		}
 		if (loc < vaddr)
 			lo = mid + 1;
 		else
@@ -180,9 +187,11 @@ static int scan_pygc(csh h, const unsigned char *code, size_t size, uint64_t add
 				break;
 			memset(&t[i], 0, sizeof(t[i]));
 			t[i].target = target;
+			t[i].first = insn->address;
 			(*nr)++;
 		}
 		t[i].count++;
+		t[i].last = insn->address;
 		if (imm[REG_SI] == 2) {
 			t[i].gen2 = true;
 			t[i].site = insn->address;
@@ -216,6 +225,35 @@ static uint64_t bare_jmp(csh h, const unsigned char *text, const GElf_Shdr *s, u
 	return target && in_range(target, s) ? target : 0;
 }
 
+/*
+ * LTO builds (Debian's) keep gc_collect_with_callback out of line, and
+ * PyGC_Collect calls it: it calls one function twice (the invoker) around
+ * one call of another (the collector). Returns that collector, or 0.
+ */
+static uint64_t unwrap_callbacks(csh h, const unsigned char *text, const GElf_Shdr *s,
+				 uint64_t vaddr, uint64_t end)
+{
+	struct call_target t[MAX_TARGETS];
+	int nr, i, invoker = -1, inner = -1;
+
+	if (!end || end <= vaddr || end - vaddr > PYGC_MAX_SIZE ||
+	    end > s->sh_addr + s->sh_size ||
+	    scan_pygc(h, text + (vaddr - s->sh_addr), end - vaddr, vaddr, s, t, &nr))
+		return 0;
+	for (i = 0; i < nr; i++) {
+		if (t[i].count == 2 && invoker < 0)
+			invoker = i;
+		else if (t[i].count == 1 && inner < 0)
+			inner = i;
+		else
+			return 0;
+	}
+	if (invoker < 0 || inner < 0 || t[invoker].first >= t[inner].first ||
+	    t[inner].first >= t[invoker].last)
+		return 0;
+	return t[inner].target;
+}
+
 int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collector *out,
 			   char *err, size_t err_len)
 {
@@ -224,7 +262,7 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 	GElf_Shdr ts;
 	GElf_Sym sym;
 	size_t size;
-	uint64_t next;
+	uint64_t next, fn_end;
 	int nr, i, found = -1, ret;
 	csh h;
 
@@ -283,7 +321,12 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 		out->followed++;
 	}
 	/* A function entry: .eh_frame says so, and others call it too. */
-	ret = eh_frame_start(ef, out->vaddr);
+	ret = eh_frame_start(ef, out->vaddr, &fn_end);
+	if (ret == 1 && (next = unwrap_callbacks(h, text, &ts, out->vaddr, fn_end))) {
+		out->vaddr = next;
+		out->unwrapped = true;
+		ret = eh_frame_start(ef, out->vaddr, &fn_end);
+	}
 	if (ret == 0) {
 		snprintf(err, err_len, "%#lx, called from PyGC_Collect, is not a function start "
 			 "in .eh_frame_hdr", (unsigned long)out->vaddr);
@@ -292,8 +335,11 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 	}
 	out->eh_frame = ret == 1;
 	out->callers = count_callers(text, &ts, out->vaddr);
-	/* PyGC_Collect, gc.collect(), the automatic path, at exit. */
-	if (out->callers < 3) {
+	/*
+	 * PyGC_Collect, gc.collect(), the automatic path, at exit; behind an
+	 * out-of-line callback wrapper, the wrapper and the exit path.
+	 */
+	if (out->callers < (out->unwrapped ? 2 : 3)) {
 		snprintf(err, err_len, "%#lx, called from PyGC_Collect, has only %d direct "
 			 "caller%s in .text", (unsigned long)out->vaddr, out->callers,
 			 out->callers == 1 ? "" : "s");

@@ -16,6 +16,7 @@ struct disasm_collector {
 	int callers;		/* direct call/jmp rel32 to it found in .text */
 	int followed;		/* bare-jmp wrappers followed from the call target */
 	bool eh_frame;		/* confirmed as a function start by .eh_frame_hdr */
+	bool unwrapped;		/* reached through an out-of-line callback wrapper */
 };
 
 /*

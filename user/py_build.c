@@ -127,6 +127,11 @@ static int collector_sym_cb(const char *name, const GElf_Sym *sym, void *vctx)
 		return 0;
 	if (name[c->base_len] == 0) {
 		clone = false;
+	} else if (!strncmp(name + c->base_len, ".lto_priv.", 10)) {
+		/* LTO's rename of a static (Debian's builds): the function itself. */
+		clone = false;
+		if (strrchr(name, '.') != strchr(name + c->base_len + 1, '.'))
+			return 0;
 	} else if (!strncmp(name + c->base_len, ".constprop.", 11) ||
 		   !strncmp(name + c->base_len, ".isra.", 6)) {
 		clone = true;
@@ -249,8 +254,9 @@ static int plan_disasm(struct py_build *b, struct elf_file *ef, char *err, size_
 	b->probe = GC_PROBE_UPROBE;
 	b->symbols_from = "disassembly";
 	snprintf(b->why, sizeof(b->why), "no USDT, stripped; collector at %#lx found by "
-		 "disassembling PyGC_Collect (called at %#lx; %d callers%s)",
-		 (unsigned long)dc.vaddr, (unsigned long)dc.call_site, dc.callers,
+		 "disassembling PyGC_Collect (called at %#lx%s; %d callers%s)",
+		 (unsigned long)dc.vaddr, (unsigned long)dc.call_site,
+		 dc.unwrapped ? " via the callback wrapper" : "", dc.callers,
 		 dc.eh_frame ? ", an .eh_frame function start" : "");
 	return 0;
 }
