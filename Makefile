@@ -12,6 +12,8 @@ DESTDIR ?=
 LIBBPF_CFLAGS ?= $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS ?= $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf)
 LIBS := $(LIBBPF_LIBS) -lelf -lz -lcapstone -llzma
+# --prometheus: libmicrohttpd (Debian libmicrohttpd-dev); percentiles: libm.
+LIBS += -lmicrohttpd -lpthread -lm
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
@@ -88,6 +90,10 @@ vmlinux:
 
 install: gcbpf
 	install -D -m 0755 gcbpf $(DESTDIR)$(PREFIX)/sbin/gcbpf
+	install -D -m 0644 gcbpf.8 $(DESTDIR)$(PREFIX)/share/man/man8/gcbpf.8
+	install -D -m 0644 completion/gcbpf.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gcbpf
+	install -d $(DESTDIR)$(PREFIX)/share/gcbpf/scripts
+	install -m 0755 scripts/*.bt $(DESTDIR)$(PREFIX)/share/gcbpf/scripts/
 
 format:
 	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h

@@ -7,15 +7,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "agg.h"
 #include "log.h"
+#include "oneliner.h"
 #include "output.h"
+#include "prometheus.h"
 #include "py_build.h"
+#include "report.h"
 #include "stats.h"
 #include "target.h"
 #include "tracer.h"
@@ -31,10 +37,26 @@ static struct env {
 	bool list_only;
 	bool force_uprobe;
 	bool empty_probes;
+	bool stats;		/* --stats */
+	long interval_s;	/* -i: report every SECONDS */
+	enum table_format table;
+	enum hist_mode hist;
+	__u64 min_ns;		/* --min-ms */
+	const char *prometheus;	/* --prometheus [ADDR:]PORT */
+	bool bpftrace;		/* --bpftrace: print a one-liner, trace nothing */
 	char **cmd;		/* after -- */
 } env = {
 	.format = OUTPUT_TEXT,
 };
+
+/* Exported processes that exited are dropped this long after (one scrape interval). */
+#define PROM_EXPIRE_S 60.0
+
+/* Kernel-side aggregation: every pause counted, whatever reaches user space. */
+static bool aggregating(void)
+{
+	return env.stats || env.hist != HIST_NONE || env.prometheus || env.min_ns;
+}
 
 const char *argp_program_version = "gcbpf 0.1";
 const char *argp_program_bug_address = "the gcbpf issue tracker";
@@ -50,18 +72,31 @@ static const char doc[] =
 	"  gcbpf -p 1234,1240 -d 60           # two processes for one minute\n"
 	"  gcbpf -f jsonl -o gc.jsonl -p 1234 # one JSON object per collection\n"
 	"  gcbpf -- python3 app.py            # run app.py and trace it from its start\n"
-	"  gcbpf --list -p 1234               # which binary, version and probe; no tracing\n";
+	"  gcbpf --list -p 1234               # which binary, version and probe; no tracing\n"
+	"  gcbpf --stats --hist -q -p 1234    # percentiles and log2 histograms at exit\n"
+	"  gcbpf --stats -i 10 -q -p 1234     # the same every 10 seconds\n"
+	"  gcbpf --min-ms 5 -p 1234           # only pauses of 5 ms or more, as they happen\n"
+	"  gcbpf -f chrome -o gc.json -p 1234 # a trace for ui.perfetto.dev\n"
+	"  gcbpf --prometheus 9464 -q -p 1234 # serve http://127.0.0.1:9464/metrics\n"
+	"  gcbpf --bpftrace -p 1234           # print a bpftrace one-liner for this target\n";
 
 enum {
 	OPT_LIST = 0x100,
 	OPT_UPROBE,
 	OPT_EMPTY_PROBES,
+	OPT_STATS,
+	OPT_TABLE_FORMAT,
+	OPT_HIST,
+	OPT_MIN_MS,
+	OPT_PROMETHEUS,
+	OPT_BPFTRACE,
 };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "Trace these processes", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
-	{ "format", 'f', "FORMAT", 0, "Event output: text (default) or jsonl", 0 },
+	{ "format", 'f', "FORMAT", 0,
+	  "Event output: text (default), jsonl, or chrome (Perfetto/chrome://tracing JSON)", 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event output: only the summary at exit", 0 },
 	{ "list", OPT_LIST, NULL, 0,
@@ -69,6 +104,19 @@ static const struct argp_option opts[] = {
 	{ "uprobe", OPT_UPROBE, NULL, 0, "Use uprobes on the collector even where USDT exists", 0 },
 	{ "empty-probes", OPT_EMPTY_PROBES, NULL, 0,
 	  "Attach probes that do nothing (benchmark floor)", 0 },
+	{ "stats", OPT_STATS, NULL, 0,
+	  "Per pid and generation: count, sum, mean, p50/p90/p95/p99, max, GC share of wall time",
+	  1 },
+	{ "interval", 'i', "SECONDS", 0, "With --stats/--hist: report every SECONDS too", 1 },
+	{ "table-format", OPT_TABLE_FORMAT, "FMT", 0, "--stats table: plain (default) or md", 1 },
+	{ "hist", OPT_HIST, "pid", OPTION_ARG_OPTIONAL,
+	  "log2 pause histograms per generation (--hist=pid: per process too)", 1 },
+	{ "min-ms", OPT_MIN_MS, "MS", 0,
+	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
+	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
+	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -113,7 +161,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output__parse_format(arg, &env.format)) {
-			p_err("unknown format '%s': expected text or jsonl", arg);
+			p_err("unknown format '%s': expected text, jsonl or chrome", arg);
 			argp_usage(state);
 		}
 		break;
@@ -131,6 +179,49 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_EMPTY_PROBES:
 		env.empty_probes = true;
+		break;
+	case OPT_STATS:
+		env.stats = true;
+		break;
+	case 'i':
+		errno = 0;
+		env.interval_s = strtol(arg, &end, 10);
+		if (errno || *end || env.interval_s <= 0) {
+			p_err("invalid interval '%s': expected whole seconds > 0", arg);
+			argp_usage(state);
+		}
+		break;
+	case OPT_TABLE_FORMAT:
+		if (report__parse_table(arg, &env.table)) {
+			p_err("unknown table format '%s': expected plain or md", arg);
+			argp_usage(state);
+		}
+		break;
+	case OPT_HIST:
+		if (arg && strcmp(arg, "pid")) {
+			p_err("unknown --hist mode '%s': expected --hist or --hist=pid", arg);
+			argp_usage(state);
+		}
+		env.hist = arg ? HIST_PID : HIST_GEN;
+		break;
+	case OPT_MIN_MS: {
+		double ms;
+
+		errno = 0;
+		ms = strtod(arg, &end);
+		if (errno || *end || end == arg || !(ms > 0) || ms > 1e9) {
+			p_err("invalid --min-ms '%s': expected milliseconds > 0", arg);
+			argp_usage(state);
+		}
+		env.min_ns = (__u64)(ms * 1e6 + 0.5);
+		break;
+	}
+	case OPT_PROMETHEUS:
+		env.prometheus = arg;
+		break;
+	case OPT_BPFTRACE:
+		env.bpftrace = true;
+		env.list_only = true;	/* resolve and print; launch and attach nothing */
 		break;
 	case 'v':
 		log_verbose = true;
@@ -153,6 +244,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			      "available yet)");
 			argp_usage(state);
 		}
+		if (env.interval_s && !env.stats && env.hist == HIST_NONE) {
+			p_err("-i reports statistics or histograms: add --stats and/or --hist");
+			argp_usage(state);
+		}
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -171,6 +266,10 @@ struct session {
 	struct tracer tracer;
 	struct output out;
 	struct stats stats;
+	struct agg agg;		/* with aggregating(): the kernel's histograms */
+	struct prometheus prom;
+	struct report_opts report;
+	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	struct target targets[MAX_TARGETS];
 	int nr_targets;
 	pid_t child;		/* launch mode */
@@ -182,6 +281,8 @@ static void on_event(void *ctx, const struct gc_event *e)
 	struct session *s = ctx;
 
 	stats__add(&s->stats, e);
+	if (aggregating())
+		agg__event(&s->agg, e);
 	output__event(&s->out, e, tracer__build(&s->tracer, e->binary));
 }
 
@@ -234,7 +335,19 @@ static void release_child(struct session *s)
 	}
 }
 
-/* Resolves targets and their builds; with --list prints them. */
+/* --bpftrace: the path the host sees (the target's own path unless in another root). */
+static void print_oneliner(const struct target *t, const struct py_build *b)
+{
+	struct stat st;
+	const char *path = b->display_path;
+
+	if (stat(path, &st) || st.st_dev != b->dev || st.st_ino != b->ino)
+		path = b->path;
+	oneliner__print(stdout, b, path, env.cmd ? 0 : t->pid, env.cmd);
+	fflush(stdout);
+}
+
+/* Resolves targets and their builds; with --list or --bpftrace prints them. */
 static int resolve_targets(struct session *s, struct py_build *builds)
 {
 	struct py_build_opts bopts = { .force_uprobe = env.force_uprobe };
@@ -280,7 +393,9 @@ static int resolve_targets(struct session *s, struct py_build *builds)
 				p_err("%s", err);
 			return ret;
 		}
-		if (env.list_only)
+		if (env.bpftrace)
+			print_oneliner(t, &builds[i]);
+		else if (env.list_only)
 			printf("pid %d (%s): %s, Python %s%s (version from %s), probe %s: %s\n",
 			       t->pid, t->comm, builds[i].display_path, builds[i].version,
 			       builds[i].debug ? " debug" : "", builds[i].version_source,
@@ -372,10 +487,37 @@ static void warn_losses(struct session *s, __u64 *seen_lost)
 	}
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The kernel's histograms and counters into s->agg; expires exited exported pids. */
+static void refresh_agg(struct session *s)
+{
+	pid_t gone[64];
+	int i, n;
+
+	if (!aggregating())
+		return;
+	pthread_mutex_lock(&s->agg.lock);
+	tracer__for_each_hist(&s->tracer, agg__set_hist, &s->agg);
+	tracer__counters(&s->tracer, s->agg.counters);
+	if (env.prometheus) {
+		n = agg__expired(&s->agg, mono_ns() / 1e9, PROM_EXPIRE_S, gone, 64);
+		for (i = 0; i < n; i++)
+			tracer__forget_pid(&s->tracer, gone[i]);
+	}
+	pthread_mutex_unlock(&s->agg.lock);
+}
+
 static int run(struct session *s, int *exit_code)
 {
 	struct timespec start, now;
-	__u64 seen_lost = 0;
+	__u64 seen_lost = 0, last_report = mono_ns();
 	int child_status = 0, ticks = 0, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -392,8 +534,19 @@ static int run(struct session *s, int *exit_code)
 			if (now.tv_sec - start.tv_sec >= env.duration_s)
 				break;
 		}
-		if (++ticks % 10 == 0)
+		if (++ticks % 10 == 0) {
 			warn_losses(s, &seen_lost);
+			refresh_agg(s);
+		}
+		if (env.interval_s && mono_ns() - last_report >= env.interval_s * 1000000000ULL) {
+			__u64 t = mono_ns();
+
+			refresh_agg(s);
+			pthread_mutex_lock(&s->agg.lock);
+			report__print(&s->agg, &s->report, true, t - last_report);
+			pthread_mutex_unlock(&s->agg.lock);
+			last_report = t;
+		}
 	}
 	tracer__drain(&s->tracer);
 	warn_losses(s, &seen_lost);
@@ -418,6 +571,13 @@ int main(int argc, char **argv)
 	if (err)
 		return 2;
 	s.child_gate = -1;
+	agg__init(&s.agg);
+	if (env.prometheus &&
+	    prometheus__parse_addr(env.prometheus, &s.prom.addr, s.prom.where, sizeof(s.prom.where))) {
+		p_err("invalid --prometheus '%s': expected [ADDR:]PORT, e.g. 9464 or 0.0.0.0:9464",
+		      env.prometheus);
+		return 2;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -438,18 +598,40 @@ int main(int argc, char **argv)
 	}
 	/* The human summary goes where the events do not. */
 	output__init(&s.out, env.format, out,
-		     env.format != OUTPUT_JSONL ? out : out == stdout ? stderr : stdout);
+		     env.format == OUTPUT_TEXT || env.format == OUTPUT_NONE ? out
+		     : out == stdout ? stderr : stdout);
+	s.report = (struct report_opts){ .stats = env.stats, .hist = env.hist,
+					 .table = env.table, .table_f = s.out.summary,
+					 .json_f = env.format == OUTPUT_JSONL ? out : NULL };
 	topts.empty_probes = env.empty_probes;
+	topts.min_ns = env.min_ns;
+	topts.aggregate = aggregating();
 	err = tracer__open(&s.tracer, &topts);
 	if (err)
 		goto cleanup;
 	err = attach_targets(&s, builds);
 	if (err)
 		goto cleanup;
+	for (int i = 0; aggregating() && !env.cmd && i < s.nr_targets; i++)
+		agg__proc(&s.agg, s.targets[i].pid, s.targets[i].comm);
+	if (env.prometheus && (err = prometheus__start(&s.prom, &s.agg)))
+		goto cleanup;
+	if (env.prometheus)
+		fprintf(stderr, "Serving Prometheus metrics at http://%s/metrics\n", s.prom.where);
 	print_banner(&s, builds);
+	s.start_ns = mono_ns();
 	release_child(&s);
 	err = run(&s, &exit_code);
 	tracer__counters(&s.tracer, counters);
+	if (aggregating()) {
+		/* Exact even with --min-ms or losses: every pause, from the kernel. */
+		refresh_agg(&s);
+		pthread_mutex_lock(&s.agg.lock);
+		if (env.stats || env.hist != HIST_NONE)
+			report__print(&s.agg, &s.report, false, mono_ns() - s.start_ns);
+		agg__to_stats(&s.agg, &s.stats);
+		pthread_mutex_unlock(&s.agg.lock);
+	}
 	output__summary(&s.out, &s.stats, counters);
 	if (counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
@@ -470,8 +652,11 @@ cleanup:
 		if (waitpid(s.child, &status, 0) == s.child)
 			exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
+	prometheus__stop(&s.prom);
+	output__finish(&s.out);	/* chrome: "]}" on every path after the header */
 	tracer__close(&s.tracer);
 	stats__free(&s.stats);
+	agg__free(&s.agg);
 	if (out && out != stdout)
 		fclose(out);
 	if (err)

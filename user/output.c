@@ -10,6 +10,8 @@ int output__parse_format(const char *s, enum output_format *fmt)
 		*fmt = OUTPUT_TEXT;
 	else if (!strcmp(s, "jsonl") || !strcmp(s, "json"))
 		*fmt = OUTPUT_JSONL;
+	else if (!strcmp(s, "chrome") || !strcmp(s, "perfetto"))
+		*fmt = OUTPUT_CHROME;
 	else
 		return -1;
 	return 0;
@@ -30,6 +32,14 @@ void output__init(struct output *o, enum output_format fmt, FILE *f, FILE *summa
 	o->f = f;
 	o->summary = summary;
 	o->mono_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	if (fmt == OUTPUT_CHROME)
+		chrome_trace__start(&o->chrome, f);
+}
+
+void output__finish(struct output *o)
+{
+	if (o->format == OUTPUT_CHROME)
+		chrome_trace__finish(&o->chrome);
 }
 
 void json_string(FILE *f, const char *s, size_t max)
@@ -139,6 +149,8 @@ void output__event(struct output *o, const struct gc_event *e, const struct py_b
 		event_jsonl(o, e, b);
 	else if (o->format == OUTPUT_TEXT)
 		event_text(o, e);
+	else if (o->format == OUTPUT_CHROME)
+		chrome_trace__event(&o->chrome, e, b ? b->version : NULL);
 }
 
 void output__flush(struct output *o)

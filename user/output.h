@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <linux/types.h>
+#include "chrome_trace.h"
 #include "gcbpf.h"
 #include "py_build.h"
 #include "stats.h"
@@ -13,6 +14,7 @@ enum output_format {
 	OUTPUT_TEXT,
 	OUTPUT_JSONL,
 	OUTPUT_NONE,		/* -q: no per-event output, only the summary */
+	OUTPUT_CHROME,		/* Trace Event Format JSON (Perfetto, chrome://tracing) */
 };
 
 struct output {
@@ -21,6 +23,7 @@ struct output {
 	FILE *summary;		/* human summary at exit */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock text */
 	unsigned long lines;
+	struct chrome_trace chrome;	/* OUTPUT_CHROME */
 };
 
 int output__parse_format(const char *s, enum output_format *fmt);
@@ -29,6 +32,8 @@ void output__init(struct output *o, enum output_format fmt, FILE *f, FILE *summa
 void output__event(struct output *o, const struct gc_event *e, const struct py_build *b);
 /* After each batch of events, so lines appear as collections happen. */
 void output__flush(struct output *o);
+/* Ends the event stream (closes the chrome trace's JSON); safe to repeat. */
+void output__finish(struct output *o);
 /* Per-process, per-generation summary and the kernel's loss counters. */
 void output__summary(struct output *o, struct stats *s, const __u64 counters[GC_CNT_MAX]);
 

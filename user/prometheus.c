@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+#include "hdr.h"
+#include "log.h"
+#include "prometheus.h"
+
+/* 50 µs .. 10 s, 1-2.5-5 steps. */
+static const struct {
+	const char *le;
+	__u64 ns;
+} buckets[] = {
+	{ "5e-05", 50000ULL },	    { "0.0001", 100000ULL },	 { "0.00025", 250000ULL },
+	{ "0.0005", 500000ULL },    { "0.001", 1000000ULL },	 { "0.0025", 2500000ULL },
+	{ "0.005", 5000000ULL },    { "0.01", 10000000ULL },	 { "0.025", 25000000ULL },
+	{ "0.05", 50000000ULL },    { "0.1", 100000000ULL },	 { "0.25", 250000000ULL },
+	{ "0.5", 500000000ULL },    { "1", 1000000000ULL },	 { "2.5", 2500000000ULL },
+	{ "5", 5000000000ULL },	    { "10", 10000000000ULL },
+};
+
+int prometheus__parse_addr(const char *s, struct sockaddr_storage *ss, char *where, size_t len)
+{
+	char host[64] = "127.0.0.1";
+	const char *port_s = s, *colon;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
+		port_s = close + 2;
+	} else if ((colon = strrchr(s, ':'))) {
+		if ((size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+		if (!host[0] || !strcmp(host, "*"))
+			snprintf(host, sizeof(host), "0.0.0.0");
+		port_s = colon + 1;
+	}
+	errno = 0;
+	port = strtol(port_s, &end, 10);
+	if (errno || end == port_s || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		snprintf(where, len, "%s:%ld", host, port);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		snprintf(where, len, "[%s]:%ld", host, port);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A label value: \ " and newline escaped. */
+static void label_value(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void labels(FILE *f, const struct agg_proc *p, int gen)
+{
+	fprintf(f, "{pid=\"%d\",comm=", p->pid);
+	label_value(f, p->comm);
+	if (p->container[0]) {
+		fputs(",container=", f);
+		label_value(f, p->container);
+	}
+	if (gen >= 0)
+		fprintf(f, ",generation=\"%d\"", gen);
+}
+
+typedef void (*series_fn)(FILE *f, const struct agg_proc *p, int gen, const struct gc_hist *h);
+
+static void each_series(FILE *f, struct agg *a, series_fn fn)
+{
+	int i, g;
+
+	for (i = 0; i < a->nr; i++) {
+		const struct agg_proc *p = &a->procs[i];
+
+		if (p->forgotten)
+			continue;
+		for (g = 0; g < 3; g++)
+			if (p->cur[g] && p->cur[g]->count)
+				fn(f, p, g, p->cur[g]);
+	}
+}
+
+static void duration_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
+		fputs("python_gc_duration_seconds_bucket", f);
+		labels(f, p, g);
+		fprintf(f, ",le=\"%s\"} %llu\n", buckets[i].le,
+			(unsigned long long)hdr__count_le(h, buckets[i].ns));
+	}
+	fputs("python_gc_duration_seconds_bucket", f);
+	labels(f, p, g);
+	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+	fputs("python_gc_duration_seconds_sum", f);
+	labels(f, p, g);
+	fprintf(f, "} %.9f\n", h->sum_ns / 1e9);
+	fputs("python_gc_duration_seconds_count", f);
+	labels(f, p, g);
+	fprintf(f, "} %llu\n", (unsigned long long)h->count);
+}
+
+static void collections_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+{
+	fputs("python_gc_collections_total", f);
+	labels(f, p, g);
+	fprintf(f, "} %llu\n", (unsigned long long)h->count);
+}
+
+static void collected_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+{
+	fputs("python_gc_objects_collected_total", f);
+	labels(f, p, g);
+	fprintf(f, "} %llu\n", (unsigned long long)h->collected);
+}
+
+static void uncollectable_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+{
+	fputs("python_gc_objects_uncollectable_total", f);
+	labels(f, p, g);
+	fprintf(f, "} %llu\n", (unsigned long long)h->uncollectable);
+}
+
+static void gauge(FILE *f, struct agg *a, const char *name, const char *help, bool heap)
+{
+	bool head = false;
+	int i;
+
+	for (i = 0; i < a->nr; i++) {
+		const struct agg_proc *p = &a->procs[i];
+		__s64 v = heap ? p->heap_size : p->long_lived_total;
+
+		if (p->forgotten || v < 0)
+			continue;
+		if (!head)
+			fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+		head = true;
+		fputs(name, f);
+		labels(f, p, -1);
+		fprintf(f, "} %lld\n", (long long)v);
+	}
+}
+
+void prometheus__render(FILE *f, struct agg *a)
+{
+	fputs("# HELP python_gc_duration_seconds CPython garbage collection pauses, every one "
+	      "(aggregated in the kernel).\n# TYPE python_gc_duration_seconds histogram\n", f);
+	each_series(f, a, duration_series);
+	fputs("# HELP python_gc_collections_total Collections per generation.\n"
+	      "# TYPE python_gc_collections_total counter\n", f);
+	each_series(f, a, collections_series);
+	fputs("# HELP python_gc_objects_collected_total Objects freed by the collector.\n"
+	      "# TYPE python_gc_objects_collected_total counter\n", f);
+	each_series(f, a, collected_series);
+	fputs("# HELP python_gc_objects_uncollectable_total Objects the collector found "
+	      "uncollectable.\n# TYPE python_gc_objects_uncollectable_total counter\n", f);
+	each_series(f, a, uncollectable_series);
+	gauge(f, a, "python_gc_heap_objects",
+	      "Objects tracked by the GC at the start of the last collection (3.14+).", true);
+	gauge(f, a, "python_gc_long_lived_objects",
+	      "Objects that survived the last full collection (long_lived_total).", false);
+	fprintf(f, "# HELP gcbpf_events_lost_total Events the ring buffer had no room for "
+		"(the histograms still count them).\n# TYPE gcbpf_events_lost_total counter\n"
+		"gcbpf_events_lost_total %llu\n", (unsigned long long)a->counters[GC_CNT_LOST]);
+	fprintf(f, "# HELP gcbpf_read_errors_total Collections whose statistics could not be "
+		"read.\n# TYPE gcbpf_read_errors_total counter\ngcbpf_read_errors_total %llu\n",
+		(unsigned long long)a->counters[GC_CNT_READ_ERRORS]);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct prometheus *p = cls;
+	struct MHD_Response *resp;
+	unsigned int status = MHD_HTTP_OK;
+	enum MHD_Result ret;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return MHD_NO;
+	if (!strcmp(url, "/metrics")) {
+		pthread_mutex_lock(&p->agg->lock);
+		prometheus__render(f, p->agg);
+		pthread_mutex_unlock(&p->agg->lock);
+	} else if (!strcmp(url, "/")) {
+		fputs("gcbpf: CPython GC metrics at /metrics\n", f);
+	} else {
+		fputs("not found: try /metrics\n", f);
+		status = MHD_HTTP_NOT_FOUND;
+	}
+	fclose(f);
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int prometheus__start(struct prometheus *p, struct agg *a)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+
+	p->agg = a;
+	if (p->addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	p->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, p, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&p->addr, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned int)10, MHD_OPTION_END);
+	if (!p->daemon) {
+		int err = errno ? errno : EADDRINUSE;
+
+		p_err("cannot serve Prometheus metrics on %s: %s", p->where, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+void prometheus__stop(struct prometheus *p)
+{
+	if (p->daemon)
+		MHD_stop_daemon(p->daemon);
+	p->daemon = NULL;
+}
