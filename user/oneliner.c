@@ -29,7 +29,10 @@ void oneliner__print(FILE *f, const struct py_build *b, const char *path, pid_t 
 	bool clones = false;
 
 	for (i = 0; i < b->nr_points && b->probe == GC_PROBE_UPROBE; i++)
-		clones |= is_clone(b->points[i].name);
+		/* A GCC clone (.constprop/.isra) whose registers py_build vouches for
+		 * (GC_PROBE_GEN_ESI, e.g. LTO's .lto_priv.N) keeps the generation. */
+		clones |= is_clone(b->points[i].name) &&
+			  !(b->points[i].flags & GC_PROBE_GEN_ESI);
 
 	if (b->probe == GC_PROBE_USDT) {
 		fprintf(f, "# %s, Python %s: USDT python:gc__start(generation) / "
