@@ -233,9 +233,6 @@ def test_stripped_disassembly(minor, gcbpf_bin, tmp_path):
     ground_truth_pid(gcbpf_bin, it, copy, tmp_path)
 
 
-@pytest.mark.xfail(reason="user/target.c searches DT_RUNPATH before "
-                   "LD_LIBRARY_PATH (ld.so: LD_LIBRARY_PATH first), so the "
-                   "pyenv original, not the stripped copy, is probed")
 def test_stripped_disassembly_launch(gcbpf_bin, tmp_path):
     """gcbpf's command resolver honours LD_LIBRARY_PATH like the loader."""
     it, lib = _pyenv(12)

@@ -211,6 +211,11 @@ int elf_file__for_each_needed(struct elf_file *ef, int (*cb)(const char *name, v
 	return 0;
 }
 
+bool elf_file__has_runpath(struct elf_file *ef)
+{
+	return dynamic_string(ef, DT_RUNPATH, 0) != NULL;
+}
+
 const char *elf_file__runpath(struct elf_file *ef)
 {
 	const char *p = dynamic_string(ef, DT_RUNPATH, 0);

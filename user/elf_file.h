@@ -57,6 +57,8 @@ int elf_file__for_each_needed(struct elf_file *ef, int (*cb)(const char *name, v
 			      void *ctx);
 /* DT_RUNPATH, else DT_RPATH, or NULL. */
 const char *elf_file__runpath(struct elf_file *ef);
+/* Whether that is a DT_RUNPATH (searched after LD_LIBRARY_PATH, not before). */
+bool elf_file__has_runpath(struct elf_file *ef);
 
 /* USDT probes; returns how many were stored (up to max) or -errno. */
 int elf_file__usdt_notes(struct elf_file *ef, struct usdt_note *notes, int max);

@@ -25,6 +25,7 @@
 #include "stats.h"
 #include "target.h"
 #include "tracer.h"
+#include "follow.h"
 
 #define MAX_TARGETS 64
 
@@ -44,9 +45,14 @@ static struct env {
 	__u64 min_ns;		/* --min-ms */
 	const char *prometheus;	/* --prometheus [ADDR:]PORT */
 	bool bpftrace;		/* --bpftrace: print a one-liner, trace nothing */
+	bool all;		/* -a: every Python process, also those started later */
+	const char *comm;	/* --comm */
+	const char *cgroup;	/* --cgroup PATH or container id */
+	int gen;		/* --gen, -1: all */
 	char **cmd;		/* after -- */
 } env = {
 	.format = OUTPUT_TEXT,
+	.gen = -1,
 };
 
 /* Exported processes that exited are dropped this long after (one scrape interval). */
@@ -90,10 +96,19 @@ enum {
 	OPT_MIN_MS,
 	OPT_PROMETHEUS,
 	OPT_BPFTRACE,
+	OPT_COMM,
+	OPT_CGROUP,
+	OPT_GEN,
 };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "Trace these processes", 0 },
+	{ "all", 'a', NULL, 0,
+	  "Trace every Python process, also those started later (the default with no target)", 0 },
+	{ "comm", OPT_COMM, "NAME", 0, "Only processes named NAME", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH|ID", 0,
+	  "Only processes in this cgroup (v2 path, or a container id) and below", 0 },
+	{ "gen", OPT_GEN, "N", 0, "Only collections of generation N", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0,
 	  "Event output: text (default), jsonl, or chrome (Perfetto/chrome://tracing JSON)", 0 },
@@ -226,6 +241,22 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		log_verbose = true;
 		break;
+	case 'a':
+		env.all = true;
+		break;
+	case OPT_COMM:
+		env.comm = arg;
+		break;
+	case OPT_CGROUP:
+		env.cgroup = arg;
+		break;
+	case OPT_GEN:
+		if (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2') {
+			p_err("invalid generation '%s': expected 0, 1 or 2", arg);
+			argp_usage(state);
+		}
+		env.gen = arg[0] - '0';
+		break;
 	case 'h':
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
 		break;
@@ -239,9 +270,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("-p and a command are exclusive: trace either running processes or CMD");
 			argp_usage(state);
 		}
-		if (!env.cmd && !env.nr_pids) {
-			p_err("no target: give -p PID or -- CMD (system-wide tracing is not "
-			      "available yet)");
+		if (env.all && (env.cmd || env.nr_pids)) {
+			p_err("-a traces every process: drop -p or the command");
+			argp_usage(state);
+		}
+		if (!env.cmd && !env.nr_pids)
+			env.all = true;
+		if (env.all && env.list_only) {
+			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
 			argp_usage(state);
 		}
 		if (env.interval_s && !env.stats && env.hist == HIST_NONE) {
@@ -274,7 +310,54 @@ struct session {
 	int nr_targets;
 	pid_t child;		/* launch mode */
 	int child_gate;		/* write end of the pipe the child waits on */
+	struct follower follow;	/* launch mode and system-wide: binaries as they come */
 };
+
+/* Launch mode: the command's tree; system-wide: every process. */
+static bool following(void)
+{
+	return env.all || (env.cmd && !env.list_only);
+}
+
+static void on_exec(void *ctx, const struct gc_proc_event *e)
+{
+	struct session *s = ctx;
+
+	follower__on_exec(&s->follow, e);
+}
+
+/* --cgroup: a cgroup v2 directory, or a container id found in one's name. */
+static int open_cgroup(const char *arg)
+{
+	char path[PATH_MAX], cmd[PATH_MAX + 128];
+	FILE *f;
+	int fd;
+
+	if (arg[0] == '/')
+		snprintf(path, sizeof(path), "%s%s",
+			 strncmp(arg, "/sys/fs/cgroup", 14) ? "/sys/fs/cgroup" : "", arg);
+	else {
+		/* A container id: the cgroup directory whose name holds it. */
+		snprintf(cmd, sizeof(cmd),
+			 "find /sys/fs/cgroup -maxdepth 6 -type d -name '*%s*' 2>/dev/null", arg);
+		f = popen(cmd, "re");
+		if (!f || !fgets(path, sizeof(path), f)) {
+			if (f)
+				pclose(f);
+			p_err("no cgroup for container '%s' under /sys/fs/cgroup", arg);
+			return -ENOENT;
+		}
+		pclose(f);
+		path[strcspn(path, "\n")] = 0;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		p_err("cannot open cgroup %s: %s (give a cgroup v2 path or a container id)", path,
+		      strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
 
 static void on_event(void *ctx, const struct gc_event *e)
 {
@@ -433,9 +516,12 @@ static void print_banner(struct session *s, struct py_build *builds)
 	const struct py_build *b = &builds[0];
 
 	if (env.cmd)
-		fprintf(stderr, "Tracing CPython GC in %s (pid %d; %s, Python %s, %s)... "
-			"Hit Ctrl-C to end.\n", env.cmd[0], s->child, b->display_path, b->version,
-			py_build__probe_name(b->probe));
+		fprintf(stderr, "Tracing CPython GC in %s (pid %d) and every process it starts... "
+			"Hit Ctrl-C to end.\n", env.cmd[0], s->child);
+	else if (env.all)
+		fprintf(stderr, "Tracing CPython GC in every process (%d binar%s armed, more as "
+			"they start)... Hit Ctrl-C to end.\n", s->follow.nr_armed,
+			s->follow.nr_armed == 1 ? "y" : "ies");
 	else if (s->nr_targets == 1)
 		fprintf(stderr, "Tracing CPython GC in PID %d (%s, Python %s, %s)... "
 			"Hit Ctrl-C to end.\n", s->targets[0].pid, b->display_path, b->version,
@@ -450,6 +536,8 @@ static bool targets_done(struct session *s, int *child_status)
 {
 	int i, alive = 0;
 
+	if (env.all)
+		return false;
 	if (env.cmd) {
 		int status;
 		pid_t r = waitpid(s->child, &status, WNOHANG);
@@ -562,7 +650,7 @@ int main(int argc, char **argv)
 	static struct session s;
 	static struct py_build builds[MAX_TARGETS];
 	struct tracer_opts topts = { .on_event = on_event, .on_batch = on_batch,
-				   .ctx = &s };
+				     .on_exec = on_exec, .ctx = &s };
 	FILE *out = stdout;
 	__u64 counters[GC_CNT_MAX];
 	int err, exit_code = 0;
@@ -582,11 +670,22 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (env.cmd && !env.list_only && (err = launch_child(&s)))
-		return 1;
-	err = resolve_targets(&s, builds);
-	if (err || env.list_only)
-		goto cleanup;
+	if (env.cmd && !env.list_only) {
+		char path[PATH_MAX], why[PATH_MAX + 64];
+
+		/* Say a missing command here, in one line, not from the child. */
+		if (target__find_executable(env.cmd[0], path, sizeof(path), why, sizeof(why))) {
+			p_err("%s", why);
+			return 1;
+		}
+		if ((err = launch_child(&s)))
+			return 1;
+	}
+	if (!following()) {
+		err = resolve_targets(&s, builds);
+		if (err || env.list_only)
+			goto cleanup;
+	}
 
 	if (env.output_path && strcmp(env.output_path, "-")) {
 		out = fopen(env.output_path, "we");
@@ -606,10 +705,27 @@ int main(int argc, char **argv)
 	topts.empty_probes = env.empty_probes;
 	topts.min_ns = env.min_ns;
 	topts.aggregate = aggregating();
+	topts.follow = env.cmd != NULL;
+	topts.stop_on_exec = env.cmd != NULL;
+	topts.report_exec = env.all;
+	topts.comm = env.comm;
+	topts.filter_gen = env.gen >= 0;
+	topts.gen = env.gen;
+	if (env.cgroup && (topts.cgroup_fd = open_cgroup(env.cgroup)) < 0) {
+		err = topts.cgroup_fd;
+		goto cleanup;
+	}
 	err = tracer__open(&s.tracer, &topts);
 	if (err)
 		goto cleanup;
-	err = attach_targets(&s, builds);
+	follower__init(&s.follow, &s.tracer,
+		       &(struct py_build_opts){ .force_uprobe = env.force_uprobe });
+	if (env.cmd)
+		err = tracer__track(&s.tracer, s.child);
+	else if (env.all)
+		follower__scan(&s.follow);
+	else
+		err = attach_targets(&s, builds);
 	if (err)
 		goto cleanup;
 	for (int i = 0; aggregating() && !env.cmd && i < s.nr_targets; i++)
@@ -633,6 +749,8 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&s.agg.lock);
 	}
 	output__summary(&s.out, &s.stats, counters);
+	if (env.cmd && !s.follow.nr_armed)
+		p_warn("%s ran no Python interpreter gcbpf could trace (-v says why)", env.cmd[0]);
 	if (counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
 		       (unsigned long long)counters[GC_CNT_LOST]);
@@ -655,6 +773,7 @@ cleanup:
 	prometheus__stop(&s.prom);
 	output__finish(&s.out);	/* chrome: "]}" on every path after the header */
 	tracer__close(&s.tracer);
+	follower__free(&s.follow);
 	stats__free(&s.stats);
 	agg__free(&s.agg);
 	if (out && out != stdout)

@@ -139,6 +139,7 @@ static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
 				   const struct debug_offsets *d, char *err, size_t err_len)
 {
 	const struct dbg_row *row = dbg_row_for(minor);
+	bool incremental;
 
 	if (!row) {
 		snprintf(err, err_len, "Python 3.%d is newer than this gcbpf knows", minor);
@@ -150,17 +151,9 @@ static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
 	}
 	/* 3.14.0-3.14.4 had the incremental collector: same offsets for what
 	 * gcbpf reads, but no long_lived counters (gc.size says which). */
-	if (minor == 14 && d->gc_size == 240 && d->gc_collecting == 192) {
-		l->main_interp_off = d->interpreters_head + 8;
-		l->tstate_interp_off = d->tstate_interp;
-		l->interp_id_off = d->interp_id;
-		l->gc_off = d->interp_gc;
-		l->stats_off = row->stats_off;
-		l->heap_size_off = row->heap_size_off;
-		l->long_lived_off = -1;
-		return 0;
-	}
-	if (d->gc_size != (__u64)row->state_size || d->gc_collecting != (__u64)row->collecting_off) {
+	incremental = minor == 14 && d->gc_size == 240 && d->gc_collecting == 192;
+	if (!incremental &&
+	    (d->gc_size != (__u64)row->state_size || d->gc_collecting != (__u64)row->collecting_off)) {
 		snprintf(err, err_len,
 			 "GC state of this 3.%d.%d build differs from the known layout "
 			 "(gc.size %llu, collecting at %llu; expected %d, %d)",
@@ -179,7 +172,7 @@ static int fill_from_debug_offsets(struct gc_layout *l, int minor, int micro,
 	l->interp_id_off = d->interp_id;
 	l->gc_off = d->interp_gc;
 	l->stats_off = row->stats_off;
-	l->long_lived_off = row->long_lived_off;
+	l->long_lived_off = incremental ? -1 : row->long_lived_off;
 	l->heap_size_off = row->heap_size_off;
 	l->stats_kind = row->stats_kind;
 	if (row->stats_kind == GC_STATS_RING) {

@@ -224,7 +224,9 @@ static int resolve_libpython(const char *root, const char *exe, struct elf_file 
 {
 	const char *runpath = elf_file__runpath(ef);
 	char dirs[4096], rooted[8192], found[PATH_MAX], *exe_copy, *dir, *save = NULL;
-	const char *lists[3] = { NULL, ld_library_path, NULL };
+	/* ld.so's order: DT_RPATH, LD_LIBRARY_PATH, DT_RUNPATH, system. */
+	const char *lists[4] = { NULL, ld_library_path, NULL, NULL };
+	int path_slot = elf_file__has_runpath(ef) ? 2 : 0;
 	int i;
 
 	if (runpath) {
@@ -239,11 +241,11 @@ static int resolve_libpython(const char *root, const char *exe, struct elf_file 
 		else
 			snprintf(dirs, sizeof(dirs), "%s", runpath);
 		free(exe_copy);
-		lists[0] = strdupa(dirs);
+		lists[path_slot] = strdupa(dirs);
 	}
 	system_lib_dirs(dirs, sizeof(dirs));
-	lists[2] = dirs;
-	for (i = 0; i < 3; i++) {
+	lists[3] = dirs;
+	for (i = 0; i < 4; i++) {
 		char *copy;
 
 		if (!lists[i])

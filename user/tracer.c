@@ -238,6 +238,17 @@ static int attach_usdt(struct tracer *t, int build, pid_t pid)
 	return add_link(t, link);
 }
 
+/* One uprobe (or return probe) on probe point i of b; cookie: its probes-map slot. */
+static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t pid,
+			     const struct py_build *b, int i, __u32 cookie, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, b->path, b->points[i].offset, &opts);
+	return link ? add_link(t, link) : -errno;
+}
+
 static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 {
 	const struct py_build *b = t->builds[build];
@@ -245,30 +256,16 @@ static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 							  : t->skel->progs.uprobe_gc_enter;
 	struct bpf_program *exit = t->opts.empty_probes ? t->skel->progs.uprobe_empty
 							 : t->skel->progs.uretprobe_gc_exit;
-	struct bpf_link *link;
 	int i, err;
 
 	for (i = 0; i < b->nr_points; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts);
 		__u32 idx;
 
 		err = add_probe(t, build, &b->points[i], &idx);
-		if (err)
-			return err;
-		opts.bpf_cookie = idx;
-		link = bpf_program__attach_uprobe_opts(enter, pid, b->path, b->points[i].offset,
-						       &opts);
-		if (!link)
-			return -errno;
-		err = add_link(t, link);
-		if (err)
-			return err;
-		opts.retprobe = true;
-		link = bpf_program__attach_uprobe_opts(exit, pid, b->path, b->points[i].offset,
-						       &opts);
-		if (!link)
-			return -errno;
-		err = add_link(t, link);
+		if (!err)
+			err = attach_uprobe_one(t, enter, pid, b, i, idx, false);
+		if (!err)
+			err = attach_uprobe_one(t, exit, pid, b, i, idx, true);
 		if (err)
 			return err;
 	}
