@@ -48,7 +48,7 @@ all: gcbpf
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/gcbpf.bpf.o: bpf/gcbpf.bpf.c bpf/gcbpf.h $(VMLINUX_H) | $(OUTPUT)
+$(OUTPUT)/gcbpf.bpf.o: bpf/gcbpf.bpf.c $(wildcard bpf/*.h) $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@ && $(LLVM_STRIP) -g $@
 
