@@ -478,11 +478,16 @@ static int resolve_targets(struct session *s, struct py_build *builds)
 		}
 		if (env.bpftrace)
 			print_oneliner(t, &builds[i]);
-		else if (env.list_only)
-			printf("pid %d (%s): %s, Python %s%s (version from %s), probe %s: %s\n",
-			       t->pid, t->comm, builds[i].display_path, builds[i].version,
+		else if (env.list_only) {
+			if (env.cmd)
+				printf("%s: ", env.cmd[0]);
+			else
+				printf("pid %d (%s): ", t->pid, t->comm);
+			printf("%s, Python %s%s (version from %s), probe %s: %s\n",
+			       builds[i].display_path, builds[i].version,
 			       builds[i].debug ? " debug" : "", builds[i].version_source,
 			       py_build__probe_name(builds[i].probe), builds[i].why);
+		}
 	}
 	return 0;
 }
