@@ -111,6 +111,7 @@ struct inflight {
 	__u64 gcstate;
 	__u64 stats_addr;	/* where the statistics are read from */
 	__u64 resolved_key;	/* tstate (or anchor) gcstate/iid were resolved for */
+	__u64 resolved_mm;	/* ... in this address space */
 	__s64 iid;
 	__u32 binary;
 	__s16 gen_hint;		/* generation the probe was told, -1 if not told */
@@ -224,10 +225,14 @@ static __always_inline void resolve_gcstate(struct pt_regs *ctx, const struct gc
 	__u64 anchor = PT_REGS_IP(ctx) - p->vaddr + l->anchor_vaddr;
 	bool by_tstate = (p->flags & GC_PROBE_TSTATE_RDI) && l->tstate_interp_off >= 0;
 	__u64 key = by_tstate ? PT_REGS_PARM1(ctx) : anchor;
+	/* Task storage survives exec: the address space is part of the key. */
+	__u64 mm = (__u64)bpf_get_current_task_btf()->mm;
 	__u64 interp = 0;
 
-	if (key == st->resolved_key && st->binary == p->binary && st->gcstate)
+	if (key == st->resolved_key && mm == st->resolved_mm && st->binary == p->binary &&
+	    st->gcstate)
 		return;
+	st->resolved_mm = mm;
 	st->binary = p->binary;
 	st->iid = -1;
 	if (l->main_interp_off < 0) {

@@ -40,7 +40,7 @@ struct py_build {
 	enum gc_probe_kind probe;
 	struct py_probe_point points[PY_BUILD_MAX_POINTS];
 	int nr_points;
-	char why[256];		/* why this probe path was chosen */
+	char why[512];		/* why this probe path was chosen */
 	struct gc_layout layout;
 };
 
