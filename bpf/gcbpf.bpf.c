@@ -267,6 +267,18 @@ static __always_inline void resolve_gcstate(struct pt_regs *ctx, const struct gc
 	st->resolved_key = st->stats_addr ? key : 0;
 }
 
+/*
+ * The process's name: its main thread's comm. The collecting thread's own
+ * comm may be a thread name (3.14+ names threads after threading.Thread).
+ */
+static __always_inline void process_comm(char comm[GCBPF_COMM_LEN])
+{
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+
+	if (bpf_probe_read_kernel_str(comm, GCBPF_COMM_LEN, leader->comm) < 0)
+		bpf_get_current_comm(comm, GCBPF_COMM_LEN);
+}
+
 /* Whether this process is one the user asked for (probes are per binary). */
 static __always_inline bool wanted(void)
 {
@@ -282,7 +294,7 @@ static __always_inline bool wanted(void)
 		char comm[GCBPF_COMM_LEN];
 		int i;
 
-		bpf_get_current_comm(comm, sizeof(comm));
+		process_comm(comm);
 		for (i = 0; i < GCBPF_COMM_LEN; i++) {
 			if (comm[i] != targ_comm[i])
 				return false;
@@ -461,7 +473,7 @@ static __always_inline int gc_exit(void)
 		e->long_lived_pending = -1;
 		e->flags = GC_EV_READ_ERROR;
 	}
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	process_comm(e->comm);
 	/*
 	 * The loader drains the ring every poll interval; a wakeup per event
 	 * would bill the target for a context switch, and asking the ring how

@@ -94,7 +94,7 @@ struct gc_event {
 	__s8 reason;		/* _PyGC_Reason (3.13+ uprobe), else -1 */
 	__u8 probe;		/* enum gc_probe_kind */
 	__u32 flags;		/* enum gc_event_flags */
-	char comm[GCBPF_COMM_LEN];
+	char comm[GCBPF_COMM_LEN];	/* the process's name (its main thread's comm) */
 };
 
 /* Process lifecycle, for following a command's tree and system-wide mode. */

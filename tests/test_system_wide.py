@@ -402,10 +402,6 @@ def test_comm_filter(gcbpf_bin, tmp_path):
                  probe=pye.expected_probe)
 
 
-@pytest.mark.xfail(reason="gcbpf bug: --comm is compared with the comm of the "
-                   "thread that collects; Python 3.14+ names its threads "
-                   "(threading.Thread.name), so their collections are dropped",
-                   strict=False)
 def test_comm_filter_named_threads(gcbpf_bin, tmp_path):
     """--comm python3.15 keeps every collection of a sid 3.15 process, also
     those in its (3.14+: named) worker threads."""
