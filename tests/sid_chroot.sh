@@ -20,7 +20,7 @@ set -euo pipefail
 DIR=${1:-/var/tmp/gcbpf-sid}
 SUITE=sid
 BASE_PKGS="python3.13-minimal python3.14-minimal python3.15-minimal"
-DBG_PKGS="python3.14-dbg python3.15-dbg"
+DBG_PKGS="python3.13-dbg python3.14-dbg python3.15-dbg"
 STAMP_NAME=.gcbpf-sid-stamp
 WANT="suite=$SUITE packages=$BASE_PKGS $DBG_PKGS"
 

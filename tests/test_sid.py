@@ -12,7 +12,7 @@ chrooted interpreter sees only paths inside ROOT); each test gets its own
 ROOT/tmp/gcbpf-tests/<case> directory for the truth and wait files.
 
 Cases (x modes pid / launch):
-  sid-3.13 sid-3.14 sid-3.15 sid-3.14-dbg sid-3.15-dbg
+  sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg
       gcbpf -p PID              PID = `chroot ROOT /usr/bin/python3.X ...`
       gcbpf -- chroot ROOT /usr/bin/python3.X ...
   ctr-3.14  the interpreter's path exists only in its own mount namespace:
@@ -45,6 +45,7 @@ SID = [
     ("sid-3.13", "/usr/bin/python3.13", "python3.13-minimal"),
     ("sid-3.14", "/usr/bin/python3.14", "python3.14-minimal"),
     ("sid-3.15", "/usr/bin/python3.15", "python3.15-minimal"),
+    ("sid-3.13-dbg", "/usr/bin/python3.13d", "python3.13-dbg"),
     ("sid-3.14-dbg", "/usr/bin/python3.14d", "python3.14-dbg"),
     ("sid-3.15-dbg", "/usr/bin/python3.15d", "python3.15-dbg"),
 ]
