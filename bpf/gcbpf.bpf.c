@@ -218,7 +218,7 @@ static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, 
 		r->heap_size = *(const __s64 *)(buf + base + 56);
 		return 0;
 	}
-	base = gen * 24;
+	base = gen * 24;	/* struct gc_generation_stats[3], 3.6-3.14 */
 	r->collections = *(const __s64 *)(buf + base);
 	r->collected = *(const __s64 *)(buf + base + 8);
 	r->uncollectable = *(const __s64 *)(buf + base + 16);

@@ -10,7 +10,6 @@
 #define GCBPF_COMM_LEN 16
 #define GCBPF_MAX_BINARIES 1024
 #define GCBPF_MAX_PROBES 8192
-#define GCBPF_NO_VALUE (-1LL)	/* a field this build cannot give */
 #define GC_SNAP_BYTES 136	/* generation_stats .. long_lived_pending, 3.7-3.14 */
 #define GC_RING_BYTES 1120	/* sizeof(struct gc_stats), 3.15 GIL build */
 #define GC_RING_REC_BYTES 64	/* sizeof(struct gc_generation_stats), 3.15 */
@@ -50,7 +49,6 @@ struct gc_layout {
 	__s32 interp_id_off;	/* PyInterpreterState.id */
 	__s32 gc_off;		/* interp (or anchor) -> GC state */
 	__s32 stats_off;	/* GC state -> generation_stats[3] or struct gc_stats * */
-	__s32 stats_stride;	/* sizeof(struct gc_generation_stats) */
 	__s32 long_lived_off;	/* GC state -> long_lived_total (long_lived_pending follows) */
 	__s32 heap_size_off;	/* GC state -> heap_size (3.14+) */
 	/* One read per probe: GC_SNAP_BYTES from stats_off cover the statistics

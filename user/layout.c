@@ -115,7 +115,6 @@ static void layout_init(struct gc_layout *l)
 
 	memset(l, 0xff, sizeof(*l));	/* every offset -1: absent */
 	l->anchor_vaddr = anchor;
-	l->stats_stride = 24;
 	l->stats_kind = GC_STATS_ARRAY;
 }
 
