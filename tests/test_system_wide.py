@@ -356,9 +356,9 @@ def test_system_wide_parallel(gcbpf_bin, tmp_path, with_sid):
 # --------------------------------------------------------------------------
 # filters
 
-def _run_filtered(gcbpf_bin, tmp_path, gcbpf_args, interps):
-    """Starts each workload gated, then gcbpf -a with gcbpf_args, releases
-    them; returns (trace path, [(Interp, pid, truth path)])."""
+def _run_filtered(gcbpf_bin, tmp_path, gcbpf_args, interps, setup=None):
+    """Starts each workload gated, calls setup(pids), then gcbpf -a with
+    gcbpf_args, releases them; returns (trace path, [(Interp, pid, truth path)])."""
     go = tmp_path / "go"
     trace = tmp_path / "trace.jsonl"
     procs = []
@@ -367,6 +367,8 @@ def _run_filtered(gcbpf_bin, tmp_path, gcbpf_args, interps):
         for i, it in enumerate(interps):
             t = tmp_path / ("truth%d.jsonl" % i)
             procs.append((it, _workload(it.path, t, go), t))
+        if setup:
+            setup([p.pid for it, p, t in procs])
         time.sleep(0.3)
         gcbpf, gerr, _ = _start_gcbpf(
             gcbpf_bin, ["-a", "-f", "jsonl", "-o", str(trace)] + gcbpf_args,
@@ -400,6 +402,64 @@ def test_comm_filter(gcbpf_bin, tmp_path):
     assert deb_pid not in pids, "--comm %s let %s through" % (name, deb.path)
     _check_exact(trace, pye_truth, pye_pid, "comm-" + name,
                  probe=pye.expected_probe)
+
+
+def _cgroup2_dir(tmp_path):
+    """A fresh cgroup v2 directory (mounting cgroup2 under tmp_path if the
+    host has it nowhere); yields its path, removes it afterwards."""
+    root = None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                root = parts[1]
+                break
+    mounted = None
+    if root is None:
+        mounted = tmp_path / "cg2"
+        mounted.mkdir()
+        if subprocess.call(["mount", "-t", "cgroup2", "none", str(mounted)]):
+            pytest.skip("cgroup2 cannot be mounted here")
+        root = str(mounted)
+    return root, mounted
+
+
+def test_cgroup_filter(gcbpf_bin, tmp_path):
+    """--cgroup DIR (and a container id in a cgroup's name): only processes in
+    that cgroup appear, all of their collections."""
+    deb = _debian()
+    (pye,) = _pyenvs(1)
+    root, mounted = _cgroup2_dir(tmp_path)
+    cg = os.path.join(root, "gcbpf-test-%d-c0ffee42" % os.getpid())
+    os.mkdir(cg)
+
+    def into_cgroup(pids):
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write("%d\n" % pids[1])
+    try:
+        for arg in (cg, "c0ffee42"):
+            sub = tmp_path / arg.replace("/", "_")
+            sub.mkdir()
+            trace, runs = _run_filtered(gcbpf_bin, sub, ["--cgroup", arg],
+                                        [deb, pye], setup=into_cgroup)
+            (_, deb_pid, _), (_, pye_pid, pye_truth) = runs
+            pids = set(e.get("pid") for e in compare_truth.load_trace(str(trace)))
+            assert deb_pid not in pids, "--cgroup %s let pid %d through" % (arg, deb_pid)
+            _check_exact(trace, pye_truth, pye_pid, "cgroup-" + arg,
+                         probe=pye.expected_probe)
+    finally:
+        with open(os.path.join(cg, "cgroup.procs")) as f:
+            left = f.read().split()
+        with open(os.path.join(root, "cgroup.procs"), "w") as f:
+            for pid in left:
+                try:
+                    f.write(pid + "\n")
+                    f.flush()
+                except OSError:
+                    pass
+        os.rmdir(cg)
+        if mounted:
+            subprocess.call(["umount", str(mounted)])
 
 
 def test_comm_filter_named_threads(gcbpf_bin, tmp_path):

@@ -326,39 +326,6 @@ static void on_exec(void *ctx, const struct gc_proc_event *e)
 	follower__on_exec(&s->follow, e);
 }
 
-/* --cgroup: a cgroup v2 directory, or a container id found in one's name. */
-static int open_cgroup(const char *arg)
-{
-	char path[PATH_MAX], cmd[PATH_MAX + 128];
-	FILE *f;
-	int fd;
-
-	if (arg[0] == '/')
-		snprintf(path, sizeof(path), "%s%s",
-			 strncmp(arg, "/sys/fs/cgroup", 14) ? "/sys/fs/cgroup" : "", arg);
-	else {
-		/* A container id: the cgroup directory whose name holds it. */
-		snprintf(cmd, sizeof(cmd),
-			 "find /sys/fs/cgroup -maxdepth 6 -type d -name '*%s*' 2>/dev/null", arg);
-		f = popen(cmd, "re");
-		if (!f || !fgets(path, sizeof(path), f)) {
-			if (f)
-				pclose(f);
-			p_err("no cgroup for container '%s' under /sys/fs/cgroup", arg);
-			return -ENOENT;
-		}
-		pclose(f);
-		path[strcspn(path, "\n")] = 0;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		p_err("cannot open cgroup %s: %s (give a cgroup v2 path or a container id)", path,
-		      strerror(errno));
-		return -errno;
-	}
-	return fd;
-}
-
 static void on_event(void *ctx, const struct gc_event *e)
 {
 	struct session *s = ctx;
@@ -716,9 +683,15 @@ int main(int argc, char **argv)
 	topts.comm = env.comm;
 	topts.filter_gen = env.gen >= 0;
 	topts.gen = env.gen;
-	if (env.cgroup && (topts.cgroup_fd = open_cgroup(env.cgroup)) < 0) {
-		err = topts.cgroup_fd;
-		goto cleanup;
+	if (env.cgroup) {
+		char why[PATH_MAX + 128];
+
+		topts.cgroup_fd = target__open_cgroup(env.cgroup, why, sizeof(why));
+		if (topts.cgroup_fd < 0) {
+			p_err("%s", why);
+			err = topts.cgroup_fd;
+			goto cleanup;
+		}
 	}
 	err = tracer__open(&s.tracer, &topts);
 	if (err)

@@ -34,6 +34,13 @@ int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len);
 /* cmd as execvp would find it (PATH); 0, or -errno with a reason in err. */
 int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len);
 
+/*
+ * --cgroup: an fd of a cgroup v2 directory (a path, absolute or under
+ * /sys/fs/cgroup) or of the one whose name holds a container id.
+ * Returns the fd, or -errno with a reason in err.
+ */
+int target__open_cgroup(const char *arg, char *err, size_t err_len);
+
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 
