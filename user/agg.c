@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agg.h"
+#include "target.h"
 #include "hdr.h"
 
 void agg__init(struct agg *a)
@@ -42,33 +43,6 @@ static void read_comm(pid_t pid, char *comm)
 	fclose(f);
 }
 
-/* A container runtime's 64-hex-digit id in the cgroup path: its first 12. */
-static void read_container(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[512];
-	FILE *f;
-
-	out[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-		int run = 0;
-
-		for (; *p; p++) {
-			run = isxdigit((unsigned char)*p) ? run + 1 : 0;
-			if (run == 64 && !isxdigit((unsigned char)p[1])) {
-				snprintf(out, len, "%.12s", p - 63);
-				fclose(f);
-				return;
-			}
-		}
-	}
-	fclose(f);
-}
-
 struct agg_proc *agg__proc(struct agg *a, pid_t pid, const char *comm)
 {
 	struct agg_proc *p;
@@ -96,7 +70,7 @@ struct agg_proc *agg__proc(struct agg *a, pid_t pid, const char *comm)
 		read_comm(pid, p->comm);
 	if (!p->comm[0])
 		snprintf(p->comm, sizeof(p->comm), "?");
-	read_container(pid, p->container, sizeof(p->container));
+	target__container_id(pid, p->container, sizeof(p->container));
 	return p;
 }
 
@@ -198,6 +172,7 @@ void agg__to_stats(struct agg *a, struct stats *s)
 
 		ps->pid = a->procs[i].pid;
 		memcpy(ps->comm, a->procs[i].comm, sizeof(ps->comm));
+		memcpy(ps->container, a->procs[i].container, sizeof(ps->container));
 		for (g = 0; g < 3; g++) {
 			const struct gc_hist *h = a->procs[i].cur[g];
 

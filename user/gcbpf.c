@@ -330,7 +330,13 @@ static void on_event(void *ctx, const struct gc_event *e)
 {
 	struct session *s = ctx;
 
-	stats__add(&s->stats, e);
+	struct proc_stats *p = stats__add(&s->stats, e);
+
+	/* Label a process once, while /proc still has it. */
+	if (p && !p->labelled) {
+		target__container_id(p->pid, p->container, sizeof(p->container));
+		p->labelled = true;
+	}
 	if (aggregating())
 		agg__event(&s->agg, e);
 	output__event(&s->out, e, tracer__build(&s->tracer, e->binary));

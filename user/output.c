@@ -185,8 +185,16 @@ static void summary_jsonl(struct output *o, struct stats *s, const __u64 counter
 	fflush(o->f);
 }
 
+static void summary_row(FILE *f, int gen, const struct gen_totals *t)
+{
+	fprintf(f, "%3d %8llu %12.3f %10.3f %10.3f\n", gen, (unsigned long long)t->count,
+		t->total_ns / 1e6, t->total_ns / 1e6 / t->count, t->max_ns / 1e6);
+}
+
 void output__summary(struct output *o, struct stats *s, const __u64 counters[GC_CNT_MAX])
 {
+	struct gen_totals all[3] = {};
+	bool containers = false;
 	FILE *f = o->summary;
 	int i, g;
 
@@ -195,18 +203,37 @@ void output__summary(struct output *o, struct stats *s, const __u64 counters[GC_
 		summary_jsonl(o, s, counters);
 	if (!f)
 		return;
-	fprintf(f, "\n%-7s %-15s %3s %8s %12s %10s %10s\n", "PID", "COMM", "GEN", "COUNT",
-		"TOTAL(ms)", "MEAN(ms)", "MAX(ms)");
+	for (i = 0; i < s->nr; i++)
+		containers |= s->procs[i].container[0] != 0;
+	fprintf(f, "\n%-7s %-15s ", "PID", "COMM");
+	if (containers)
+		fprintf(f, "%-12s ", "CONTAINER");
+	fprintf(f, "%3s %8s %12s %10s %10s\n", "GEN", "COUNT", "TOTAL(ms)", "MEAN(ms)",
+		"MAX(ms)");
 	for (i = 0; i < s->nr; i++) {
 		for (g = 0; g < 3; g++) {
 			const struct gen_totals *t = &s->procs[i].gen[g];
 
 			if (!t->count)
 				continue;
-			fprintf(f, "%-7d %-15.15s %3d %8llu %12.3f %10.3f %10.3f\n", s->procs[i].pid,
-				s->procs[i].comm, g, (unsigned long long)t->count, t->total_ns / 1e6,
-				t->total_ns / 1e6 / t->count, t->max_ns / 1e6);
+			fprintf(f, "%-7d %-15.15s ", s->procs[i].pid, s->procs[i].comm);
+			if (containers)
+				fprintf(f, "%-12s ", s->procs[i].container[0] ? s->procs[i].container : "-");
+			summary_row(f, g, t);
+			all[g].count += t->count;
+			all[g].total_ns += t->total_ns;
+			if (t->max_ns > all[g].max_ns)
+				all[g].max_ns = t->max_ns;
 		}
+	}
+	/* Every process together, when there are several. */
+	for (g = 0; s->nr > 1 && g < 3; g++) {
+		if (!all[g].count)
+			continue;
+		fprintf(f, "%-7s %-15s ", "total", "-");
+		if (containers)
+			fprintf(f, "%-12s ", "-");
+		summary_row(f, g, &all[g]);
 	}
 	if (!s->nr)
 		fprintf(f, "(no collections)\n");

@@ -25,14 +25,14 @@ static struct proc_stats *proc_of(struct stats *s, const struct gc_event *e)
 	return &s->procs[s->nr++];
 }
 
-void stats__add(struct stats *s, const struct gc_event *e)
+struct proc_stats *stats__add(struct stats *s, const struct gc_event *e)
 {
 	struct proc_stats *p = e->gen < 0 || e->gen > 2 ? NULL : proc_of(s, e);
 	struct gen_totals *g;
 	__u64 ns = e->ts_stop - e->ts_start;
 
-	if (!p || e->gen < 0 || e->gen > 2)
-		return;
+	if (!p)
+		return NULL;
 	g = &p->gen[e->gen];
 	g->count++;
 	g->total_ns += ns;
@@ -42,6 +42,7 @@ void stats__add(struct stats *s, const struct gc_event *e)
 		g->collected += e->collected;
 	if (e->uncollectable > 0)
 		g->uncollectable += e->uncollectable;
+	return p;
 }
 
 static int by_pid(const void *a, const void *b)

@@ -3,6 +3,7 @@
 #ifndef GCBPF_STATS_H
 #define GCBPF_STATS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -19,6 +20,8 @@ struct gen_totals {
 struct proc_stats {
 	pid_t pid;
 	char comm[GCBPF_COMM_LEN];
+	char container[16];	/* short container id, "" if none */
+	bool labelled;		/* container looked up */
 	struct gen_totals gen[3];
 };
 
@@ -27,7 +30,8 @@ struct stats {
 	int nr, cap;
 };
 
-void stats__add(struct stats *s, const struct gc_event *e);
+/* Counts e; returns its process's entry (NULL for an invalid generation). */
+struct proc_stats *stats__add(struct stats *s, const struct gc_event *e);
 /* Ordered by pid; NULL-safe iteration with stats->procs[0..nr). */
 void stats__sort(struct stats *s);
 void stats__free(struct stats *s);

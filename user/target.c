@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -466,4 +467,31 @@ int target__open_cgroup(const char *arg, char *err, size_t err_len)
 	snprintf(err, err_len, "%s is not a cgroup v2 directory (cgroup2 not mounted? "
 		 "mount -t cgroup2 none DIR)", path);
 	return -ENOTDIR;
+}
+
+/* A container runtime's 64-hex-digit id in the cgroup path: its first 12. */
+void target__container_id(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line;
+		int run = 0;
+
+		for (; *p; p++) {
+			run = isxdigit((unsigned char)*p) ? run + 1 : 0;
+			if (run == 64 && !isxdigit((unsigned char)p[1])) {
+				snprintf(out, len, "%.12s", p - 63);
+				fclose(f);
+				return;
+			}
+		}
+	}
+	fclose(f);
 }

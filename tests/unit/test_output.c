@@ -372,11 +372,12 @@ static void test_stats_and_summary(void)
 		 "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, 'no_entry': 5}");
 	CHECK(strstr(out, "{\"type\":\"counters\",\"lost\":3,\"read_errors\":4,\"no_entry\":5}\n"),
 	      "%s", out);
-	/* The human summary: a header, one row per pid/gen, the losses. */
+	/* The human summary: a header, one row per pid/gen, a total per gen, the losses. */
 	CHECK(strstr(human, "PID") && strstr(human, "MAX(ms)"), "%s", human);
 	CHECK(strstr(human, "worker") && strstr(human, "main"), "%s", human);
 	CHECK(strstr(human, "Lost: 3 events"), "%s", human);
-	CHECK_EQ(count_lines(human), 2 + 43 + 1);
+	CHECK(strstr(human, "\ntotal ") != NULL, "%s", human);
+	CHECK_EQ(count_lines(human), 2 + 43 + 3 + 1);
 	free(out);
 	free(human);
 	stats__free(&st);
