@@ -462,6 +462,66 @@ def test_cgroup_filter(gcbpf_bin, tmp_path):
             subprocess.call(["umount", str(mounted)])
 
 
+EMBED_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	void *h = dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL);
+	void (*init)(void);
+	int (*run)(const char *);
+
+	if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+	init = (void (*)(void))dlsym(h, "Py_Initialize");
+	run = (int (*)(const char *))dlsym(h, "PyRun_SimpleString");
+	init();
+	return run(argv[2]) != 0;
+}
+"""
+
+
+def test_embedded_interpreter_dlopen(gcbpf_bin, tmp_path):
+    """A program that is not Python and dlopen()s libpython after exec is
+    found by the periodic rescan of /proc (every 5 s), then traced."""
+    (pye,) = _pyenvs(1)
+    prefix = os.path.dirname(os.path.dirname(pye.path))
+    libs = [f for f in os.listdir(os.path.join(prefix, "lib"))
+            if f.startswith("libpython") and ".so" in f]
+    if not libs:
+        pytest.skip("no libpython in " + prefix)
+    src = tmp_path / "embed.c"
+    src.write_text(EMBED_C)
+    exe = tmp_path / "embed"
+    subprocess.check_call(["gcc", "-o", str(exe), str(src), "-ldl"])
+    go = tmp_path / "go"
+    code = ("import gc, os, time\n"
+            "while not os.path.exists(%r): time.sleep(0.05)\n"
+            "time.sleep(6)\n"
+            "gc.disable()\n"
+            "for g in (0, 1, 2, 2, 2): gc.collect(g)\n" % str(go))
+    trace = tmp_path / "trace.jsonl"
+    env = dict(os.environ, PYTHONHOME=prefix)
+    gcbpf = emb = None
+    try:
+        gcbpf, gerr, _ = _start_gcbpf(
+            gcbpf_bin, ["-a", "-f", "jsonl", "-o", str(trace)], tmp_path)
+        _wait_tracing(gcbpf, gerr)
+        emb = subprocess.Popen([str(exe), os.path.join(prefix, "lib", sorted(libs)[0]),
+                                code], env=env)
+        go.write_text("go\n")
+        assert emb.wait(timeout=60) == 0
+        _sigint_and_wait(gcbpf, gerr)
+        events = [e for e in compare_truth.load_trace(str(trace))
+                  if e.get("pid") == emb.pid]
+        gens = [e["gen"] for e in events]
+        # The five explicit collections after the rescan had time to arm it.
+        assert gens[-5:] == [0, 1, 2, 2, 2], gens
+        assert all(e["comm"] == "embed" for e in events), events[:1]
+    finally:
+        _stop(emb, signal.SIGKILL)
+        _stop(gcbpf)
+
+
 def test_comm_filter_named_threads(gcbpf_bin, tmp_path):
     """--comm python3.15 keeps every collection of a sid 3.15 process, also
     those in its (3.14+: named) worker threads."""

@@ -128,6 +128,7 @@ int follower__scan(struct follower *f)
 	DIR *proc = opendir("/proc");
 	struct dirent *de;
 	int before = f->nr_armed;
+	__u64 start = now_ns();
 
 	if (!proc)
 		return -errno;
@@ -137,6 +138,8 @@ int follower__scan(struct follower *f)
 		add_pid(f, atoi(de->d_name), false, 0);
 	}
 	closedir(proc);
+	f->last_scan_ns = now_ns() - start;
+	p_debug("scanned /proc in %.3f ms", f->last_scan_ns / 1e6);
 	return f->nr_armed - before;
 }
 

@@ -28,6 +28,7 @@ struct follower {
 	int nr_seen, cap_seen;
 	int nr_armed;		/* binaries with probes */
 	__u64 max_arm_ns;	/* slowest exec-to-armed so far */
+	__u64 last_scan_ns;	/* how long the last scan of /proc took */
 };
 
 void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);

@@ -28,6 +28,7 @@
 #include "follow.h"
 
 #define MAX_TARGETS 64
+#define RESCAN_S 5	/* system-wide: look for newly mapped libpythons this often */
 
 static struct env {
 	pid_t pids[MAX_TARGETS];
@@ -604,6 +605,10 @@ static int run(struct session *s, int *exit_code)
 			warn_losses(s, &seen_lost);
 			refresh_agg(s);
 		}
+		/* Interpreters embedded in programs that are not Python (libpython
+		 * dlopen'ed after exec) show up only in /proc/PID/maps. */
+		if (env.all && ticks % (RESCAN_S * 10) == 0)
+			follower__scan(&s->follow);
 		if (env.interval_s && mono_ns() - last_report >= env.interval_s * 1000000000ULL) {
 			__u64 t = mono_ns();
 
