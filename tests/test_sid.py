@@ -269,15 +269,15 @@ def _run_pid_mode(gcbpf_bin, cmd, comm, host_dir, tmp_path, fmt="jsonl",
         gt._kill(gcbpf)
 
 
-def _run_launch_mode(gcbpf_bin, cmd, tmp_path, fmt="jsonl"):
-    """gcbpf -f FMT -o T -- CMD.  Returns (trace path, gcbpf stderr)."""
+def _run_launch_mode(gcbpf_bin, cmd, tmp_path, fmt="jsonl", extra=()):
+    """gcbpf EXTRA -f FMT -o T -- CMD.  Returns (trace path, gcbpf stderr)."""
     trace = tmp_path / "trace.out"
     gc_err = tmp_path / "gcbpf.stderr"
     gcbpf = None
     try:
         with open(str(gc_err), "w") as e:
             gcbpf = subprocess.Popen(
-                [gcbpf_bin, "-f", fmt, "-o", str(trace), "--"] + cmd,
+                [gcbpf_bin] + list(extra) + ["-f", fmt, "-o", str(trace), "--"] + cmd,
                 stdout=subprocess.DEVNULL, stderr=e)
         try:
             grc = gcbpf.wait(timeout=gt.WORKLOAD_TIMEOUT + gt.TRACING_TIMEOUT)
@@ -356,6 +356,38 @@ def test_sid_ground_truth(it, mode, gcbpf_bin, root, case, tmp_path):
                     % (what, pid, err))
     gt._check_trace(it, truth, trace, pid, what)
     _check_fields(it, events, what)
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", sid_params(labels=("sid-3.14", "sid-3.15")))
+def test_sid_stripped_disassembly(it, gcbpf_bin, root, case, tmp_path):
+    """3.14/3.15 as a Docker image has them: no USDT used (--uprobe), no
+    symbols, no way to a debug file (build id and debuglink removed from a
+    copy): the collector is found by disassembling PyGC_Collect; exact."""
+    host_dir, inside = case
+    copy = inside + "/python-stripped"
+    subprocess.check_call(["objcopy", "--remove-section", ".note.gnu.build-id",
+                           "--remove-section", ".gnu_debuglink",
+                           root + it.path, root + copy])
+    sleeper = subprocess.Popen(["chroot", root, copy, "-c",
+                                "import time; time.sleep(30)"])
+    try:
+        _wait_exec(sleeper.pid, "python-stripped")
+        listed = subprocess.run([gcbpf_bin, "--list", "--uprobe", "-p", str(sleeper.pid)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=30)
+    finally:
+        gt._kill(sleeper)
+    assert listed.returncode == 0, listed.stderr
+    assert "found by disassembling PyGC_Collect" in listed.stdout, listed.stdout
+    trace, err = _run_launch_mode(gcbpf_bin, ["chroot", root, copy] + _workload_args(inside),
+                                  tmp_path, extra=("--uprobe",))
+    truth = _truth_of(host_dir, err)
+    events, sel = _sel(truth, trace, truth["pid"])
+    assert events and all(e["probe"] == "uprobe" for e in events), events[:1]
+    stripped = interpreters.Interp(it.label + "-stripped", copy, True, "", "uprobe",
+                                   it.version)
+    gt._check_trace(stripped, truth, trace, truth["pid"], it.label + "-stripped")
 
 
 @pytest.mark.needs_root
