@@ -30,6 +30,8 @@ const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= thi
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
 const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
+/* Cleared by the loader before it stops reading exec events: nobody would continue. */
+__u32 stops_live = 1;
 const volatile bool targ_report_exec = false;	/* system-wide: report every exec */
 const volatile bool targ_filter_cgroup = false;	/* only tasks under cgroups[0] */
 const volatile bool targ_filter_comm = false;
@@ -574,7 +576,7 @@ int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->ts = bpf_ktime_get_ns();
 	e->type = PROC_EXEC;
 	e->pid = tgid;
-	e->stopped = follow && targ_stop_on_exec && bpf_send_signal(SIGSTOP) == 0;
+	e->stopped = follow && targ_stop_on_exec && stops_live && bpf_send_signal(SIGSTOP) == 0;
 	e->pad = zero;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);

@@ -622,6 +622,7 @@ static int run(struct session *s, int *exit_code)
 			last_report = t;
 		}
 	}
+	tracer__stop_following(&s->tracer);
 	tracer__drain(&s->tracer);
 	warn_losses(s, &seen_lost);
 	if (env.cmd)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,24 @@ static int attach_process_tracking(struct tracer *t)
 	if (err)
 		p_err("cannot read process events: %s", strerror(-err));
 	return err;
+}
+
+void tracer__stop_following(struct tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.tracked);
+	__u32 key, next, *prev = NULL;
+
+	if (!t->opts.stop_on_exec)
+		return;
+	t->skel->data->stops_live = 0;
+	ring_buffer__consume(t->rb);	/* continues those already reported */
+	/* An exec between the last read and the store above stopped its
+	 * process with nobody left to continue it: continue every tracked one. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		kill(key, SIGCONT);
+	}
 }
 
 int tracer__track(struct tracer *t, pid_t pid)

@@ -53,6 +53,9 @@ int tracer__add_build(struct tracer *t, const struct py_build *b);
 int tracer__attach(struct tracer *t, int build, pid_t pid);
 /* Follow mode: trace pid, and every process it forks, from now on. */
 int tracer__track(struct tracer *t, pid_t pid);
+/* Follow mode, before gcbpf stops reading events: no more stops at exec,
+ * and every process of the tree continued. */
+void tracer__stop_following(struct tracer *t);
 /* Waits up to timeout_ms for events and hands them to on_event. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Hands over every event still in the ring buffer. */
