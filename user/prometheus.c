@@ -92,6 +92,15 @@ static void labels(FILE *f, const struct agg_proc *p, int gen)
 		fprintf(f, ",generation=\"%d\"", gen);
 }
 
+/* One sample: NAME{labels} VALUE */
+static void sample(FILE *f, const char *name, const struct agg_proc *p, int gen,
+		   unsigned long long value)
+{
+	fputs(name, f);
+	labels(f, p, gen);
+	fprintf(f, "} %llu\n", value);
+}
+
 typedef void (*series_fn)(FILE *f, const struct agg_proc *p, int gen, const struct gc_hist *h);
 
 static void each_series(FILE *f, struct agg *a, series_fn fn)
@@ -125,30 +134,22 @@ static void duration_series(FILE *f, const struct agg_proc *p, int g, const stru
 	fputs("python_gc_duration_seconds_sum", f);
 	labels(f, p, g);
 	fprintf(f, "} %.9f\n", h->sum_ns / 1e9);
-	fputs("python_gc_duration_seconds_count", f);
-	labels(f, p, g);
-	fprintf(f, "} %llu\n", (unsigned long long)h->count);
+	sample(f, "python_gc_duration_seconds_count", p, g, h->count);
 }
 
 static void collections_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
 {
-	fputs("python_gc_collections_total", f);
-	labels(f, p, g);
-	fprintf(f, "} %llu\n", (unsigned long long)h->count);
+	sample(f, "python_gc_collections_total", p, g, h->count);
 }
 
 static void collected_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
 {
-	fputs("python_gc_objects_collected_total", f);
-	labels(f, p, g);
-	fprintf(f, "} %llu\n", (unsigned long long)h->collected);
+	sample(f, "python_gc_objects_collected_total", p, g, h->collected);
 }
 
 static void uncollectable_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
 {
-	fputs("python_gc_objects_uncollectable_total", f);
-	labels(f, p, g);
-	fprintf(f, "} %llu\n", (unsigned long long)h->uncollectable);
+	sample(f, "python_gc_objects_uncollectable_total", p, g, h->uncollectable);
 }
 
 static void gauge(FILE *f, struct agg *a, const char *name, const char *help, bool heap)
