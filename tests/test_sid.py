@@ -330,6 +330,16 @@ def _check_fields(it, events, what):
                 % (what, k, it.version, v, e))
 
 
+def _check_run(it, truth, trace, pid, err, what):
+    """The trace of pid equals the truth, with the fields this build gives."""
+    assert truth["python"] == it.version
+    events, sel = _sel(truth, trace, pid)
+    assert events, ("%s: no events of pid %s in the trace; gcbpf stderr:\n%s"
+                    % (what, pid, err))
+    gt._check_trace(it, truth, trace, pid, what)
+    _check_fields(it, events, what)
+
+
 # --------------------------------------------------------------------------
 # sid interpreters in a chroot
 
@@ -350,12 +360,7 @@ def test_sid_ground_truth(it, mode, gcbpf_bin, root, case, tmp_path):
         trace, err = _run_launch_mode(gcbpf_bin, cmd, tmp_path)
         truth = _truth_of(host_dir, err)
         pid = truth["pid"]
-    assert truth["python"] == it.version
-    events, sel = _sel(truth, trace, pid)
-    assert events, ("%s: no events of pid %s in the trace; gcbpf stderr:\n%s"
-                    % (what, pid, err))
-    gt._check_trace(it, truth, trace, pid, what)
-    _check_fields(it, events, what)
+    _check_run(it, truth, trace, pid, err, what)
 
 
 @pytest.mark.needs_root
@@ -460,12 +465,7 @@ def test_container_ground_truth(it, mode, gcbpf_bin, root, case, ctr_mnt,
         trace, err = _run_launch_mode(gcbpf_bin, cmd, tmp_path)
         truth = _truth_of(host_dir, err)
         pid = truth["pid"]
-    assert truth["python"] == it.version
-    events, sel = _sel(truth, trace, pid)
-    assert events, ("%s: no events of pid %s in the trace; gcbpf stderr:\n%s"
-                    % (what, pid, err))
-    gt._check_trace(it, truth, trace, pid, what)
-    _check_fields(it, events, what)
+    _check_run(it, truth, trace, pid, err, what)
 
 
 _TEXT_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d+\s+(\d+)\s+(\d+)\s+(\S+)\s+"
