@@ -29,20 +29,6 @@ void agg__free(struct agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static void read_comm(pid_t pid, char *comm)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	if (fgets(comm, GCBPF_COMM_LEN, f))
-		comm[strcspn(comm, "\n")] = 0;
-	fclose(f);
-}
-
 struct agg_proc *agg__proc(struct agg *a, pid_t pid, const char *comm)
 {
 	struct agg_proc *p;
@@ -67,7 +53,7 @@ struct agg_proc *agg__proc(struct agg *a, pid_t pid, const char *comm)
 	if (comm)
 		snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	else
-		read_comm(pid, p->comm);
+		target__comm(pid, p->comm, sizeof(p->comm));
 	if (!p->comm[0])
 		snprintf(p->comm, sizeof(p->comm), "?");
 	target__container_id(pid, p->container, sizeof(p->container));

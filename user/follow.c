@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "clock.h"
 #include "follow.h"
 #include "log.h"
 #include "target.h"
@@ -51,14 +52,6 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
 	}
 	f->seen[f->nr_seen] = (struct seen_binary){ st->st_dev, st->st_ino, build };
 	return &f->seen[f->nr_seen++];
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
@@ -107,7 +100,7 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		f->nr_armed++;
 		add_seen(f, &st, idx);
 		if (exec_ts) {
-			__u64 ns = now_ns() - exec_ts;
+			__u64 ns = mono_ns() - exec_ts;
 
 			if (ns > f->max_arm_ns)
 				f->max_arm_ns = ns;
@@ -128,7 +121,7 @@ int follower__scan(struct follower *f)
 	DIR *proc = opendir("/proc");
 	struct dirent *de;
 	int before = f->nr_armed;
-	__u64 start = now_ns();
+	__u64 start = mono_ns();
 
 	if (!proc)
 		return -errno;
@@ -138,7 +131,7 @@ int follower__scan(struct follower *f)
 		add_pid(f, atoi(de->d_name), false, 0);
 	}
 	closedir(proc);
-	f->last_scan_ns = now_ns() - start;
+	f->last_scan_ns = mono_ns() - start;
 	p_debug("scanned /proc in %.3f ms", f->last_scan_ns / 1e6);
 	return f->nr_armed - before;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agg.h"
+#include "clock.h"
 #include "log.h"
 #include "oneliner.h"
 #include "output.h"
@@ -557,14 +558,6 @@ static void warn_losses(struct session *s, __u64 *seen_lost)
 	}
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The kernel's histograms and counters into s->agg; expires exited exported pids. */
 static void refresh_agg(struct session *s)
 {
@@ -586,11 +579,9 @@ static void refresh_agg(struct session *s)
 
 static int run(struct session *s, int *exit_code)
 {
-	struct timespec start, now;
-	__u64 seen_lost = 0, last_report = mono_ns();
+	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
 	int child_status = 0, ticks = 0, err;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!exiting) {
 		err = tracer__poll(&s->tracer, 100);
 		if (err < 0) {
@@ -599,11 +590,8 @@ static int run(struct session *s, int *exit_code)
 		}
 		if (targets_done(s, &child_status))
 			break;
-		if (env.duration_s) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec - start.tv_sec >= env.duration_s)
-				break;
-		}
+		if (env.duration_s && mono_ns() - start >= env.duration_s * 1000000000ULL)
+			break;
 		if (++ticks % 10 == 0) {
 			warn_losses(s, &seen_lost);
 			refresh_agg(s);

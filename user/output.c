@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "output.h"
 
 int output__parse_format(const char *s, enum output_format *fmt)
@@ -17,21 +18,13 @@ int output__parse_format(const char *s, enum output_format *fmt)
 	return 0;
 }
 
-static __s64 clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (__s64)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void output__init(struct output *o, enum output_format fmt, FILE *f, FILE *summary)
 {
 	memset(o, 0, sizeof(*o));
 	o->format = fmt;
 	o->f = f;
 	o->summary = summary;
-	o->mono_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	o->mono_to_real_ns = (__s64)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
 	if (fmt == OUTPUT_CHROME)
 		chrome_trace__start(&o->chrome, f);
 }

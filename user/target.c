@@ -38,6 +38,19 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
+int target__comm(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	n = read_small_file(path, comm, len);
+	if (n < 0)
+		return n;
+	comm[strcspn(comm, "\n")] = 0;
+	return 0;
+}
+
 bool target__alive(const struct target *t)
 {
 	char path[64], buf[512], *p;
@@ -77,12 +90,10 @@ int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
 	t->build = -1;
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	if (read_small_file(path, t->comm, sizeof(t->comm)) < 0) {
+	if (target__comm(pid, t->comm, sizeof(t->comm))) {
 		snprintf(err, err_len, "no such process: %d", pid);
 		return -ESRCH;
 	}
-	t->comm[strcspn(t->comm, "\n")] = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = fopen(path, "re");

@@ -44,6 +44,9 @@ int target__open_cgroup(const char *arg, char *err, size_t err_len);
 /* The 12-character container id in pid's cgroup path (a 64-hex-digit run), or "". */
 void target__container_id(pid_t pid, char *out, size_t len);
 
+/* pid's name from /proc/PID/comm; 0 or -errno. */
+int target__comm(pid_t pid, char *comm, size_t len);
+
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 
