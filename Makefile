@@ -19,12 +19,8 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
 	  -Wno-unused-parameter -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -MMD -MP
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS)
-# usdt.bpf.h includes <linux/errno.h>: give -target bpf the host's system
-# include dirs (Debian keeps asm/ under the multiarch dir), as libbpf-bootstrap does.
-CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
-	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 BPF_CFLAGS := $(BPF_EXTRA) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
-	      -I$(dir $(VMLINUX_H)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
+	      -I$(dir $(VMLINUX_H)) -Ibpf
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))

@@ -65,11 +65,20 @@ struct gc_layout {
 	__s32 pad;
 };
 
+/* A USDT argument where its note says it is (x86-64). */
+struct gc_usdt_arg {
+	__s32 disp;		/* deref: displacement from the register */
+	__s16 reg_off;		/* the register's offset in struct pt_regs, -1: none */
+	__s8 size;		/* bytes, negative when signed */
+	__u8 deref;		/* in memory at register + disp, else in the register */
+};
+
 /* One attach point: the BPF cookie of a link is its index in the probes map. */
 struct gc_probe {
 	__u64 vaddr;		/* file vaddr of the probed instruction: load bias = IP - vaddr */
 	__u32 binary;		/* index in the layouts map */
 	__u32 flags;		/* enum gc_probe_flags */
+	struct gc_usdt_arg gen_arg;	/* USDT gc__start: the generation */
 };
 
 /* One collection, as pushed through the ring buffer. */

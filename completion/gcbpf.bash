@@ -40,7 +40,7 @@ _gcbpf()
 		return
 	fi
 	COMPREPLY=($(compgen -W "-p --pid -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
-		--list --uprobe --empty-probes --stats -i --interval --table-format --hist
+		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
 		--hist=pid --min-ms --prometheus --bpftrace -v --verbose --help --usage
 		--version --" -- "$cur"))
 }

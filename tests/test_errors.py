@@ -24,9 +24,9 @@ pytestmark = pytest.mark.needs_root
 
 BPFTOOL = "/usr/sbin/bpftool"
 # BPF object names are cut to 15 characters ("uretprobe_gc_ex").
-PROG_NAMES = {n[:15] for n in ("usdt_gc_start", "usdt_gc_done", "usdt_empty",
-                               "uprobe_gc_enter", "uretprobe_gc_exit",
-                               "uprobe_empty")}
+PROG_NAMES = {n[:15] for n in ("usdt_gc_start", "usdt_gc_done", "uprobe_gc_enter",
+                               "uretprobe_gc_exit", "probe_empty", "clock_enter",
+                               "clock_exit")}
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
 PYTHON_RE = re.compile(r"\bnot\b.*\b(C?Python)\b", re.I)

@@ -39,7 +39,7 @@ static struct env {
 	const char *output_path;
 	bool list_only;
 	bool force_uprobe;
-	bool empty_probes;
+	enum tracer_programs programs;
 	bool stats;		/* --stats */
 	long interval_s;	/* -i: report every SECONDS */
 	enum table_format table;
@@ -95,6 +95,7 @@ enum {
 	OPT_LIST = 0x100,
 	OPT_UPROBE,
 	OPT_EMPTY_PROBES,
+	OPT_CLOCK_PROBES,
 	OPT_STATS,
 	OPT_TABLE_FORMAT,
 	OPT_HIST,
@@ -124,6 +125,8 @@ static const struct argp_option opts[] = {
 	{ "uprobe", OPT_UPROBE, NULL, 0, "Use uprobes on the collector even where USDT exists", 0 },
 	{ "empty-probes", OPT_EMPTY_PROBES, NULL, 0,
 	  "Attach probes that do nothing (benchmark floor)", 0 },
+	{ "clock-probes", OPT_CLOCK_PROBES, NULL, 0,
+	  "Attach probes that only time each collection (benchmark floor of any pause tracer)", 0 },
 	{ "stats", OPT_STATS, NULL, 0,
 	  "Per pid and generation: count, sum, mean, p50/p90/p95/p99, max, GC share of wall time",
 	  1 },
@@ -198,7 +201,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.force_uprobe = true;
 		break;
 	case OPT_EMPTY_PROBES:
-		env.empty_probes = true;
+		env.programs = PROGRAMS_EMPTY;
+		break;
+	case OPT_CLOCK_PROBES:
+		env.programs = PROGRAMS_CLOCK;
 		break;
 	case OPT_STATS:
 		env.stats = true;
@@ -677,7 +683,7 @@ int main(int argc, char **argv)
 	s.report = (struct report_opts){ .stats = env.stats, .hist = env.hist,
 					 .table = env.table, .table_f = s.out.summary,
 					 .json_f = env.format == OUTPUT_JSONL ? out : NULL };
-	topts.empty_probes = env.empty_probes;
+	topts.programs = env.programs;
 	topts.min_ns = env.min_ns;
 	topts.aggregate = aggregating();
 	topts.follow = env.cmd != NULL;

@@ -10,6 +10,7 @@
 #include "elf_file.h"
 #include "layout.h"
 #include "py_build.h"
+#include "usdt_arg.h"
 
 const char *py_build__probe_name(enum gc_probe_kind kind)
 {
@@ -179,8 +180,14 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
 	b->nr_points = 2;
 	snprintf(b->points[0].name, sizeof(b->points[0].name), "python:gc__start");
 	b->points[0].vaddr = notes[have_start].vaddr;
+	b->points[0].semaphore = notes[have_start].semaphore;
+	/* Fetched only when the statistics cannot be read: none is no error. */
+	if (usdt_arg__parse(notes[have_start].args, 0, &b->points[0].gen_arg))
+		b->points[0].gen_arg.reg_off = -1;
 	snprintf(b->points[1].name, sizeof(b->points[1].name), "python:gc__done");
 	b->points[1].vaddr = notes[have_done].vaddr;
+	b->points[1].semaphore = notes[have_done].semaphore;
+	b->points[1].gen_arg.reg_off = -1;
 	snprintf(b->why, sizeof(b->why), "USDT python:gc__start/gc__done in .note.stapsdt");
 	return 0;
 }
@@ -395,6 +402,14 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		if (elf_file__vaddr_to_offset(&ef, b->points[i].vaddr, &b->points[i].offset)) {
 			snprintf(err, err_len, "%s: %s at %#lx is outside every loadable segment",
 				 b->display_path, b->points[i].name, (unsigned long)b->points[i].vaddr);
+			ret = -ENOTSUP;
+		}
+		if (!ret && b->points[i].semaphore &&
+		    elf_file__vaddr_to_offset(&ef, b->points[i].semaphore,
+					      &b->points[i].ref_ctr_offset)) {
+			snprintf(err, err_len, "%s: the semaphore of %s at %#lx is outside every "
+				 "loadable segment", b->display_path, b->points[i].name,
+				 (unsigned long)b->points[i].semaphore);
 			ret = -ENOTSUP;
 		}
 	}

@@ -21,7 +21,10 @@ struct py_probe_point {
 	char name[64];		/* symbol, or "python:gc__start" */
 	uint64_t vaddr;		/* file vaddr of the instruction probed */
 	uint64_t offset;	/* its file offset, what the kernel's uprobe takes */
+	uint64_t semaphore;	/* USDT: file vaddr of its semaphore, 0 if none */
+	uint64_t ref_ctr_offset;	/* ... the semaphore's file offset */
 	uint32_t flags;		/* enum gc_probe_flags */
+	struct gc_usdt_arg gen_arg;	/* USDT gc__start: where the generation is */
 };
 
 struct py_build {

@@ -216,7 +216,9 @@ int tracer__add_build(struct tracer *t, const struct py_build *b)
 /* One probes-map slot: its index is the attach cookie. */
 static int add_probe(struct tracer *t, int build, const struct py_probe_point *pt, __u32 *idx)
 {
-	struct gc_probe p = { .vaddr = pt->vaddr, .binary = build, .flags = pt->flags };
+	struct gc_probe p = {
+		.vaddr = pt->vaddr, .binary = build, .flags = pt->flags, .gen_arg = pt->gen_arg,
+	};
 	int err;
 
 	if (t->nr_probes == GCBPF_MAX_PROBES)
@@ -229,54 +231,69 @@ static int add_probe(struct tracer *t, int build, const struct py_probe_point *p
 	return err;
 }
 
-static int attach_usdt(struct tracer *t, int build, pid_t pid)
+/* The entry and exit programs for one probe kind. */
+static void programs(const struct tracer *t, enum gc_probe_kind kind, struct bpf_program **enter,
+		     struct bpf_program **exit)
 {
-	const struct py_build *b = t->builds[build];
-	struct bpf_program *start = t->opts.empty_probes ? t->skel->progs.usdt_empty
-							  : t->skel->progs.usdt_gc_start;
-	struct bpf_program *done = t->opts.empty_probes ? t->skel->progs.usdt_empty
-							 : t->skel->progs.usdt_gc_done;
-	LIBBPF_OPTS(bpf_usdt_opts, opts);
-	struct bpf_link *link;
-	__u32 idx;
-	int err;
+	struct gcbpf_bpf *s = t->skel;
 
-	err = add_probe(t, build, &b->points[0], &idx);
-	if (err)
-		return err;
-	opts.usdt_cookie = idx;
-	link = bpf_program__attach_usdt(start, pid, b->path, "python", "gc__start", &opts);
-	if (!link)
-		return -errno;
-	err = add_link(t, link);
-	if (err)
-		return err;
-	link = bpf_program__attach_usdt(done, pid, b->path, "python", "gc__done", &opts);
-	if (!link)
-		return -errno;
-	return add_link(t, link);
+	switch (t->opts.programs) {
+	case PROGRAMS_EMPTY:
+		*enter = *exit = s->progs.probe_empty;
+		return;
+	case PROGRAMS_CLOCK:
+		*enter = s->progs.clock_enter;
+		*exit = s->progs.clock_exit;
+		return;
+	case PROGRAMS_GCBPF:
+		break;
+	}
+	*enter = kind == GC_PROBE_USDT ? s->progs.usdt_gc_start : s->progs.uprobe_gc_enter;
+	*exit = kind == GC_PROBE_USDT ? s->progs.usdt_gc_done : s->progs.uretprobe_gc_exit;
 }
 
-/* One uprobe (or return probe) on probe point i of b; cookie: its probes-map slot. */
+/*
+ * One uprobe (or return probe) on probe point i of b; cookie: its probes-map
+ * slot. A USDT point is a uprobe too, its semaphore counted by the kernel
+ * (ref_ctr_offset) while attached: libbpf's USDT layer would cost a lookup of
+ * its own spec per hit (~60 ns measured) for a cookie we can pass directly.
+ */
 static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t pid,
 			     const struct py_build *b, int i, __u32 cookie, bool retprobe)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
+		    .ref_ctr_offset = b->points[i].ref_ctr_offset);
 	struct bpf_link *link;
 
 	link = bpf_program__attach_uprobe_opts(prog, pid, b->path, b->points[i].offset, &opts);
 	return link ? add_link(t, link) : -errno;
 }
 
+/* USDT: the entry program on gc__start, the exit program on gc__done. */
+static int attach_usdt(struct tracer *t, int build, pid_t pid)
+{
+	const struct py_build *b = t->builds[build];
+	struct bpf_program *start, *done;
+	__u32 idx;
+	int err;
+
+	programs(t, GC_PROBE_USDT, &start, &done);
+	err = add_probe(t, build, &b->points[0], &idx);
+	if (!err)
+		err = attach_uprobe_one(t, start, pid, b, 0, idx, false);
+	if (!err)
+		err = attach_uprobe_one(t, done, pid, b, 1, idx, false);
+	return err;
+}
+
+/* Uprobes: an entry and a return probe on every point (the collector and its clones). */
 static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 {
 	const struct py_build *b = t->builds[build];
-	struct bpf_program *enter = t->opts.empty_probes ? t->skel->progs.uprobe_empty
-							  : t->skel->progs.uprobe_gc_enter;
-	struct bpf_program *exit = t->opts.empty_probes ? t->skel->progs.uprobe_empty
-							 : t->skel->progs.uretprobe_gc_exit;
+	struct bpf_program *enter, *exit;
 	int i, err;
 
+	programs(t, GC_PROBE_UPROBE, &enter, &exit);
 	for (i = 0; i < b->nr_points; i++) {
 		__u32 idx;
 

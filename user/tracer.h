@@ -17,8 +17,15 @@ struct bpf_link;
 
 typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
 
+/* What the probes run: gcbpf, or a benchmark's floor on the same points. */
+enum tracer_programs {
+	PROGRAMS_GCBPF = 0,
+	PROGRAMS_EMPTY,		/* programs that do nothing: the cost of the probes */
+	PROGRAMS_CLOCK,		/* a timestamp per thread at entry, a duration at exit */
+};
+
 struct tracer_opts {
-	bool empty_probes;	/* benchmark floor: attach programs that do nothing */
+	enum tracer_programs programs;
 	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
 	bool aggregate;		/* count every pause into the kernel's histograms */
 	bool follow;		/* only processes added with tracer__track() and their children */
