@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
-ROUNDS=${2:-5}
+ROUNDS=${2:-15}
 GCBPF=${GCBPF:-./gcbpf}
 TARGET=tests/progs/bench_collect.py
 PYENV_ROOT=${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo /root/.pyenv)}
