@@ -20,6 +20,16 @@ int main(void)
 	CHECK_EQ(a.deref, 0);
 	CHECK_EQ(a.reg_off, 24);	/* r12 */
 
+	/* Debian's -dbg builds and sid's 3.15: sub-registers, frame offsets. */
+	CHECK_EQ(usdt_arg__parse("-4@%r12d", 0, &a), 0);
+	CHECK_EQ(a.reg_off, 24);	/* r12 */
+	CHECK_EQ(a.size, -4);
+	CHECK_EQ(usdt_arg__parse("-4@%ebp", 0, &a), 0);
+	CHECK_EQ(a.reg_off, 32);	/* bp */
+	CHECK_EQ(usdt_arg__parse("-4@-292(%rbp)", 0, &a), 0);
+	CHECK_EQ(a.disp, -292);
+	CHECK_EQ(a.deref, 1);
+
 	/* Sub-registers name the same slot; negative and absent displacements. */
 	CHECK_EQ(usdt_arg__parse("4@%edi", 0, &a), 0);
 	CHECK_EQ(a.reg_off, 112);	/* di */
