@@ -18,15 +18,16 @@
 #include "agg.h"
 #include "clock.h"
 #include "log.h"
-#include "oneliner.h"
+#include "out_bpftrace.h"
 #include "output.h"
-#include "prometheus.h"
+#include "out_prometheus.h"
 #include "py_build.h"
 #include "report.h"
 #include "stats.h"
 #include "target.h"
 #include "tracer.h"
 #include "follow.h"
+#include "launch.h"
 
 #define MAX_TARGETS 64
 #define RESCAN_S 5	/* system-wide: look for newly mapped libpythons this often */
@@ -319,8 +320,7 @@ struct session {
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	struct target targets[MAX_TARGETS];
 	int nr_targets;
-	pid_t child;		/* launch mode */
-	int child_gate;		/* write end of the pipe the child waits on */
+	struct launch child;	/* launch mode's command */
 	struct follower follow;	/* launch mode and system-wide: binaries as they come */
 };
 
@@ -360,48 +360,6 @@ static void on_batch(void *ctx)
 	output__flush(&s->out);
 }
 
-/* Fork CMD, held before exec until the probes are attached. */
-static int launch_child(struct session *s)
-{
-	int gate[2];
-
-	if (pipe2(gate, O_CLOEXEC)) {
-		p_err("cannot create a pipe: %s", strerror(errno));
-		return -errno;
-	}
-	s->child = fork();
-	if (s->child < 0) {
-		p_err("cannot fork: %s", strerror(errno));
-		return -errno;
-	}
-	if (s->child == 0) {
-		char c;
-
-		close(gate[1]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		/* EOF without a byte: gcbpf gave up; do not run the command. */
-		if (read(gate[0], &c, 1) != 1)
-			_exit(127);
-		execvp(env.cmd[0], env.cmd);
-		fprintf(stderr, "gcbpf: cannot run %s: %s\n", env.cmd[0], strerror(errno));
-		_exit(127);
-	}
-	close(gate[0]);
-	s->child_gate = gate[1];
-	return 0;
-}
-
-static void release_child(struct session *s)
-{
-	if (s->child_gate > 0) {
-		if (write(s->child_gate, "g", 1) != 1)
-			p_warn("cannot release the child: %s", strerror(errno));
-		close(s->child_gate);
-		s->child_gate = -1;
-	}
-}
-
 /* --bpftrace: the path the host sees (the target's own path unless in another root). */
 static void print_oneliner(const struct target *t, const struct py_build *b)
 {
@@ -425,7 +383,7 @@ static int resolve_targets(struct session *s, struct py_build *builds)
 		struct target *t = &s->targets[s->nr_targets++];
 
 		memset(t, 0, sizeof(*t));
-		t->pid = s->child;
+		t->pid = s->child.pid;
 		snprintf(t->comm, sizeof(t->comm), "%s", env.cmd[0]);
 		ret = target__resolve_command(env.cmd[0], t->elf_path, sizeof(t->elf_path), err,
 					      sizeof(err));
@@ -506,7 +464,7 @@ static void print_banner(struct session *s, struct py_build *builds)
 
 	if (env.cmd)
 		fprintf(stderr, "Tracing CPython GC in %s (pid %d) and every process it starts... "
-			"Hit Ctrl-C to end.\n", env.cmd[0], s->child);
+			"Hit Ctrl-C to end.\n", env.cmd[0], s->child.pid);
 	else if (env.all)
 		fprintf(stderr, "Tracing CPython GC in every process (%d binar%s armed, more as "
 			"they start)... Hit Ctrl-C to end.\n", s->follow.nr_armed,
@@ -521,24 +479,14 @@ static void print_banner(struct session *s, struct py_build *builds)
 }
 
 /* True once nothing is left to trace. */
-static bool targets_done(struct session *s, int *child_status)
+static bool targets_done(struct session *s)
 {
 	int i, alive = 0;
 
 	if (env.all)
 		return false;
-	if (env.cmd) {
-		int status;
-		pid_t r = waitpid(s->child, &status, WNOHANG);
-
-		if (r == s->child) {
-			*child_status = WIFEXITED(status) ? WEXITSTATUS(status)
-							  : 128 + WTERMSIG(status);
-			s->child = 0;
-			return true;
-		}
-		return false;
-	}
+	if (env.cmd)
+		return launch__reap(&s->child, false);
 	for (i = 0; i < s->nr_targets; i++) {
 		struct target *t = &s->targets[i];
 
@@ -583,10 +531,10 @@ static void refresh_agg(struct session *s)
 	pthread_mutex_unlock(&s->agg.lock);
 }
 
-static int run(struct session *s, int *exit_code)
+static int run(struct session *s)
 {
 	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	int child_status = 0, ticks = 0, err;
+	int ticks = 0, err;
 
 	while (!exiting) {
 		err = tracer__poll(&s->tracer, 100);
@@ -594,7 +542,7 @@ static int run(struct session *s, int *exit_code)
 			p_err("reading events failed: %s", strerror(-err));
 			return err;
 		}
-		if (targets_done(s, &child_status))
+		if (targets_done(s))
 			break;
 		if (env.duration_s && mono_ns() - start >= env.duration_s * 1000000000ULL)
 			break;
@@ -619,8 +567,6 @@ static int run(struct session *s, int *exit_code)
 	tracer__stop_following(&s->tracer);
 	tracer__drain(&s->tracer);
 	warn_losses(s, &seen_lost);
-	if (env.cmd)
-		*exit_code = child_status;
 	return 0;
 }
 
@@ -639,7 +585,6 @@ int main(int argc, char **argv)
 	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (err)
 		return 2;
-	s.child_gate = -1;
 	agg__init(&s.agg);
 	if (env.prometheus &&
 	    prometheus__parse_addr(env.prometheus, &s.prom.addr, s.prom.where, sizeof(s.prom.where))) {
@@ -659,7 +604,7 @@ int main(int argc, char **argv)
 			p_err("%s", why);
 			return 1;
 		}
-		if ((err = launch_child(&s)))
+		if ((err = launch__start(&s.child, env.cmd)))
 			return 1;
 	}
 	if (!following()) {
@@ -708,7 +653,7 @@ int main(int argc, char **argv)
 	follower__init(&s.follow, &s.tracer,
 		       &(struct py_build_opts){ .force_uprobe = env.force_uprobe });
 	if (env.cmd)
-		err = tracer__track(&s.tracer, s.child);
+		err = tracer__track(&s.tracer, s.child.pid);
 	else if (env.all)
 		follower__scan(&s.follow);
 	else
@@ -723,8 +668,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Serving Prometheus metrics at http://%s/metrics\n", s.prom.where);
 	print_banner(&s, builds);
 	s.start_ns = mono_ns();
-	release_child(&s);
-	err = run(&s, &exit_code);
+	launch__release(&s.child);
+	err = run(&s);
 	tracer__counters(&s.tracer, counters);
 	if (aggregating()) {
 		/* Exact even with --min-ms or losses: every pause, from the kernel. */
@@ -743,19 +688,12 @@ int main(int argc, char **argv)
 		       (unsigned long long)counters[GC_CNT_LOST]);
 
 cleanup:
-	if (s.child > 0 && s.child_gate >= 0) {
-		/* Never started: closing the gate makes it exit without running CMD. */
-		close(s.child_gate);
-		waitpid(s.child, NULL, 0);
-	} else if (s.child > 0 && err) {
-		kill(s.child, SIGTERM);
-		waitpid(s.child, NULL, 0);
-	} else if (s.child > 0) {
+	if (env.cmd && err) {
+		launch__abort(&s.child);
+	} else if (env.cmd) {
 		/* Stopped by Ctrl-C or -d: the child got the signal too; report its status. */
-		int status;
-
-		if (waitpid(s.child, &status, 0) == s.child)
-			exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		launch__reap(&s.child, true);
+		exit_code = s.child.exit_code;
 	}
 	prometheus__stop(&s.prom);
 	output__finish(&s.out);	/* chrome: "]}" on every path after the header */

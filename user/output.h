@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 #include <linux/types.h>
-#include "chrome_trace.h"
+#include "out_chrome.h"
 #include "gcbpf.h"
 #include "py_build.h"
 #include "stats.h"

@@ -7,7 +7,7 @@
 #include <microhttpd.h>
 #include "hdr.h"
 #include "log.h"
-#include "prometheus.h"
+#include "out_prometheus.h"
 
 /* 50 µs .. 10 s, 1-2.5-5 steps. */
 static const struct {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
 #include <string.h>
-#include "chrome_trace.h"
+#include "out_chrome.h"
 #include "output.h"
 
 void chrome_trace__start(struct chrome_trace *c, FILE *f)

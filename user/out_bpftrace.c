@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
-#include "oneliner.h"
+#include "out_bpftrace.h"
 
 /* s inside single quotes for sh: ' becomes '\''. */
 static void sh_quote(FILE *f, const char *s)
