@@ -151,12 +151,12 @@ static __always_inline __u64 read_ptr(__u64 addr)
 /* The statistics: one bpf_probe_read_user per probe, the dominant cost. */
 static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, __u8 *buf)
 {
-	__u32 n = l->snap_bytes;
+	/* 64 bits and one register for the check and the size, or the
+	 * verifier sees an unbounded copy. */
+	__u64 n = (__u32)l->snap_bytes;
 
 	if (!addr)
 		return -1;
-	/* One register for the check and the size, or the verifier sees an
-	 * unbounded copy. */
 	asm volatile("" : "+r"(n));
 	if (l->stats_kind == GC_STATS_RING) {
 		__s32 seq = l->ring_seq_off;
