@@ -14,6 +14,7 @@
 #include "output.h"
 #include "out_prometheus.h"
 #include "session.h"
+#include "version.h"
 
 static struct options opt = {
 	.gen = -1,
@@ -22,7 +23,7 @@ static struct options opt = {
 /* Set while parsing; the mode is computed from them once, at the end. */
 static bool list_only, bpftrace, all;
 
-const char *argp_program_version = "gcbpf 0.1";
+const char *argp_program_version = "gcbpf " GCBPF_VERSION;
 const char *argp_program_bug_address = "the gcbpf issue tracker";
 static const char doc[] =
 	"Trace every CPython garbage collection: generation, pause, collected and "
@@ -61,6 +62,9 @@ enum {
 	OPT_COMM,
 	OPT_CGROUP,
 	OPT_GEN,
+	OPT_MATCH,
+	OPT_HIDE_ARGS,
+	OPT_PROMETHEUS_PID,
 };
 
 static struct argp_option opts[] = {
@@ -71,6 +75,10 @@ static struct argp_option opts[] = {
 	{ "cgroup", OPT_CGROUP, "PATH|ID", 0,
 	  "Only processes in this cgroup (v2 path, or a container id) and below", 0 },
 	{ "gen", OPT_GEN, "N", 0, "Only collections of generation N", 0 },
+	{ "match", OPT_MATCH, "PATTERN", 0,
+	  "Only processes whose command line matches the glob PATTERN (e.g. '*celery*')", 0 },
+	{ "hide-args", OPT_HIDE_ARGS, NULL, 0,
+	  "Show command lines without their arguments (they can carry secrets)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0, NULL /* format_doc(): from the list of formats */, 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
@@ -94,6 +102,8 @@ static struct argp_option opts[] = {
 	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "prometheus-pid", OPT_PROMETHEUS_PID, NULL, 0,
+	  "With --prometheus: a series per process (label pid), not per service", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
 	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
@@ -223,6 +233,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_COMM:
 		opt.comm = arg;
 		break;
+	case OPT_MATCH:
+		opt.match = arg;
+		break;
+	case OPT_HIDE_ARGS:
+		opt.hide_args = true;
+		break;
+	case OPT_PROMETHEUS_PID:
+		opt.sinks.prometheus_pid = true;
+		break;
 	case OPT_CGROUP:
 		opt.cgroup = arg;
 		break;
@@ -252,6 +271,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		if ((list_only || bpftrace) && !opt.cmd && !opt.nr_pids) {
 			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
+			argp_usage(state);
+		}
+		if (opt.sinks.prometheus_pid && !opt.sinks.prometheus) {
+			p_err("--prometheus-pid labels the exporter's series: add --prometheus PORT");
 			argp_usage(state);
 		}
 		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE) {

@@ -29,12 +29,12 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	struct text_out *t = s->priv;
 	__s64 real = (__s64)e->ts_start + t->mono_to_real_ns;
 	time_t sec = real / 1000000000;
-	char when[16], comm[4 * GCBPF_COMM_LEN + 1], pause[24];
+	char when[16], comm[4 * GCBPF_COMM_LEN + 1], pause[24], who[4 * IDENTITY_NAME_LEN + 1];
 	struct tm tm;
 
 	if (t->lines++ == 0)
-		fprintf(s->f, "%-12s %-7s %-7s %-15s %3s %10s %9s %6s\n", "TIME", "PID", "TID",
-			"COMM", "GEN", "PAUSE", "COLLECTED", "UNCOLL");
+		fprintf(s->f, "%-12s %-7s %-7s %-15s %3s %10s %9s %6s %s\n", "TIME", "PID", "TID",
+			"COMM", "GEN", "PAUSE", "COLLECTED", "UNCOLL", "SERVICE");
 	localtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(s->f, "%s.%03lld %-7u %-7u %-15s %3d %10s ", when,
@@ -42,9 +42,14 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 		text__escape(comm, sizeof(comm), e->comm, sizeof(e->comm)), e->gen,
 		text__duration(pause, sizeof(pause), e->ts_stop - e->ts_start));
 	if (e->flags & GC_EV_READ_ERROR)
-		fprintf(s->f, "%9s %6s\n", "?", "?");
+		fprintf(s->f, "%9s %6s", "?", "?");
 	else
-		fprintf(s->f, "%9lld %6lld\n", (long long)e->collected, (long long)e->uncollectable);
+		fprintf(s->f, "%9lld %6lld", (long long)e->collected, (long long)e->uncollectable);
+	/* Who it is, compactly: the unit, else the command (script or module and its args). */
+	if (ev->proc)
+		text__escape(who, 25, ev->proc->id.unit[0] ? ev->proc->id.unit : ev->proc->id.short_cmd,
+			     IDENTITY_NAME_LEN);
+	fprintf(s->f, " %s\n", ev->proc ? who : "-");
 }
 
 static void text_free(struct sink *s)

@@ -23,6 +23,7 @@
 #define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
 #define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
+#define SERVICE_IDLE_NS (300 * 1000000000ULL)	/* a service without processes: exported 5 min */
 
 static volatile sig_atomic_t exiting;
 
@@ -145,7 +146,9 @@ static void on_event(void *ctx, const struct gc_event *e)
 	struct session *s = ctx;
 	struct sink_event ev = { .e = e, .build = tracer__build(&s->tracer, e->binary) };
 
-	totals__event(&s->totals, e);
+	ev.proc = totals__event(&s->totals, e);
+	if (ev.proc && !ev.proc->id.matched)
+		return;		/* --match: not this command line */
 	outputs__event(&s->out, &ev);
 }
 
@@ -275,8 +278,10 @@ static void refresh(struct session *s, bool retire)
 	pthread_mutex_lock(&s->totals.lock);
 	tracer__for_each_hist(&s->tracer, totals__set_hist, &s->totals);
 	tracer__counters(&s->tracer, s->totals.counters);
-	if (retire)
+	if (retire) {
 		n = totals__retire(&s->totals, mono_ns(), grace, gone, 64);
+		totals__expire_services(&s->totals, mono_ns(), SERVICE_IDLE_NS);
+	}
 	for (i = 0; i < n; i++)
 		tracer__forget_pid(&s->tracer, gone[i]);
 	pthread_mutex_unlock(&s->totals.lock);
@@ -433,7 +438,7 @@ int session__run(const struct options *opt)
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
 	s.child.gate = -1;
-	totals__init(&s.totals);
+	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);
 	totals__free(&s.totals);
 	return status;

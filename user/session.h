@@ -36,6 +36,8 @@ struct options {
 	enum tracer_programs programs;
 	__u64 min_ns;		/* --min-ms */
 	const char *comm;	/* --comm */
+	const char *match;	/* --match: a glob for the command line */
+	bool hide_args;		/* --hide-args */
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
 };

@@ -33,12 +33,14 @@ struct sink_config {
 	enum hist_mode hist;
 	enum table_format table;
 	const char *prometheus;	/* --prometheus [ADDR:]PORT, or NULL */
+	bool prometheus_pid;	/* --prometheus-pid: a series per process, not per service */
 };
 
 /* One collection as every sink sees it. */
 struct sink_event {
 	const struct gc_event *e;
 	const struct py_build *build;	/* NULL if unknown */
+	const struct proc_totals *proc;	/* its process: identity; NULL if unknown */
 };
 
 /* A report over the totals (caller holds totals->lock). */
