@@ -21,7 +21,7 @@ static struct options opt = {
 };
 
 /* Set while parsing; the mode is computed from them once, at the end. */
-static bool list_only, bpftrace, all;
+static bool list_only, bpftrace, all, all_events;
 
 const char *argp_program_version = "gcbpf " GCBPF_VERSION;
 const char *argp_program_bug_address = "the gcbpf issue tracker";
@@ -65,6 +65,7 @@ enum {
 	OPT_MATCH,
 	OPT_HIDE_ARGS,
 	OPT_PROMETHEUS_PID,
+	OPT_ALL_EVENTS,
 };
 
 static struct argp_option opts[] = {
@@ -82,6 +83,9 @@ static struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0, NULL /* format_doc(): from the list of formats */, 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
+	{ "all-events", OPT_ALL_EVENTS, NULL, 0,
+	  "Text: every collection as it happens (default: pauses >= 1 ms, and a line per process "
+	  "per second)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event output: only the pause table (and JSON records) at exit",
 	  0 },
 	{ "list", OPT_LIST, NULL, 0,
@@ -226,6 +230,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		log_verbose = true;
+		all_events = true;
 		break;
 	case 'a':
 		all = true;
@@ -238,6 +243,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HIDE_ARGS:
 		opt.hide_args = true;
+		break;
+	case OPT_ALL_EVENTS:
+		all_events = true;
 		break;
 	case OPT_PROMETHEUS_PID:
 		opt.sinks.prometheus_pid = true;
@@ -269,18 +277,27 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("-a traces every process: drop -p or the command");
 			argp_usage(state);
 		}
-		if ((list_only || bpftrace) && !opt.cmd && !opt.nr_pids) {
-			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
+		if (bpftrace && !opt.cmd && !opt.nr_pids) {
+			p_err("--bpftrace needs a target: -p PID or -- CMD");
 			argp_usage(state);
 		}
 		if (opt.sinks.prometheus_pid && !opt.sinks.prometheus) {
 			p_err("--prometheus-pid labels the exporter's series: add --prometheus PORT");
 			argp_usage(state);
 		}
-		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE) {
+		/* Text's default view, readable on a busy host; every event on request. */
+		opt.sinks.live = (!opt.format || !opt.format->machine) && !opt.sinks.quiet &&
+				 !all_events;
+		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE &&
+		    !opt.sinks.live) {
 			p_err("-i reports statistics or histograms: add --stats and/or --hist");
 			argp_usage(state);
 		}
+		opt.sinks.intervals = opt.interval_ns != 0;
+		if (opt.sinks.live && !opt.min_ns)
+			opt.min_ns = LIVE_MIN_NS;
+		if (opt.sinks.live && !opt.interval_ns)
+			opt.interval_ns = LIVE_INTERVAL_NS;
 		/* The mode, once. */
 		if (bpftrace)
 			opt.mode = MODE_ONELINER;

@@ -208,7 +208,7 @@ static bool merge(struct gc_hist **h, const struct gc_hist *src)
 /* The entities to export; their histograms are the caller's to free. */
 static int collect(struct totals *t, bool per_pid, struct series **out)
 {
-	int i, g, n = 0, cap = per_pid ? t->procs.nr : t->services.nr;
+	int i, g, k2, n = 0, cap = per_pid ? t->procs.nr : t->services.nr;
 	struct series *xs = calloc(cap ? cap : 1, sizeof(*xs));
 
 	if (!xs)
@@ -250,8 +250,15 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 		add_gauge(&x->long_lived, p->long_lived_total);
 		x->procs += !p->exited_ns;
 	}
+	/* A service with neither pauses nor processes (a wrapper that exec'd) says nothing. */
+	for (i = k2 = 0; i < n; i++) {
+		bool any = xs[i].procs || xs[i].h[0] || xs[i].h[1] || xs[i].h[2];
+
+		if (any)
+			xs[k2++] = xs[i];
+	}
 	*out = xs;
-	return n;
+	return k2;
 }
 
 void prometheus__render(FILE *f, struct totals *t, bool per_pid)

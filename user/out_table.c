@@ -160,7 +160,7 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 
 static void table_report(struct sink *s, const struct sink_report *r)
 {
-	if (s->cfg->stats)
+	if (s->cfg->stats && s->cfg->intervals)
 		print_table(s, r, false);
 }
 

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* -f text: one line per collection, wall-clock time first, flushed per batch. */
+/*
+ * -f text: a line per collection, wall-clock time first, flushed per batch;
+ * by default (live) only pauses of at least the threshold, and per interval
+ * a line per process that collected.
+ */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "clock.h"
 #include "sink.h"
@@ -52,6 +57,47 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	fprintf(s->f, " %s\n", ev->proc ? who : "-");
 }
 
+/*
+ * The default live view: per interval, one line per process that collected,
+ * exact (the kernel's counts), so a busy host prints a line per service per
+ * second instead of thousands.
+ */
+static void text_report(struct sink *s, const struct sink_report *r)
+{
+	char when[16], comm[4 * GCBPF_COMM_LEN + 1], who[4 * IDENTITY_NAME_LEN + 1], sum[24], max[24];
+	__u64 per_gen[3] = {};
+	time_t now = time(NULL);
+	struct tm tm;
+	int i;
+
+	if (!s->cfg->live)
+		return;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	for (i = 0; i < r->rows->nr; i++) {
+		const struct pause_row *row = &r->rows->rows[i];
+		const struct proc_totals *p = row->proc;
+
+		if (!p)
+			break;	/* the totals follow the processes */
+		if (row->gen >= 0) {
+			per_gen[row->gen] = row->t.count;
+			continue;
+		}
+		text__escape(comm, sizeof(comm), p->comm, sizeof(p->comm));
+		text__escape(who, sizeof(who), p->id.unit[0] ? p->id.unit : p->id.short_cmd,
+			     IDENTITY_NAME_LEN);
+		fprintf(s->f, "%-12s %-7d %s (%s): %llu collections (gen 0/1/2: %llu/%llu/%llu) in "
+			"%.1f s, %s paused (%.2f%%), max %s\n", when, p->pid, comm, who,
+			(unsigned long long)row->t.count, (unsigned long long)per_gen[0],
+			(unsigned long long)per_gen[1], (unsigned long long)per_gen[2],
+			r->wall_ns / 1e9, text__duration(sum, sizeof(sum), row->t.sum_ns),
+			r->wall_ns ? 100.0 * row->t.sum_ns / r->wall_ns : 0.0,
+			text__duration(max, sizeof(max), row->t.max_ns));
+		memset(per_gen, 0, sizeof(per_gen));
+	}
+}
+
 static void text_free(struct sink *s)
 {
 	free(s->priv);
@@ -62,5 +108,6 @@ const struct sink_ops text_sink = {
 	.name = "text",
 	.start = text_start,
 	.event = text_event,
+	.report = text_report,
 	.free = text_free,
 };

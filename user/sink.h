@@ -29,7 +29,10 @@ enum hist_mode {
 /* What the user asked of the outputs. */
 struct sink_config {
 	bool quiet;		/* -q: no per-event output */
+	bool live;		/* text's default: long pauses as they happen, and per interval
+				 * a line per process that collected (not --all-events) */
 	bool stats;		/* --stats: percentiles and GC share in the pause table */
+	bool intervals;		/* -i: tables and histograms per interval too */
 	enum hist_mode hist;
 	enum table_format table;
 	const char *prometheus;	/* --prometheus [ADDR:]PORT, or NULL */

@@ -115,6 +115,23 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 	return p;
 }
 
+void totals__exec(struct totals *t, pid_t pid)
+{
+	struct proc_totals *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = find(t, pid);
+	if (p) {
+		/* A wrapper (sh, env) exec'd the interpreter: the new image's identity. */
+		target__comm(pid, p->comm, sizeof(p->comm));
+		identity__read(&p->id, pid, p->comm, t->hide_args, t->match);
+		p->service = p->id.matched ? service_of(t, &p->id) : -1;
+	} else {
+		totals__proc(t, pid, NULL);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e)
 {
 	struct proc_totals *p;

@@ -78,6 +78,11 @@ void totals__free(struct totals *t);
  * names it if /proc no longer has it). Caller holds lock.
  */
 struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm);
+/*
+ * pid exec'd a traced interpreter: its identity is read now, while it runs
+ * (a short-lived process may be gone by its first event). Takes the lock.
+ */
+void totals__exec(struct totals *t, pid_t pid);
 /* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
 /* Copies one kernel histogram in (a tracer_hist_fn). Caller holds lock. */

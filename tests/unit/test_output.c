@@ -477,7 +477,7 @@ static void test_totals(void)
 
 static void test_jsonl_reports(void)
 {
-	struct sink_config cfg = { .stats = true };
+	struct sink_config cfg = { .stats = true, .intervals = true };
 	struct mem_sink m;
 	struct totals t;
 	char *out;
