@@ -304,6 +304,22 @@ static __always_inline void process_comm(char comm[GCBPF_COMM_LEN])
 	((__u64 *)comm)[1] = *(__u64 *)&leader->comm[8];
 }
 
+/*
+ * Resident memory as /proc/PID/status's VmRSS gives it (get_mm_counter: the
+ * counters' shared part, file + anon + shmem pages), by direct BTF loads.
+ */
+static __always_inline __s64 current_rss(void)
+{
+	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
+	__s64 pages;
+
+	if (!mm)
+		return -1;
+	pages = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
+		mm->rss_stat[MM_SHMEMPAGES].count;
+	return pages < 0 ? 0 : pages * 4096;	/* x86-64 pages */
+}
+
 /* bpf_get_current_cgroup_id() without the helper call: the same pointers. */
 static __always_inline __u64 current_cgroup_id(void)
 {
@@ -499,6 +515,7 @@ static __always_inline int gc_exit(void)
 	e->probe = st->probe;
 	e->iid = st->iid;
 	e->cgroup_id = current_cgroup_id();
+	e->rss = current_rss();
 	if (st->stats_ok) {
 		e->collections = after.collections;
 		e->collected = after.collected - before.collected;

@@ -104,6 +104,7 @@ struct gc_event {
 	__s64 candidates;	/* 3.15: objects examined, else -1 */
 	__s64 iid;		/* interpreter id, -1 unknown */
 	__u64 cgroup_id;
+	__s64 rss;		/* the process's resident memory in bytes at the exit, -1 unknown */
 	__u32 pid;
 	__u32 tid;
 	__u32 binary;		/* index in the layouts map */

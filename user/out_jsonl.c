@@ -106,6 +106,7 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_string_field(&w, "probe", py_build__probe_name(e->probe));
 	jw_string_or_null_field(&w, "binary", b ? b->display_path : NULL);
 	jw_uint_field(&w, "cgroup", e->cgroup_id);
+	jw_count_field(&w, "rss", e->rss);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }
@@ -150,6 +151,12 @@ static void stats_row(struct json_writer *w, const struct pause_row *r, const st
 	jw_float_field(w, "gc_share", rep->wall_ns ? (double)t->sum_ns / rep->wall_ns : 0.0, 6);
 	jw_uint_field(w, "collected", t->collected);
 	jw_uint_field(w, "uncollectable", t->uncollectable);
+	if (r->proc && r->gen < 0) {
+		/* memory, as of the process's last collection */
+		jw_count_field(w, "heap_size", r->proc->heap_size);
+		jw_count_field(w, "long_lived_total", r->proc->long_lived_total);
+		jw_count_field(w, "rss", r->proc->rss);
+	}
 	jw_end_object(w);
 	jw_end_line(w);
 }
