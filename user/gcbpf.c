@@ -22,6 +22,7 @@
 #include "output.h"
 #include "out_prometheus.h"
 #include "py_build.h"
+#include "pystack.h"
 #include "report.h"
 #include "stats.h"
 #include "target.h"
@@ -53,6 +54,7 @@ static struct env {
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
 	char **cmd;		/* after -- */
+	int stack_depth;	/* --stacks[=DEPTH], 0: no stacks */
 } env = {
 	.format = OUTPUT_TEXT,
 	.gen = -1,
@@ -106,6 +108,7 @@ enum {
 	OPT_COMM,
 	OPT_CGROUP,
 	OPT_GEN,
+	OPT_STACKS,
 };
 
 static const struct argp_option opts[] = {
@@ -141,6 +144,9 @@ static const struct argp_option opts[] = {
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
 	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
+	{ "stacks", OPT_STACKS, "DEPTH", OPTION_ARG_OPTIONAL,
+	  "The Python stack of the collecting thread at each collection, innermost first "
+	  "(default 64 frames, at most 256; JSONL \"stack\")", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -269,6 +275,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		env.gen = arg[0] - '0';
 		break;
+	case OPT_STACKS:
+		if (pystack__parse_depth(arg, &env.stack_depth)) {
+			p_err("invalid --stacks depth '%s': expected frames, 1 to %d", arg,
+			      GCBPF_MAX_STACK);
+			argp_usage(state);
+		}
+		break;
 	case 'h':
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
 		break;
@@ -322,6 +335,7 @@ struct session {
 	int nr_targets;
 	struct launch child;	/* launch mode's command */
 	struct follower follow;	/* launch mode and system-wide: binaries as they come */
+	struct pystack stacks;	/* --stacks */
 };
 
 /* Launch mode: the command's tree; system-wide: every process. */
@@ -350,6 +364,7 @@ static void on_event(void *ctx, const struct gc_event *e)
 	}
 	if (aggregating())
 		agg__event(&s->agg, e);
+	s->out.stack = env.stack_depth ? pystack__resolve(&s->stacks, e, s->tracer.ev_stack) : NULL;
 	output__event(&s->out, e, tracer__build(&s->tracer, e->binary));
 }
 
@@ -637,6 +652,10 @@ int main(int argc, char **argv)
 	topts.comm = env.comm;
 	topts.filter_gen = env.gen >= 0;
 	topts.gen = env.gen;
+	if (env.stack_depth) {
+		pystack__init(&s.stacks, env.stack_depth);
+		topts.stacks = &s.stacks;
+	}
 	if (env.cgroup) {
 		char why[PATH_MAX + 128];
 
@@ -681,6 +700,8 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&s.agg.lock);
 	}
 	output__summary(&s.out, &s.stats, counters);
+	if (env.stack_depth)
+		pystack__report(&s.stacks);
 	if (env.cmd && !s.follow.nr_armed)
 		p_warn("%s ran no Python interpreter gcbpf could trace (-v says why)", env.cmd[0]);
 	if (counters[GC_CNT_LOST])
@@ -699,6 +720,7 @@ cleanup:
 	output__finish(&s.out);	/* chrome: "]}" on every path after the header */
 	tracer__close(&s.tracer);
 	follower__free(&s.follow);
+	pystack__free(&s.stacks);
 	stats__free(&s.stats);
 	agg__free(&s.agg);
 	if (out && out != stdout)

@@ -4,6 +4,7 @@
 #include <time.h>
 #include "clock.h"
 #include "output.h"
+#include "pystack.h"
 
 int output__parse_format(const char *s, enum output_format *fmt)
 {
@@ -107,7 +108,10 @@ static void event_jsonl(struct output *o, const struct gc_event *e, const struct
 		json_string(f, b->display_path, sizeof(b->display_path));
 	else
 		fputs("null", f);
-	fprintf(f, ",\"cgroup\":%llu}\n", (unsigned long long)e->cgroup_id);
+	fprintf(f, ",\"cgroup\":%llu", (unsigned long long)e->cgroup_id);
+	if (o->stack)
+		pystack__jsonl(f, o->stack);
+	fputs("}\n", f);
 }
 
 static void text_header(struct output *o)

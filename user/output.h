@@ -10,6 +10,8 @@
 #include "py_build.h"
 #include "stats.h"
 
+struct py_stack;
+
 enum output_format {
 	OUTPUT_TEXT,
 	OUTPUT_JSONL,
@@ -24,6 +26,7 @@ struct output {
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock text */
 	unsigned long lines;
 	struct chrome_trace chrome;	/* OUTPUT_CHROME */
+	const struct py_stack *stack;	/* --stacks: the current event's, else NULL */
 };
 
 int output__parse_format(const char *s, enum output_format *fmt);
