@@ -14,8 +14,8 @@
  *   3.13-3.15 pyenv 3.13.0 and sid's python3.13d/3.14d/3.15d; the positions
  *             inside _Py_DebugOffsets from `ptype/o struct _Py_DebugOffsets` of
  *             the same -dbg files; at run time the build's own values replace
- *             the row's (apply_debug_offsets), the release builds' values were
- *             seen equal to the rows (tests/unit/test_pystack.c prints them).
+ *             the row's (apply_debug_offsets; tests/unit/test_pystack.c reads
+ *             them from every build here).
  * The sizes of PyASCIIObject/PyCompactUnicodeObject and the owner enums are
  * from the same DWARF (enum _frameowner: 3.12/3.13 CSTACK = 3; 3.14 adds
  * INTERPRETER = 3, CSTACK = 4; 3.15 INTERPRETER = 3: every owner >= 3 is a
