@@ -34,7 +34,7 @@ def _params():
     return out
 
 
-def _run(gcbpf_bin, it, mode, depth, chroot, tmp_path):
+def _run(gcbpf_bin, it, mode, depth, chroot, tmp_path, extra=()):
     """Runs the workload traced; returns (pid, trace path, gcbpf stderr, truth path)."""
     stack_opt = "--stacks=%d" % depth if depth != 64 else "--stacks"
     if chroot:
@@ -67,7 +67,7 @@ def _run(gcbpf_bin, it, mode, depth, chroot, tmp_path):
             with open(str(gc_err), "w") as e:
                 gcbpf = subprocess.Popen(
                     [gcbpf_bin, stack_opt, "-p", str(workload.pid), "-f", "jsonl", "-o",
-                     str(trace)], stdout=subprocess.DEVNULL, stderr=e)
+                     str(trace)] + list(extra), stdout=subprocess.DEVNULL, stderr=e)
             gt._wait_for_tracing(gcbpf, str(gc_err))
             with open(host + "/go", "w") as f:
                 f.write("go\n")
@@ -77,7 +77,8 @@ def _run(gcbpf_bin, it, mode, depth, chroot, tmp_path):
         else:
             with open(str(gc_err), "w") as e:
                 gcbpf = subprocess.Popen(
-                    [gcbpf_bin, stack_opt, "-f", "jsonl", "-o", str(trace), "--"] + prefix +
+                    [gcbpf_bin, stack_opt, "-f", "jsonl", "-o", str(trace)] + list(extra) +
+                    ["--"] + prefix +
                     ["--truth", truth_in], stdout=subprocess.DEVNULL, stderr=e)
             grc = gcbpf.wait(timeout=gt.WORKLOAD_TIMEOUT + gt.TRACING_TIMEOUT)
             pid = None
@@ -126,14 +127,39 @@ def check_stacks(truth, events, depth, what):
     return cut
 
 
+def _uprobe_params():
+    """USDT builds traced by uprobes instead: the thread state is the
+    collector's argument there, not the global / GIL holder."""
+    out = []
+    for p in interp_params(modes=["pid"]):
+        if p.values[0].label.startswith("debian-3.11"):
+            out.append(pytest.param(p.values[0], "pid", False, id=p.id, marks=p.marks))
+    for p in test_sid.sid_params(modes=["pid"], labels=("sid-3.13", "sid-3.14", "sid-3.15")):
+        out.append(pytest.param(p.values[0], "pid", True, id=p.id, marks=p.marks))
+    return out
+
+
 @pytest.mark.needs_root
 @pytest.mark.parametrize("it,mode,chroot", _params())
 def test_stacks(it, mode, chroot, gcbpf_bin, tmp_path):
+    _check(it, mode, chroot, gcbpf_bin, tmp_path, ())
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it,mode,chroot", _uprobe_params())
+def test_stacks_uprobe(it, mode, chroot, gcbpf_bin, tmp_path):
+    _check(it, mode, chroot, gcbpf_bin, tmp_path, ("--uprobe",))
+
+
+def _check(it, mode, chroot, gcbpf_bin, tmp_path, extra):
     depth = dict(MODES)[mode]
-    pid, trace, err, truth_path = _run(gcbpf_bin, it, mode, depth, chroot, tmp_path)
+    pid, trace, err, truth_path = _run(gcbpf_bin, it, mode, depth, chroot, tmp_path, extra)
     truth = gt._truth(truth_path)
     pid = pid or truth["pid"]
-    what = "%s-%s" % (it.label, mode)
+    what = "%s-%s%s" % (it.label, mode, "".join(extra))
+    if extra:
+        probes = set(e.get("probe") for e in compare_truth.load_trace(str(trace)))
+        assert probes == {"uprobe"}, (what, probes)
     ok, msg = compare_truth.compare(truth_path, str(trace), pid, check_tid=True, label=what)
     assert ok, msg
     events = compare_truth.select_events(compare_truth.load_trace(str(trace)), pid,
