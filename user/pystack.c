@@ -421,19 +421,15 @@ static struct pystack_entry *cache_slot(struct pystack *ps, pid_t pid, __u64 add
 }
 
 /*
- * The cache entry for code object addr, its header re-read now: a header
- * that differs from the cached one is another object at a reused address.
+ * The cache entry for code object addr whose header was just read (hdr): a
+ * header that differs from the cached one is another object at a reused
+ * address.
  */
 static const struct pystack_entry *code_entry(struct pystack *ps, const struct py_frames *f,
-					      pid_t pid, __u64 bias, __u64 addr)
+					      pid_t pid, __u64 bias, __u64 addr, const uint8_t *hdr)
 {
-	uint8_t hdr[MAX_CODE_HEADER];
 	struct pystack_entry *e, fresh = { .addr = addr, .pid = pid };
 
-	if (f->co_header > MAX_CODE_HEADER || target_read(pid, addr, hdr, f->co_header)) {
-		ps->counts.read_failures++;
-		return NULL;
-	}
 	if ((__s64)u64_at(hdr, 0) <= 0 || u64_at(hdr, 8) != f->code_type + bias) {
 		ps->counts.bad_objects++;
 		return NULL;
@@ -475,7 +471,10 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 {
 	struct py_stack *out = &ps->cur;
 	const struct py_frames *f = e->binary < GCBPF_MAX_BINARIES ? ps->builds[e->binary] : NULL;
-	__u32 i, nr;
+	static uint8_t hdrs[GCBPF_MAX_STACK][MAX_CODE_HEADER];
+	static struct iovec local[GCBPF_MAX_STACK], remote[GCBPF_MAX_STACK];
+	__u32 i, nr, batched = 0;
+	ssize_t got;
 
 	out->nr = 0;
 	out->truncated = false;
@@ -492,12 +491,27 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 	}
 	out->truncated = s->status != GC_STACK_OK;
 	nr = s->nr < (__u32)ps->depth ? s->nr : (__u32)ps->depth;
+	if (f->co_header > MAX_CODE_HEADER)
+		nr = 0;
+	/* Every frame's code header in one system call; what it could not read
+	 * (it stops at the first unreadable one) is read one by one below. */
+	for (i = 0; i < nr; i++) {
+		local[i] = (struct iovec){ hdrs[i], f->co_header };
+		remote[i] = (struct iovec){ (void *)(uintptr_t)s->frames[i].code, f->co_header };
+	}
+	got = nr ? process_vm_readv(e->pid, local, nr, remote, nr, 0) : 0;
+	if (got > 0)
+		batched = got / f->co_header;
 	for (i = 0; i < nr; i++) {
 		const struct gc_frame *fr = &s->frames[i];
-		const struct pystack_entry *c = code_entry(ps, f, e->pid, s->load_bias, fr->code);
+		const struct pystack_entry *c = NULL;
 		struct py_frame_sym *sym = &out->frames[out->nr];
 		int addr;
 
+		if (i < batched || !target_read(e->pid, fr->code, hdrs[i], f->co_header))
+			c = code_entry(ps, f, e->pid, s->load_bias, fr->code, hdrs[i]);
+		else
+			ps->counts.read_failures++;
 		if (!c) {
 			out->truncated = true;	/* named so far, nothing wrong after */
 			break;
