@@ -191,9 +191,133 @@ static void test_frames(void)
 	}
 }
 
+/*
+ * The symbolizer on objects laid out like 3.12's in this very process
+ * (process_vm_readv on oneself needs no privilege): names, lines, the
+ * cache noticing a reused address, and memory that is no (longer a) code
+ * object ending the stack, counted.
+ */
+static __u64 code_type, str_type, bytes_type;	/* their addresses stand for the types */
+
+struct fake_str {
+	__u64 refcnt, type, length, hash;
+	__u32 state, pad;
+	char data[64];		/* compact ASCII: right after the 40-byte header */
+};
+
+static void fake_str(struct fake_str *o, const char *s)
+{
+	memset(o, 0, sizeof(*o));
+	o->refcnt = 1;
+	o->type = (__u64)(uintptr_t)&str_type;
+	o->length = strlen(s);
+	o->state = 1 << 2 | 1 << 5 | 1 << 6;	/* kind 1, compact, ascii */
+	memcpy(o->data, s, strlen(s));
+}
+
+static void test_resolve(void)
+{
+	static struct fake_str file, name, other;
+	static struct {
+		__u64 refcnt, type, size, hash;
+		uint8_t data[8];
+	} table = { 1, 0, 4, 0, { 0xe8, 0x02, 0xe9, 0x04 } };	/* line +1 (1 unit), +2 (2 units) */
+	static uint8_t code[256];
+	static struct {
+		struct gc_stack s;
+		struct gc_frame f[3];
+	} st;
+	static struct pystack ps;
+	struct py_frames *f = calloc(1, sizeof(*f));
+	struct gc_event e = { .pid = getpid(), .binary = 0, .flags = GC_EV_STACK };
+	const struct py_stack *out;
+	__u64 v;
+
+	if (!f)
+		return;
+	*f = (struct py_frames){ .minor = 12, .co_filename = 112, .co_name = 128,
+				 .co_firstlineno = 68, .co_lines = 136, .co_firsttraceable = 176,
+				 .co_code = 192, .co_header = 184, .lines = PY_LINES_311,
+				 .bytes_size = 16, .bytes_data = 32, .str_length = 16, .str_state = 32,
+				 .str_ascii_data = 40, .str_compact_data = 56,
+				 .code_type = (__u64)(uintptr_t)&code_type,
+				 .str_type = (__u64)(uintptr_t)&str_type,
+				 .bytes_type = (__u64)(uintptr_t)&bytes_type };
+	table.type = (__u64)(uintptr_t)&bytes_type;
+	fake_str(&file, "/srv/app.py");
+	fake_str(&name, "Worker.run");
+	fake_str(&other, "other");
+	v = 1;
+	memcpy(code, &v, 8);
+	v = (__u64)(uintptr_t)&code_type;
+	memcpy(code + 8, &v, 8);
+	v = (__u64)(uintptr_t)&file;
+	memcpy(code + 112, &v, 8);
+	v = (__u64)(uintptr_t)&name;
+	memcpy(code + 128, &v, 8);
+	v = (__u64)(uintptr_t)&table;
+	memcpy(code + 136, &v, 8);
+	code[68] = 10;		/* co_firstlineno */
+	pystack__init(&ps, 64);
+	ps.builds[0] = f;
+	st.s.nr = 3;
+	st.s.status = GC_STACK_OK;
+	st.f[0] = (struct gc_frame){ (__u64)(uintptr_t)code, 192 + 2, 0 };
+	st.f[1] = (struct gc_frame){ (__u64)(uintptr_t)code, 192 + 0, 0 };
+	st.f[2] = (struct gc_frame){ 0x10, 192, 0 };	/* unmapped */
+
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(!out->unavailable && out->nr == 2 && out->truncated, "nr %d truncated %d", out->nr,
+	      out->truncated);
+	CHECK_STR(out->frames[0].func, "Worker.run");
+	CHECK_STR(out->frames[0].file, "/srv/app.py");
+	CHECK_EQ(out->frames[0].line, 13);
+	CHECK_EQ(out->frames[1].line, 11);
+	CHECK_EQ(ps.counts.read_failures, 1);
+	CHECK_EQ(ps.counts.cache_misses, 1);
+	CHECK_EQ(ps.counts.cache_hits, 1);
+
+	/* The same address, another object: named anew, not from the cache. */
+	v = (__u64)(uintptr_t)&other;
+	memcpy(code + 128, &v, 8);
+	st.s.nr = 1;
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(out->nr == 1 && !out->truncated, "nr %d", out->nr);
+	CHECK_STR(out->frames[0].func, "other");
+	CHECK_EQ(ps.counts.cache_stale, 1);
+
+	/* Freed: no longer a code object. The stack ends, nothing is named. */
+	v = 0;
+	memcpy(code + 8, &v, 8);
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(out->nr == 0 && out->truncated, "nr %d truncated %d", out->nr, out->truncated);
+	CHECK_EQ(ps.counts.bad_objects, 1);
+
+	/* A code object again, whose name is no str: not named. */
+	memcpy(code + 8, &(__u64){ (__u64)(uintptr_t)&code_type }, 8);
+	memcpy(code + 128, &(__u64){ (__u64)(uintptr_t)&table }, 8);
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(out->nr == 0 && out->truncated, "nr %d", out->nr);
+	CHECK_EQ(ps.counts.bad_objects, 2);
+
+	/* The kernel's walk ended at an unreadable frame; no thread state. */
+	memcpy(code + 128, &(__u64){ (__u64)(uintptr_t)&other }, 8);
+	st.s.status = GC_STACK_FAULT;
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(out->nr == 1 && out->truncated, "nr %d", out->nr);
+	st.s.status = GC_STACK_NO_TSTATE;
+	out = pystack__resolve(&ps, &e, &st.s);
+	CHECK(out->unavailable, "no tstate: null");
+	st.s.status = GC_STACK_OK;
+	e.flags = 0;
+	CHECK(pystack__resolve(&ps, &e, &st.s)->unavailable, "no GC_EV_STACK: null");
+	pystack__free(&ps);
+}
+
 int main(void)
 {
 	test_utf8();
+	test_resolve();
 	test_depth();
 	test_lines();
 	test_frames();
