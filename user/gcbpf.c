@@ -305,6 +305,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
 			argp_usage(state);
 		}
+		if (env.stack_depth && env.format != OUTPUT_JSONL && !env.list_only) {
+			p_err("--stacks shows stacks in JSONL only so far: add -f jsonl");
+			argp_usage(state);
+		}
 		if (env.interval_s && !env.stats && env.hist == HIST_NONE) {
 			p_err("-i reports statistics or histograms: add --stats and/or --hist");
 			argp_usage(state);

@@ -314,8 +314,26 @@ static void test_resolve(void)
 	pystack__free(&ps);
 }
 
+/* Builds without a frame layout say why, in one line. */
+static void test_refused(void)
+{
+	static struct py_build b;
+	struct py_frames f;
+	char err[256];
+
+	b.minor = 16;
+	snprintf(b.path, sizeof(b.path), "/nonexistent");
+	CHECK_EQ(py_frames__fill(&f, &b, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.16"), "%s", err);
+	b.minor = 13;
+	b.free_threaded = true;
+	CHECK_EQ(py_frames__fill(&f, &b, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "free-threaded"), "%s", err);
+}
+
 int main(void)
 {
+	test_refused();
 	test_utf8();
 	test_resolve();
 	test_depth();
