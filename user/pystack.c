@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/uio.h>
 #include "log.h"
-#include "output.h"
 #include "pystack.h"
 
 #define MAX_STR_CHARS 4096	/* longer names or paths are not believed */
@@ -562,28 +561,4 @@ void pystack__free(struct pystack *ps)
 		free(ps->strs[i]);
 	free(ps->strs);
 	memset(ps, 0, sizeof(*ps));
-}
-
-void pystack__jsonl(FILE *f, const struct py_stack *st)
-{
-	int i;
-
-	if (st->unavailable) {
-		fputs(",\"stack\":null", f);
-		return;
-	}
-	fputs(",\"stack\":[", f);
-	for (i = 0; i < st->nr; i++) {
-		const struct py_frame_sym *s = &st->frames[i];
-
-		fputs(i ? ",{\"func\":" : "{\"func\":", f);
-		json_string(f, s->func, SIZE_MAX);
-		fputs(",\"file\":", f);
-		json_string(f, s->file, SIZE_MAX);
-		if (s->line < 0)
-			fputs(",\"line\":null}", f);
-		else
-			fprintf(f, ",\"line\":%d}", s->line);
-	}
-	fprintf(f, "],\"stack_truncated\":%s", st->truncated ? "true" : "false");
 }

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 #include <linux/types.h>
 #include "gcbpf.h"
@@ -71,8 +70,6 @@ int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 /* The stack of e (s: what followed it in the ring, NULL if nothing). */
 const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_event *e,
 					const struct gc_stack *s);
-/* JSONL: ,"stack":[{"func","file","line"}...],"stack_truncated":B  (or "stack":null). */
-void pystack__jsonl(FILE *f, const struct py_stack *st);
 /* One line to stderr when frames went unnamed. */
 void pystack__report(const struct pystack *ps);
 void pystack__free(struct pystack *ps);
