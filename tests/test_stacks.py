@@ -176,3 +176,22 @@ def _check(it, mode, chroot, gcbpf_bin, tmp_path, extra):
     # objects are freed before gcbpf reads them (and are then not named).
     print("%s: %d collections, stacks equal (depth %d, %d cut)" % (what, len(recs), depth,
                                                                    cut))
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--stacks=0", "-f", "jsonl"], "invalid --stacks depth '0'"),
+    (["--stacks=257", "-f", "jsonl"], "invalid --stacks depth '257'"),
+    (["--stacks=x", "-f", "jsonl"], "invalid --stacks depth 'x'"),
+    (["--stacks"], "--stacks shows stacks in JSONL only so far: add -f jsonl"),
+    (["--stacks=8", "-f", "chrome"], "--stacks shows stacks in JSONL only so far"),
+])
+def test_stacks_bad_options(args, msg):
+    """Bad --stacks input: one line that says what to do, non-zero exit (no root)."""
+    path = os.environ.get("GCBPF") or os.path.join(os.path.dirname(PROGS_DIR), "..", "gcbpf")
+    if not os.access(path, os.X_OK):
+        pytest.skip("gcbpf not built")
+    p = subprocess.run([path] + args + ["-p", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+    assert p.returncode != 0
+    first = p.stderr.splitlines()[0]
+    assert first.startswith("gcbpf: ") and msg in first, p.stderr
