@@ -6,11 +6,14 @@ exactly when the true stack is deeper than DEPTH.
 Interpreters: tests/interpreters.py (pyenv 3.6-3.13, Debian 3.11 and its
 -dbg build) and sid's 3.13-3.15 (+ -dbg) in the chroot (tests/test_sid.py),
 each in -p mode (--stacks=16) and launch mode (--stacks, 64 frames); the
-workload recurses 80 frames deep, so both depths cut some stacks.
+workload recurses 80 frames deep, so both depths cut some stacks. Also: the
+USDT builds traced by uprobes (--uprobe: the thread state from the
+collector's argument), a system-wide run, and bad --stacks input.
 """
 import json
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -195,3 +198,37 @@ def test_stacks_bad_options(args, msg):
     assert p.returncode != 0
     first = p.stderr.splitlines()[0]
     assert first.startswith("gcbpf: ") and msg in first, p.stderr
+
+
+@pytest.mark.needs_root
+def test_stacks_system_wide(gcbpf_bin, tmp_path):
+    """gcbpf --stacks with no target: a workload started afterwards (by a
+    binary armed as it execs) gets exact stacks too."""
+    its = [it for it in gt.all_interpreters() if it.present]
+    if not its:
+        pytest.skip("no interpreter found")
+    it = its[-1]
+    trace, gc_err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    truth_path = tmp_path / "truth.jsonl"
+    gcbpf = None
+    try:
+        with open(str(gc_err), "w") as e:
+            gcbpf = subprocess.Popen([gcbpf_bin, "--stacks=16", "-f", "jsonl", "-o", str(trace)],
+                                     stdout=subprocess.DEVNULL, stderr=e)
+        gt._wait_for_tracing(gcbpf, str(gc_err))
+        wl = subprocess.run([it.path, STACK_WORKLOAD, "--truth", str(truth_path), "--rounds",
+                             "10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=gt.WORKLOAD_TIMEOUT)
+        assert wl.returncode == 0, wl.stdout
+        gcbpf.send_signal(signal.SIGINT)
+        assert gcbpf.wait(timeout=gt.EXIT_TIMEOUT) == 0, gt._read(str(gc_err))
+    finally:
+        gt._kill(gcbpf)
+    truth = gt._truth(str(truth_path))
+    what = "system-wide-" + it.label
+    ok, msg = compare_truth.compare(str(truth_path), str(trace), truth["pid"], check_tid=True,
+                                    label=what)
+    assert ok, msg
+    events = compare_truth.select_events(compare_truth.load_trace(str(trace)), truth["pid"],
+                                         truth["begin"], truth["end"])
+    assert check_stacks(truth, events, 16, what) > 0
