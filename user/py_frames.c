@@ -42,20 +42,28 @@ struct row {
 };
 
 static const struct row rows[] = {
+	/* 3.6: DWARF of pyenv 3.6.15; _PyThreadState_Current from .dynsym */
 	{ 6, GC_TSTATE_GLOBAL, -1, -1, 24, -1, 24, 32, 120, -1, GC_INSTR_LASTI, 0,
 	  96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 },
+	/* 3.7: pyenv 3.7.16 (_PyRuntime.gilstate.tstate_current = +1480) */
 	{ 7, GC_TSTATE_GLOBAL, 1480, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0,
 	  96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 },
+	/* 3.8: pyenv 3.8.18 */
 	{ 8, GC_TSTATE_GLOBAL, 1368, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0,
 	  104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 },
+	/* 3.9: pyenv 3.9.18 */
 	{ 9, GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0,
 	  104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 },
+	/* 3.10: pyenv 3.10.13; f_lasti counts code units */
 	{ 10, GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 96, -1, GC_INSTR_LASTI, 0,
 	  104, 112, 40, 120, -1, -1, PY_LINES_310, 2, 48, 72 },
+	/* 3.11: pyenv 3.11.7 and Debian python3.11d (3.11.2): equal */
 	{ 11, GC_TSTATE_GLOBAL, 576, -1, 56, 8, 48, 32, 56, 69, GC_INSTR_PTR, 0,
 	  112, 128, 72, 136, 168, 184, PY_LINES_311, 0, 48, 72 },
+	/* 3.12: pyenv 3.12.1 (PyInterpreterState._gil at 1040) */
 	{ 12, GC_TSTATE_GIL, -1, 1048, 56, 0, 8, 0, 56, 70, GC_INSTR_PTR, 0,
 	  112, 128, 68, 136, 176, 192, PY_LINES_311, 0, 40, 56 },
+	/* 3.13-3.15: pyenv 3.13.0, sid 3.13d/3.14d/3.15d; replaced by the file's values */
 	{ 13, GC_TSTATE_GIL, -1, 7760, 72, -1, 8, 0, 56, 70, GC_INSTR_PTR, 0,
 	  112, 128, 68, 136, 184, 200, PY_LINES_311, 0, 40, 56 },
 	{ 14, GC_TSTATE_GIL, -1, 7792, 72, -1, 8, 0, 56, 74, GC_INSTR_PTR, 3,
