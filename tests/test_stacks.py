@@ -232,3 +232,26 @@ def test_stacks_system_wide(gcbpf_bin, tmp_path):
     events = compare_truth.select_events(compare_truth.load_trace(str(trace)), truth["pid"],
                                          truth["begin"], truth["end"])
     assert check_stacks(truth, events, 16, what) > 0
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("minor", (9, 11, 12, 13), ids=lambda m: "3.%d" % m)
+def test_stacks_stripped_libpython(minor, gcbpf_bin, tmp_path):
+    """A stripped copy of libpython (no .symtab, no USDT: the collector found
+    by disassembly, the types from .dynsym) gives exact stacks too."""
+    import test_builds
+    it, lib = test_builds._pyenv(minor)
+    libdir = tmp_path / "lib"
+    copy = test_builds.make_stripped(lib, libdir)
+    truth_path, trace = tmp_path / "truth.jsonl", tmp_path / "trace.jsonl"
+    p = subprocess.run([gcbpf_bin, "--stacks=16", "-f", "jsonl", "-o", str(trace), "--",
+                        it.path, STACK_WORKLOAD, "--truth", str(truth_path), "--rounds", "10"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=test_builds._env(libdir), universal_newlines=True,
+                       timeout=gt.WORKLOAD_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    truth = gt._truth(str(truth_path))
+    events = compare_truth.select_events(compare_truth.load_trace(str(trace)), truth["pid"],
+                                         truth["begin"], truth["end"])
+    assert set(e.get("binary") for e in events) == {copy}
+    assert check_stacks(truth, events, 16, "stripped-" + it.label) > 0
