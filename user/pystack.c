@@ -543,7 +543,8 @@ void pystack__report(const struct pystack *ps)
 	if (c->bpf_faults || c->no_tstate || c->read_failures || c->bad_objects)
 		p_warn("stacks cut short (\"stack_truncated\"): %llu at a frame the kernel could "
 		       "not read, %llu with no thread state, %llu frames unreadable from user "
-		       "space, %llu no longer the objects they were",
+		       "space, %llu no longer the objects they were (the process exited or freed "
+		       "them before gcbpf read their names)",
 		       (unsigned long long)c->bpf_faults, (unsigned long long)c->no_tstate,
 		       (unsigned long long)c->read_failures, (unsigned long long)c->bad_objects);
 }

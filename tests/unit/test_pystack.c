@@ -111,6 +111,26 @@ static void test_lines(void)
 		printf("  (no interpreter found: line tables not checked)\n");
 }
 
+/* Tables from a hostile target: any bytes, any offset; the decoders end, in bounds. */
+static void test_lines_hostile(void)
+{
+	uint8_t t[64];
+	unsigned int seed = 12345;
+	int i, k, n, calls = 0;
+
+	/* Bounds: run under -fsanitize=address to see them checked. */
+	for (i = 0; i < 20000; i++) {
+		size_t len = rand_r(&seed) % sizeof(t);
+
+		for (n = 0; n < (int)len; n++)
+			t[n] = rand_r(&seed);
+		for (k = PY_LINES_LNOTAB; k <= PY_LINES_311; k++, calls++)
+			pystack__line(k, t, len, rand_r(&seed) % 1000,
+				      (int)(rand_r(&seed) % 600) - 2);
+	}
+	CHECK_EQ(calls, 60000);
+}
+
 static void test_utf8(void)
 {
 	static const uint8_t latin1[] = { 'g', 'r', 0xf6, 0xdf, 'e' };
@@ -335,6 +355,7 @@ int main(void)
 {
 	test_refused();
 	test_utf8();
+	test_lines_hostile();
 	test_resolve();
 	test_depth();
 	test_lines();
