@@ -56,20 +56,17 @@ int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 
 	if (idx < 0 || idx >= GCBPF_MAX_BINARIES)
 		return -EINVAL;
-	if (ps->builds[idx]) {
-		*sl = ps->builds[idx]->bpf;
-		return 0;
-	}
+	/* A slot the tracer failed to fill before is given again: start over. */
+	free(ps->builds[idx]);
+	ps->builds[idx] = NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	ret = py_frames__fill(f, b, err, sizeof(err));
 	if (ret) {
 		free(f);
-		if (!ps->said[idx])
-			p_warn("no Python stacks from %s (Python %s): %s; its events carry "
-			       "\"stack\": null", b->display_path, b->version, err);
-		ps->said[idx] = true;
+		p_warn("no Python stacks from %s (Python %s): %s; its events carry \"stack\": null",
+		       b->display_path, b->version, err);
 		return ret;
 	}
 	p_debug("stacks from %s: offsets from %s", b->display_path, f->source);

@@ -51,7 +51,6 @@ struct pystack_entry;
 struct pystack {
 	int depth;
 	struct py_frames *builds[GCBPF_MAX_BINARIES];	/* NULL: no stacks from that build */
-	bool said[GCBPF_MAX_BINARIES];
 	struct pystack_entry *cache;
 	size_t cache_cap, cache_used;
 	char **strs;		/* interned strings, open addressing */
@@ -63,7 +62,7 @@ struct pystack {
 void pystack__init(struct pystack *ps, int depth);
 /*
  * A build the tracer registered as idx: fills sl and returns 0 when its
- * frames can be walked; else -ENOTSUP, said once per binary.
+ * frames can be walked; else -ENOTSUP, said (the tracer registers a binary once).
  */
 int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 		       struct gc_stack_layout *sl);
