@@ -160,7 +160,7 @@ def main():
     ap.add_argument("--wait-file")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--batch", type=int, default=150)
-    ap.add_argument("--linger", type=float, default=0.5,
+    ap.add_argument("--linger", type=float, default=1.5,
                     help="seconds to stay alive at the end, so that a tracer can "
                     "still read the names of the last collections' frames")
     args = ap.parse_args()
