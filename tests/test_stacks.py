@@ -15,11 +15,13 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
 from conftest import PROGS_DIR, interp_params
 import compare_truth
+import interpreters
 import test_ground_truth as gt
 import test_sid
 
@@ -200,6 +202,12 @@ def test_stacks_bad_options(args, msg):
     assert first.startswith("gcbpf: ") and msg in first, p.stderr
 
 
+def _armed(err, it):
+    """Whether gcbpf's stderr says the build of interpreter it is armed."""
+    files = interpreters.elf_files(it.path)
+    return any(l.startswith("Armed") and any(f in l for f in files) for l in err.splitlines())
+
+
 @pytest.mark.needs_root
 def test_stacks_system_wide(gcbpf_bin, tmp_path):
     """gcbpf --stacks with no target: a workload started afterwards (by a
@@ -216,10 +224,20 @@ def test_stacks_system_wide(gcbpf_bin, tmp_path):
             gcbpf = subprocess.Popen([gcbpf_bin, "--stacks=16", "-f", "jsonl", "-o", str(trace)],
                                      stdout=subprocess.DEVNULL, stderr=e)
         gt._wait_for_tracing(gcbpf, str(gc_err))
-        wl = subprocess.run([it.path, STACK_WORKLOAD, "--truth", str(truth_path), "--rounds",
-                             "10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, timeout=gt.WORKLOAD_TIMEOUT)
-        assert wl.returncode == 0, wl.stdout
+        # Released once its binary is armed (system-wide, a binary new to gcbpf
+        # is armed a few ms after the exec: collections before are not seen).
+        go = tmp_path / "go"
+        wl = subprocess.Popen([it.path, STACK_WORKLOAD, "--truth", str(truth_path),
+                               "--rounds", "10", "--wait-file", str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        # No "Armed" line within seconds: the build was armed at the start.
+        deadline = time.time() + 5
+        while not _armed(gt._read(str(gc_err)), it) and time.time() < deadline:
+            time.sleep(0.05)
+        go.write_text("go\n")
+        out, _ = wl.communicate(timeout=gt.WORKLOAD_TIMEOUT)
+        assert wl.returncode == 0, out
         gcbpf.send_signal(signal.SIGINT)
         assert gcbpf.wait(timeout=gt.EXIT_TIMEOUT) == 0, gt._read(str(gc_err))
     finally:
