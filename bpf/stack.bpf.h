@@ -107,6 +107,7 @@ struct {
 } stack_scratch SEC(".maps");
 
 struct walk_ctx {
+	__u64 buf[STACK_READ_MAX / 8];	/* the frame being read; zeroed once */
 	const struct gc_stack_layout *sl;
 	struct stack_scratch *out;
 	__u64 frame;
@@ -120,7 +121,7 @@ struct walk_ctx {
 static long stack__frame(__u32 i, struct walk_ctx *w)
 {
 	const struct gc_stack_layout *sl = w->sl;
-	__u64 buf[STACK_READ_MAX / 8] = {}, back, code;
+	__u64 *buf = w->buf, back, code;
 	__u32 n = w->n, len = w->len;
 
 	if (!w->frame)
