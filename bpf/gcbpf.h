@@ -109,6 +109,12 @@ enum gc_proc_event_type {
 	PROC_EXEC = 1,		/* a traced (or, system-wide, any) process called exec */
 };
 
+/* Values of the `tracked` map. */
+enum gc_tracked {
+	TRACKED = 1,
+	TRACKED_STOPPED = 2,	/* stopped at an exec at least once: continued at the end */
+};
+
 struct gc_proc_event {
 	__u64 ts;		/* CLOCK_MONOTONIC ns */
 	__u32 type;		/* enum gc_proc_event_type */

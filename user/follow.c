@@ -139,6 +139,6 @@ int follower__scan(struct follower *f)
 void follower__on_exec(struct follower *f, const struct gc_proc_event *e)
 {
 	add_pid(f, e->pid, true, e->ts);
-	if (e->stopped && kill(e->pid, SIGCONT) && errno != ESRCH)
-		p_warn("cannot continue pid %d: %s", e->pid, strerror(errno));
+	if (e->stopped)
+		tracer__continue(f->tracer, e->pid);
 }
