@@ -131,3 +131,170 @@ def test_sigkill_leaves_nothing_stopped(gcbpf_bin, tmp_path):
         _kill_tree("GCBPF_KILLTEST=" + tag)
     assert not failures, "seed %d (GCBPF_KILL_SEED=%d repeats it):\n%s" % (
         seed, seed, "\n".join(failures))
+
+
+# --------------------------------------------------------------------------
+# the exporter: hostile clients cannot starve tracing
+
+def _interp(label):
+    from conftest import all_interpreters
+    for it in all_interpreters():
+        if it.label == label or it.label.startswith(label + "."):
+            if not it.present:
+                pytest.skip("interpreter %s missing: %s" % (label, it.reason))
+            return it
+    pytest.skip("interpreter %s not known to tests/interpreters.py" % label)
+
+
+def _free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _events(path):
+    n = 0
+    for line in _read(path).splitlines():
+        if line.startswith('{"pid"'):
+            n += 1
+    return n
+
+
+def _metrics(port, timeout=2.0):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def test_exporter_hostile_clients(gcbpf_bin, tmp_path):
+    """1,100 connections held open and a client sending a byte a second:
+    gcbpf's fds never run out (a new binary is still armed while they are
+    held, events keep arriving), the slow client is cut off, and /metrics
+    answers a new client once they are gone.  Old gcbpf: its 1,024 fds ran
+    out and the slow client was never timed out."""
+    import resource
+    import socket
+    _need(PYTHON)
+    other = _interp("pyenv-3.12")
+    port = _free_port()
+    go, stop = tmp_path / "go", tmp_path / "stop"
+    loop = ("import gc, os, time\n"
+            "while not os.path.exists(%r):\n"
+            "    gc.collect(0); time.sleep(0.01)\n" % str(stop))
+    script = ('%s -c "$LOOP" & while [ ! -e %s ]; do sleep 0.05; done; '
+              '%s -c "import gc; gc.collect(); gc.collect()"; wait'
+              % (PYTHON, go, other.path))
+    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2400:
+        pytest.skip("RLIMIT_NOFILE hard limit %d: cannot hold 1,100 "
+                    "connections" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2400, hard))
+
+    def small_nofile():         # what gcbpf had in the measured failure
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    held = []
+    with open(str(err), "w") as e:
+        proc = subprocess.Popen(
+            [gcbpf_bin, "--prometheus", str(port), "-f", "jsonl", "-o",
+             str(trace), "--", "sh", "-c", script],
+            env=dict(os.environ, LOOP=loop), stdout=subprocess.DEVNULL,
+            stderr=e, preexec_fn=small_nofile)
+    try:
+        _wait_file_text(err, "Serving", proc)
+        deadline = time.time() + 10
+        while _events(trace) < 5 and time.time() < deadline:
+            time.sleep(0.1)
+        assert _events(trace) >= 5, "no events before the clients came"
+        # The slow client first, so that it is one the server accepted.
+        request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 60
+        slow = socket.create_connection(("127.0.0.1", port), timeout=1)
+        slow.send(request[:1])
+        t0 = time.time()
+        for _ in range(1100):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            held.append(s)
+        before = _events(trace)
+        go.touch()              # a new binary to arm: needs fds
+        cut = None
+        for byte in request[1:]:
+            try:
+                slow.recv(1)    # waits 1 s: a byte a second
+                cut = time.time() - t0  # answered or closed: no longer held
+                break
+            except socket.timeout:
+                pass
+            except OSError:
+                cut = time.time() - t0
+                break
+            try:
+                slow.send(bytes([byte]))
+            except OSError:
+                cut = time.time() - t0
+                break
+        assert cut is not None, \
+            "the slow client was not cut off within %.0f s" % (time.time() - t0)
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(
+                l.startswith("Armed") and "Python %s" % other.version in l
+                for l in _read(err).splitlines()):
+            time.sleep(0.1)
+        armed = [l for l in _read(err).splitlines()
+                 if l.startswith("Armed") and "Python %s" % other.version in l]
+        print("slow client cut off after %.1f s" % cut)
+        assert armed, "the new binary was not armed while 1,100 connections " \
+            "were held; stderr:\n%s" % _read(err)
+        assert _events(trace) > before + 5, "events stopped arriving"
+        assert proc.poll() is None, "gcbpf exited: %s" % _read(err)
+        for s in held:
+            s.close()
+        held = []
+        slow.close()
+        deadline, last = time.time() + 15, None
+        while time.time() < deadline:
+            try:
+                status, body = _metrics(port)
+                break
+            except OSError as ex:
+                last = ex
+                time.sleep(0.2)
+        else:
+            pytest.fail("/metrics did not answer after the clients left: %s"
+                        % last)
+        assert status == 200 and "python_gc_collections_total{" in body, body
+        stop.touch()
+        rc = proc.wait(timeout=30)
+        assert rc == 0, _read(err)
+        pyth = [json.loads(l) for l in _read(trace).splitlines()
+                if l.startswith('{"pid"')]
+        assert any(other.version and e.get("python", "").startswith(
+            other.version[:4]) for e in pyth), \
+            "no event of %s in the trace" % other.path
+    finally:
+        for s in held:
+            s.close()
+        stop.touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _wait_file_text(path, text, proc, timeout=TRACING_TIMEOUT):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in _read(path):
+            return
+        if proc.poll() is not None:
+            pytest.fail("gcbpf exited (%s) before printing %r; stderr:\n%s"
+                        % (proc.returncode, text, _read(path)))
+        time.sleep(0.05)
+    pytest.fail("gcbpf did not print %r within %.0fs; stderr:\n%s"
+                % (text, timeout, _read(path)))
