@@ -87,6 +87,13 @@ def _need_py311():
         pytest.skip("%s missing (apt-get install python3.11)" % PY311)
 
 
+def _dur_ns(text):
+    """A table's duration ("705ns", "12.35us", "1.234ms") in ns."""
+    m = re.match(r"^([\d.]+)(ns|us|ms)$", text)
+    assert m, "not a duration: %r" % text
+    return float(m.group(1)) * {"ns": 1, "us": 1e3, "ms": 1e6}[m.group(2)]
+
+
 def _hist_sections(text):
     """{label: {bucket-label: count}} from bpftrace-style @pause_ns output."""
     out, cur = {}, None
@@ -175,15 +182,19 @@ def test_stats_and_hist_match_events(gcbpf_bin, tmp_path):
                 "%s gen %s: %s %d vs exact %d" % (row["pid"], row["gen"], name, got, exact))
             checked += 1
     assert checked >= 16, stats
-    # the plain table on stdout carries the same numbers in ms
-    table = [l.split() for l in p.stdout.splitlines() if l.startswith("total ")]
-    assert [r[2] for r in table] == ["0", "1", "2", "all"], p.stdout
+    # the table carries the same numbers, each in the unit that fits; in
+    # launch mode on stderr (stdout is the command's)
+    assert "PID" not in p.stdout and "@pause_ns" not in p.stdout, p.stdout
+    table = [l.split() for l in p.stderr.splitlines() if l.startswith("total ")]
+    assert [r[2] for r in table] == ["0", "1", "2", "all"], p.stderr
     for r in table:
         durs = by_gen[int(r[2])] if r[2] != "all" else [e["duration_ns"] for e in events]
         assert int(r[3]) == len(durs)
-        assert float(r[6]) == pytest.approx(_exact(durs, 0.5) / 1e6, rel=0.01, abs=0.0015)
+        assert _dur_ns(r[4]) == pytest.approx(sum(durs), rel=1e-6, abs=1000)
+        assert _dur_ns(r[6]) == pytest.approx(_exact(durs, 0.5), rel=0.01, abs=10)
+        assert _dur_ns(r[10]) == pytest.approx(max(durs), rel=1e-6, abs=1000)
     # --hist: one section per generation, each row exact
-    hists = _hist_sections(p.stdout)
+    hists = _hist_sections(p.stderr)
     for g in range(3):
         want = {}
         for d in by_gen[g]:

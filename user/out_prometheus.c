@@ -11,6 +11,7 @@
 #include "hdr.h"
 #include "log.h"
 #include "out_prometheus.h"
+#include "sink.h"
 
 /* 50 µs .. 10 s, 1-2.5-5 steps. */
 static const struct {
@@ -83,7 +84,7 @@ static void label_value(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void labels(FILE *f, const struct agg_proc *p, int gen)
+static void labels(FILE *f, const struct proc_totals *p, int gen)
 {
 	fprintf(f, "{pid=\"%d\",comm=", p->pid);
 	label_value(f, p->comm);
@@ -96,7 +97,7 @@ static void labels(FILE *f, const struct agg_proc *p, int gen)
 }
 
 /* One sample: NAME{labels} VALUE */
-static void sample(FILE *f, const char *name, const struct agg_proc *p, int gen,
+static void sample(FILE *f, const char *name, const struct proc_totals *p, int gen,
 		   unsigned long long value)
 {
 	fputs(name, f);
@@ -104,24 +105,25 @@ static void sample(FILE *f, const char *name, const struct agg_proc *p, int gen,
 	fprintf(f, "} %llu\n", value);
 }
 
-typedef void (*series_fn)(FILE *f, const struct agg_proc *p, int gen, const struct gc_hist *h);
+typedef void (*series_fn)(FILE *f, const struct proc_totals *p, int gen, const struct gc_hist *h);
 
-static void each_series(FILE *f, struct agg *a, series_fn fn)
+/* Retired processes (exited a while ago) are no longer exported. */
+static void each_series(FILE *f, struct totals *t, series_fn fn)
 {
 	int i, g;
 
-	for (i = 0; i < a->nr; i++) {
-		const struct agg_proc *p = &a->procs[i];
+	for (i = 0; i < t->procs.nr; i++) {
+		const struct proc_totals *p = &t->procs.items[i];
 
-		if (p->forgotten)
+		if (p->retired)
 			continue;
 		for (g = 0; g < 3; g++)
-			if (p->cur[g] && p->cur[g]->count)
-				fn(f, p, g, p->cur[g]);
+			if (p->hist[g] && p->hist[g]->count)
+				fn(f, p, g, p->hist[g]);
 	}
 }
 
-static void duration_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void duration_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
 {
 	size_t i;
 
@@ -140,31 +142,31 @@ static void duration_series(FILE *f, const struct agg_proc *p, int g, const stru
 	sample(f, "python_gc_duration_seconds_count", p, g, h->count);
 }
 
-static void collections_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void collections_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
 {
 	sample(f, "python_gc_collections_total", p, g, h->count);
 }
 
-static void collected_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void collected_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
 {
 	sample(f, "python_gc_objects_collected_total", p, g, h->collected);
 }
 
-static void uncollectable_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void uncollectable_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
 {
 	sample(f, "python_gc_objects_uncollectable_total", p, g, h->uncollectable);
 }
 
-static void gauge(FILE *f, struct agg *a, const char *name, const char *help, bool heap)
+static void gauge(FILE *f, struct totals *t, const char *name, const char *help, bool heap)
 {
 	bool head = false;
 	int i;
 
-	for (i = 0; i < a->nr; i++) {
-		const struct agg_proc *p = &a->procs[i];
+	for (i = 0; i < t->procs.nr; i++) {
+		const struct proc_totals *p = &t->procs.items[i];
 		__s64 v = heap ? p->heap_size : p->long_lived_total;
 
-		if (p->forgotten || v < 0)
+		if (p->retired || v < 0)
 			continue;
 		if (!head)
 			fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
@@ -175,7 +177,7 @@ static void gauge(FILE *f, struct agg *a, const char *name, const char *help, bo
 	}
 }
 
-void prometheus__render(FILE *f, struct agg *a)
+void prometheus__render(FILE *f, struct totals *a)
 {
 	fputs("# HELP python_gc_duration_seconds CPython garbage collection pauses, every one "
 	      "(aggregated in the kernel).\n# TYPE python_gc_duration_seconds histogram\n", f);
@@ -219,9 +221,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!f)
 		return MHD_NO;
 	if (!strcmp(url, "/metrics")) {
-		pthread_mutex_lock(&p->agg->lock);
-		prometheus__render(f, p->agg);
-		pthread_mutex_unlock(&p->agg->lock);
+		pthread_mutex_lock(&p->totals->lock);
+		prometheus__render(f, p->totals);
+		pthread_mutex_unlock(&p->totals->lock);
 	} else if (!strcmp(url, "/")) {
 		fputs("gcbpf: CPython GC metrics at /metrics\n", f);
 	} else {
@@ -342,13 +344,13 @@ static unsigned int max_conns(void)
 	return room < PROM_MAX_CONNS ? (room < 4 ? 4 : (unsigned int)room) : PROM_MAX_CONNS;
 }
 
-int prometheus__start(struct prometheus *p, struct agg *a)
+int prometheus__start(struct prometheus *p, struct totals *t)
 {
 	/* epoll: no FD_SETSIZE ceiling on the fd numbers gcbpf itself may reach. */
 	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD, conns = max_conns();
 	pthread_condattr_t ca;
 
-	p->agg = a;
+	p->totals = t;
 	if (p->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	pthread_mutex_init(&p->lock, NULL);
@@ -394,3 +396,44 @@ void prometheus__stop(struct prometheus *p)
 		MHD_stop_daemon(p->daemon);
 	p->daemon = NULL;
 }
+
+/* --prometheus as a sink: the server runs from start to finish. */
+static int prometheus_start_sink(struct sink *s)
+{
+	struct prometheus *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	s->priv = p;
+	if (prometheus__parse_addr(s->cfg->prometheus, &p->addr, p->where, sizeof(p->where))) {
+		p_err("invalid --prometheus '%s': expected [ADDR:]PORT, e.g. 9464 or 0.0.0.0:9464",
+		      s->cfg->prometheus);
+		return -EINVAL;
+	}
+	err = prometheus__start(p, s->totals);
+	if (!err)
+		p_info("Serving Prometheus metrics at http://%s/metrics", p->where);
+	return err;
+}
+
+static void prometheus_finish_sink(struct sink *s, const struct sink_report *r)
+{
+	if (s->priv)
+		prometheus__stop(s->priv);
+}
+
+static void prometheus_free_sink(struct sink *s)
+{
+	if (s->priv)
+		prometheus__stop(s->priv);
+	free(s->priv);
+	s->priv = NULL;
+}
+
+const struct sink_ops prometheus_sink = {
+	.name = "prometheus",
+	.start = prometheus_start_sink,
+	.finish = prometheus_finish_sink,
+	.free = prometheus_free_sink,
+};

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * --prometheus [ADDR:]PORT: /metrics in the Prometheus text exposition
- * format, served by libmicrohttpd from its own thread, rendered from struct
- * agg (the kernel histograms as of the main loop's last refresh) under its lock.
+ * format, served by libmicrohttpd from its own thread, rendered from the
+ * totals (the kernel histograms as of the main loop's last refresh) under
+ * their lock.
  */
 #ifndef GCBPF_PROMETHEUS_H
 #define GCBPF_PROMETHEUS_H
@@ -11,7 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include "agg.h"
+#include "totals.h"
 
 struct MHD_Daemon;
 struct prom_conn;
@@ -30,7 +31,7 @@ struct prom_conn;
 
 struct prometheus {
 	struct MHD_Daemon *daemon;
-	struct agg *agg;
+	struct totals *totals;
 	struct sockaddr_storage addr;
 	char where[80];		/* "127.0.0.1:9464", as given back in messages */
 	/* The deadline reaper: */
@@ -44,9 +45,9 @@ struct prometheus {
 /* "[ADDR:]PORT", "[v6addr]:PORT"; the address defaults to 127.0.0.1. 0 or -EINVAL. */
 int prometheus__parse_addr(const char *s, struct sockaddr_storage *ss, char *where, size_t len);
 /* Listens; 0 or -errno (says why). */
-int prometheus__start(struct prometheus *p, struct agg *a);
+int prometheus__start(struct prometheus *p, struct totals *t);
 void prometheus__stop(struct prometheus *p);
 /* The exposition text; caller holds a->lock. */
-void prometheus__render(FILE *f, struct agg *a);
+void prometheus__render(FILE *f, struct totals *t);
 
 #endif
