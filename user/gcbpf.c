@@ -295,6 +295,7 @@ int main(int argc, char **argv)
 					  NULL };
 
 	format_doc();
+	argp_err_exit_status = 2;	/* usage errors, as EXIT STATUS says */
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return 2;
 	if (opt.sinks.prometheus) {
@@ -307,8 +308,6 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	signal(SIGINT, session__on_signal);
-	signal(SIGTERM, session__on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	session__catch_signals();
 	return session__run(&opt);
 }

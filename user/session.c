@@ -24,11 +24,38 @@
 #define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting;	/* the signal that ends the run */
+static volatile sig_atomic_t signals;	/* SIGINT/SIGTERMs received */
+static volatile pid_t forward_to;	/* launch mode: the command, while it runs */
 
-void session__on_signal(int sig)
+/*
+ * SIGINT/SIGTERM, as perf and strace take them. Launch mode: the first is
+ * passed to the command, unless a terminal sent it to the whole foreground
+ * process group, the command's too (not twice); tracing goes on until the
+ * command ends, so the report is complete. The second ends the run at once.
+ * Other modes: the first ends the run.
+ */
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	exiting = 1;
+	pid_t cmd = forward_to;
+
+	if (cmd > 0 && !signals++) {
+		/* si_code <= 0: kill(2) or sigqueue(3) from a process, to gcbpf alone. */
+		if (si->si_code <= 0 || getpgid(cmd) != getpgrp())
+			kill(cmd, sig);
+		return;
+	}
+	exiting = sig;
+}
+
+void session__catch_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 struct session {
@@ -364,8 +391,12 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		goto out;
 	banner(s);
 	s->start_ns = mono_ns();
+	if (exiting)
+		goto out;	/* a signal while loading: the command never runs */
 	launch__release(&s->child);
+	forward_to = s->child.pid;
 	err = poll_loop(s);
+	forward_to = 0;
 	refresh(s, false);
 	pthread_mutex_lock(&s->totals.lock);
 	err = outputs__close(&s->out, &s->totals, mono_ns() - s->start_ns) ?: err;
@@ -379,16 +410,23 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 out:
 	if (opened)
 		outputs__close(&s->out, NULL, 0);	/* a trace's JSON is closed on every path */
-	if (opt->mode == MODE_LAUNCH && err) {
+	if (opt->mode == MODE_LAUNCH && (err || s->child.gate >= 0)) {
 		launch__abort(&s->child);
+	} else if (opt->mode == MODE_LAUNCH && exiting) {
+		/* A second signal: at once, everything stopped continued already. */
+		if (!launch__reap(&s->child, false))
+			p_warn("%s (pid %d) is still running: not waited for, no longer traced",
+			       opt->cmd[0], s->child.pid);
 	} else if (opt->mode == MODE_LAUNCH) {
-		/* Ended by Ctrl-C or -d: the command got the signal too; report its status. */
+		/* Ended by -d: its status once it ends. */
 		launch__reap(&s->child, true);
 	}
 	tracer__close(&s->tracer);
 	follower__free(&s->follow);
 	if (err)
 		return 1;
+	if (opt->mode == MODE_LAUNCH && exiting)
+		return 128 + exiting;
 	return opt->mode == MODE_LAUNCH ? s->child.exit_code : 0;
 }
 

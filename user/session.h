@@ -43,7 +43,7 @@ struct options {
 /* The mode's entry point; returns the process exit status. */
 int session__run(const struct options *opt);
 
-/* Set from a signal handler: end the run. */
-void session__on_signal(int sig);
+/* SIGINT and SIGTERM end the run (launch mode: see session.c); SIGPIPE is ignored. */
+void session__catch_signals(void);
 
 #endif
