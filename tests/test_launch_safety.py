@@ -133,6 +133,138 @@ def test_sigkill_leaves_nothing_stopped(gcbpf_bin, tmp_path):
         seed, seed, "\n".join(failures))
 
 
+
+# --------------------------------------------------------------------------
+# signals like perf/strace
+
+def _start_signalled(gcbpf_bin, tmp_path, extra=(), preexec=None):
+    truth, sigs, ready = (tmp_path / "truth.jsonl", tmp_path / "signals",
+                          tmp_path / "ready")
+    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    argv = [gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--", PYTHON,
+            SIGNALLED, "--truth", str(truth), "--signals", str(sigs),
+            "--ready", str(ready)] + list(extra)
+    with open(str(err), "w") as e:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=e,
+                                preexec_fn=preexec)
+    _wait_file(ready, proc, err, TRACING_TIMEOUT, "the command's ready file")
+    time.sleep(0.3)
+    return proc, truth, sigs, trace, err
+
+
+def _signals_received(path):
+    return [int(l) for l in _read(path).split()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_passed_to_command(gcbpf_bin, tmp_path, sig):
+    """kill -INT/-TERM gcbpf: the command gets it once, makes 50 more
+    collections and exits 3; gcbpf traced every one (ground truth) and
+    exits 3.  Old gcbpf: an early, cut-off summary, the command never got
+    the signal."""
+    _need(PYTHON)
+    proc, truth, sigs, trace, err = _start_signalled(gcbpf_bin, tmp_path)
+    try:
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _signals_received(sigs) == [sig], \
+        "the command received %s; stderr:\n%s" % (_signals_received(sigs),
+                                                  _read(err))
+    assert rc == 3, "exit %s, not the command's 3; stderr:\n%s" % (rc,
+                                                                   _read(err))
+    t = compare_truth.load_truth(str(truth))
+    ok, msg = compare_truth.compare(str(truth), str(trace), t["pid"],
+                                    check_tid=True, strict=True)
+    assert ok, msg
+
+
+def test_second_signal_ends_at_once(gcbpf_bin, tmp_path):
+    """A command that does not end on SIGINT: the second SIGINT ends gcbpf
+    at once (128+2), nothing is left stopped, and the command runs on."""
+    _need(PYTHON)
+    proc, truth, sigs, trace, err = _start_signalled(
+        gcbpf_bin, tmp_path, extra=["--forever"])
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None, "gcbpf ended on the first signal"
+        t0 = time.time()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+        took = time.time() - t0
+        assert rc == 128 + signal.SIGINT, _read(err)
+        assert took < 3, "gcbpf took %.1f s after the second signal" % took
+        cmd = json.loads(_read(truth).splitlines()[0])["pid"]
+        with open("/proc/%d/stat" % cmd) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        assert state != "T", "the command was left stopped"
+        assert "still running" in _read(err), _read(err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        try:
+            cmd = json.loads(_read(truth).splitlines()[0])["pid"]
+            os.kill(cmd, signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            pass
+
+
+def test_terminal_ctrl_c_reaches_command_once(gcbpf_bin, tmp_path):
+    """Ctrl-C on a terminal signals the whole foreground process group:
+    gcbpf must not pass it on a second time."""
+    _need(PYTHON)
+    truth, sigs, ready = (tmp_path / "truth.jsonl", tmp_path / "signals",
+                          tmp_path / "ready")
+    trace = tmp_path / "trace.jsonl"
+    argv = [gcbpf_bin, "-q", "-f", "jsonl", "-o", str(trace), "--", PYTHON,
+            SIGNALLED, "--truth", str(truth), "--signals", str(sigs),
+            "--ready", str(ready)]
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        deadline = time.time() + TRACING_TIMEOUT
+        while not ready.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the command did not start"
+        time.sleep(0.3)
+        os.write(fd, b"\x03")           # the terminal's interrupt character
+        deadline = time.time() + 30
+        status = None
+        while time.time() < deadline:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                pass
+            r, status = os.waitpid(pid, os.WNOHANG)
+            if r == pid:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("gcbpf did not end after Ctrl-C")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        os.close(fd)
+    assert _signals_received(sigs) == [signal.SIGINT], \
+        "the command received %s; output:\n%s" % (_signals_received(sigs),
+                                                  out.decode(errors="replace"))
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, status
+
+
 # --------------------------------------------------------------------------
 # the exporter: hostile clients cannot starve tracing
 
