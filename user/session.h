@@ -38,6 +38,7 @@ struct options {
 	const char *comm;	/* --comm */
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
+	bool strict;		/* --strict: every -p PID must be traced */
 };
 
 /* The mode's entry point; returns the process exit status. */
