@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include "clock.h"
 #include "follow.h"
 #include "launch.h"
@@ -221,6 +222,8 @@ static int attach_pids(struct session *s)
 		}
 		t->build = idx;
 		ret = tracer__attach(&s->tracer, idx, t->pid);
+		if (!ret)
+			ret = tracer__track(&s->tracer, t->pid);	/* its execs reported */
 		if (ret)
 			return ret;
 		if (!target__alive(t)) {
@@ -243,10 +246,28 @@ static int attach_launch(struct session *s)
 }
 
 /* System-wide: every interpreter binary running now; later ones as they come. */
+static bool has_cap(int cap)
+{
+	unsigned long long eff = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return true;	/* cannot tell: the failures will say */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff >> cap & 1;
+}
+
 static int attach_system(struct session *s)
 {
+	if (!has_cap(CAP_SYS_PTRACE))
+		p_warn("without CAP_SYS_PTRACE, other users' processes cannot be inspected: they "
+		       "are not traced (run as root)");
 	follower__scan(&s->follow);
-	return 0;
+	return s->follow.err == -EPERM || s->follow.err == -EACCES ? s->follow.err : 0;
 }
 
 static void banner(struct session *s)
@@ -343,6 +364,9 @@ static int poll_loop(struct session *s)
 			p_err("reading events failed: %s", strerror(-err));
 			return err;
 		}
+		/* A permission error arming a binary: every other would fail too. */
+		if (s->follow.err == -EPERM || s->follow.err == -EACCES)
+			return s->follow.err;
 		if (targets_done(s))
 			break;
 		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
@@ -384,6 +408,8 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		.aggregate = opt->programs == PROGRAMS_GCBPF,
 		.follow = opt->mode == MODE_LAUNCH, .stop_on_exec = opt->mode == MODE_LAUNCH,
 		.report_exec = opt->mode == MODE_SYSTEM, .comm = opt->comm,
+		/* A -p target that execs another Python: its new binary armed too. */
+		.watch_exec = opt->mode == MODE_PIDS,
 		.filter_gen = opt->gen >= 0, .gen = opt->gen,
 		.on_event = on_event, .on_batch = on_batch, .on_exec = on_exec, .ctx = s,
 	};
@@ -409,6 +435,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		goto out;
 	follower__init(&s->follow, &s->tracer,
 		       &(struct py_build_opts){ .force_uprobe = opt->force_uprobe });
+	s->follow.per_pid = opt->mode == MODE_PIDS;
 	if ((err = attach(s)))
 		goto out;
 	banner(s);
@@ -424,8 +451,13 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	err = outputs__close(&s->out, &s->totals, mono_ns() - s->start_ns) ?: err;
 	pthread_mutex_unlock(&s->totals.lock);
 	opened = false;
-	if (opt->mode == MODE_LAUNCH && !s->follow.nr_armed)
+	if (opt->mode == MODE_LAUNCH && !s->follow.nr_armed && !s->follow.nr_failed)
 		p_warn("%s ran no Python interpreter gcbpf could trace (-v says why)", opt->cmd[0]);
+	if (s->follow.nr_failed && !err) {
+		p_err("%d interpreter binar%s could not be traced (said above)", s->follow.nr_failed,
+		      s->follow.nr_failed == 1 ? "y" : "ies");
+		err = s->follow.err;
+	}
 	if (s->totals.counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
 		       (unsigned long long)s->totals.counters[GC_CNT_LOST]);

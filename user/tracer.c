@@ -43,6 +43,41 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * What works, measured on Linux 6.18 (perf_event_paranoid 2): CAP_BPF and
+ * CAP_PERFMON load the programs and attach the tracepoints, but every
+ * uprobe is refused (EACCES) without CAP_SYS_ADMIN; reading another user's
+ * /proc/PID/{exe,maps,root} takes CAP_SYS_PTRACE.
+ */
+#define PRIV_ADVICE "run as root (uprobes need CAP_SYS_ADMIN: CAP_BPF and CAP_PERFMON are " \
+	"not enough; other users' processes need CAP_SYS_PTRACE too)"
+
+/*
+ * Whether uprobes can be attached at all, before anything runs untraced:
+ * one on this process's own getpid(), for this process only, at once removed.
+ * Only a refusal is an error here; anything else, the real attach says.
+ */
+static int check_uprobes(struct tracer *t)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "getpid");
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(t->skel->progs.probe_empty, getpid(), "libc.so.6", 0,
+					       &o);
+	if (link) {
+		bpf_link__destroy(link);
+		return 0;
+	}
+	err = -errno;
+	if (err != -EPERM && err != -EACCES) {
+		p_debug("uprobe self-check: %s", strerror(-err));
+		return 0;
+	}
+	p_err("cannot attach uprobes: %s; %s", strerror(-err), PRIV_ADVICE);
+	return err;
+}
+
 /* Kernel support gcbpf needs, checked up front so the error says what is missing. */
 static int check_system(void)
 {
@@ -259,13 +294,16 @@ int tracer__track(struct tracer *t, pid_t pid)
 /* Only the programs this run attaches are loaded (the benchmark's floors are not). */
 static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *opts)
 {
-	bool gcbpf = opts->programs == PROGRAMS_GCBPF, procs = opts->follow || opts->report_exec;
+	bool gcbpf = opts->programs == PROGRAMS_GCBPF;
+	bool procs = opts->follow || opts->report_exec || opts->watch_exec;
 
 	bpf_program__set_autoload(skel->progs.usdt_gc_start, gcbpf);
 	bpf_program__set_autoload(skel->progs.usdt_gc_done, gcbpf);
 	bpf_program__set_autoload(skel->progs.uprobe_gc_enter, gcbpf);
 	bpf_program__set_autoload(skel->progs.uretprobe_gc_exit, gcbpf);
-	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY);
+	/* ... and for check_uprobes() */
+	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY ||
+				  opts->follow || opts->report_exec);
 	bpf_program__set_autoload(skel->progs.clock_enter, opts->programs == PROGRAMS_CLOCK);
 	bpf_program__set_autoload(skel->progs.clock_exit, opts->programs == PROGRAMS_CLOCK);
 	bpf_program__set_autoload(skel->progs.follow_fork, procs);
@@ -305,8 +343,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	err = gcbpf_bpf__load(t->skel);
 	if (err) {
 		if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
-			p_err("cannot load BPF programs: %s; run as root (needs CAP_BPF and "
-			      "CAP_PERFMON, or CAP_SYS_ADMIN)", strerror(-err));
+			p_err("cannot load BPF programs: %s; %s", strerror(-err), PRIV_ADVICE);
 		else
 			p_err("cannot load BPF programs: %s (run with -v for the verifier log)",
 			      strerror(-err));
@@ -331,6 +368,11 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 			tracer__close(t);
 			return err;
 		}
+	}
+	/* Launch mode and system-wide attach later: a missing privilege is said now. */
+	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t))) {
+		tracer__close(t);
+		return err;
 	}
 	if (opts->stop_on_exec) {
 		err = start_watchdog(t);
@@ -490,9 +532,10 @@ int tracer__attach(struct tracer *t, int build, pid_t pid)
 	if (!err)
 		t->attached[t->nr_attached++] = (typeof(*t->attached)){ build, pid };
 	if (err)
-		p_err("cannot attach %s probes to %s (pid %d): %s%s", py_build__probe_name(b->probe),
+		p_err("cannot attach %s probes to %s (pid %d): %s%s%s", py_build__probe_name(b->probe),
 		      b->display_path, pid, strerror(-err),
-		      err == -EPERM || err == -EACCES ? "; run as root" : "");
+		      err == -EPERM || err == -EACCES ? "; " : "",
+		      err == -EPERM || err == -EACCES ? PRIV_ADVICE : "");
 	return err;
 }
 
