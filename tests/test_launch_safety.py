@@ -265,6 +265,53 @@ def test_terminal_ctrl_c_reaches_command_once(gcbpf_bin, tmp_path):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, status
 
 
+
+# --------------------------------------------------------------------------
+# -p: a target that execs another Python
+
+@pytest.mark.parametrize("new", ["pyenv-3.12", "debian-3.11"],
+                         ids=["other-binary", "same-binary"])
+def test_pid_target_execs_python(gcbpf_bin, tmp_path, new):
+    """gcbpf -p PID, and PID (Debian 3.11) execs a Python: the new image's
+    binary is armed for it, and every collection of the new image is traced
+    (ground truth).  Old gcbpf: 0 of 2,556,000 collections, no warning."""
+    from conftest import WORKLOAD
+    _need(PYTHON)
+    it = _interp(new)
+    go, wait, truth = tmp_path / "go", tmp_path / "wait", tmp_path / "truth"
+    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    code = ("import os, sys, time\nprint('ready', flush=True)\n"
+            "while not os.path.exists(%r): time.sleep(0.02)\n"
+            "os.execv(%r, [%r, %r, '--truth', %r, '--wait-file', %r, "
+            "'--quiet'])\n" % (str(go), it.path, it.path, WORKLOAD, str(truth),
+                               str(wait)))
+    target = subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE,
+                              universal_newlines=True)
+    proc = None
+    try:
+        assert target.stdout.readline().strip() == "ready"
+        with open(str(err), "w") as e:
+            proc = subprocess.Popen([gcbpf_bin, "-f", "jsonl", "-o", str(trace),
+                                     "-p", str(target.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=e)
+        _wait_file_text(err, "Tracing", proc)
+        go.touch()
+        _wait_file_text(err, "after pid %d exec'd it" % target.pid, proc)
+        wait.touch()
+        target.wait(timeout=180)
+        rc = proc.wait(timeout=30)     # its only target is gone
+        assert rc == 0, _read(err)
+    finally:
+        for p in (target, proc):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        target.stdout.close()
+    ok, msg = compare_truth.compare(str(truth), str(trace), target.pid,
+                                    check_tid=True, strict=True)
+    assert ok, msg
+
+
 # --------------------------------------------------------------------------
 # the exporter: hostile clients cannot starve tracing
 
