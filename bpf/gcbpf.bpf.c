@@ -448,7 +448,10 @@ static __always_inline int gc_exit(void)
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	if (!st || !st->active) {
-		count(GC_CNT_NO_ENTRY);
+		/* Probes are per binary: an untraced process running the same
+		 * binary exits here too, and is not a missed entry. */
+		if (st || wanted(NULL))
+			count(GC_CNT_NO_ENTRY);
 		return 0;
 	}
 	st->active = 0;

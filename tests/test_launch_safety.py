@@ -312,6 +312,38 @@ def test_pid_target_execs_python(gcbpf_bin, tmp_path, new):
     assert ok, msg
 
 
+
+# --------------------------------------------------------------------------
+# no_entry counts missed entries in traced processes only
+
+def test_no_entry_zero_in_clean_launch(gcbpf_bin, tmp_path):
+    """Probes are per binary, so an untraced process running the same
+    Python hits the exit probe too; that is no missed entry.  Old gcbpf
+    counted each of its collections in no_entry."""
+    from conftest import WORKLOAD
+    _need(PYTHON)
+    other = subprocess.Popen([PYTHON, "-c", "import gc, time\n"
+                              "while True: gc.collect(0); time.sleep(0.005)"])
+    trace, truth = tmp_path / "trace.jsonl", tmp_path / "truth.jsonl"
+    try:
+        time.sleep(0.3)
+        r = subprocess.run([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--",
+                            PYTHON, WORKLOAD, "--truth", str(truth), "--quiet"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=180)
+    finally:
+        other.kill()
+        other.wait()
+    assert r.returncode == 0, r.stderr
+    counters = [json.loads(l) for l in _read(trace).splitlines()
+                if '"counters"' in l]
+    assert counters and counters[-1]["no_entry"] == 0, counters
+    t = compare_truth.load_truth(str(truth))
+    ok, msg = compare_truth.compare(str(truth), str(trace), t["pid"],
+                                    check_tid=True, strict=True)
+    assert ok, msg
+
+
 # --------------------------------------------------------------------------
 # the exporter: hostile clients cannot starve tracing
 
