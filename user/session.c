@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -396,6 +397,22 @@ static int poll_loop(struct session *s)
 	return s->write_err;
 }
 
+/*
+ * Probes, links, maps and exporter clients are all fds: the soft limit up to
+ * the hard one, so that only the hard limit bounds gcbpf (the exporter keeps
+ * its clients to a fraction of it). After the command's fork: it keeps its own.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		p_debug("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+}
+
 /* The tracing modes: attach is what differs. Returns the exit status. */
 static int trace(struct session *s, int (*attach)(struct session *s))
 {
@@ -416,6 +433,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	bool opened = false;
 	int err;
 
+	raise_nofile();
 	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
 		goto out;
 	if ((err = outputs__open(&s->out, &oo, &s->totals)))
