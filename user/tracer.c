@@ -539,9 +539,23 @@ int tracer__attach(struct tracer *t, int build, pid_t pid)
 	return err;
 }
 
+/* Without its watchdog, stopping at exec is no longer safe: it ends. */
+static void check_watchdog(struct tracer *t)
+{
+	if (t->watchdog <= 0 || waitpid(t->watchdog, NULL, WNOHANG) != t->watchdog)
+		return;
+	t->watchdog = 0;
+	close(t->watchdog_fd);
+	t->skel->data->stops_live = 0;
+	p_warn("gcbpf's watchdog ended: processes are no longer stopped at exec, so a new "
+	       "binary may miss its first collections");
+}
+
 int tracer__poll(struct tracer *t, int timeout_ms)
 {
 	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	check_watchdog(t);
 
 	if (n == -EINTR)
 		n = 0;
