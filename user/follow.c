@@ -70,8 +70,8 @@ static void armed(struct follower *f, const struct py_build *b, pid_t pid, __u64
 
 		if (ns > f->max_arm_ns)
 			f->max_arm_ns = ns;
-		fprintf(stderr, "Armed %s (Python %s, %s) %.3f ms after pid %d exec'd it\n",
-			b->display_path, b->version, py_build__probe_name(b->probe), ns / 1e6, pid);
+		p_info("Armed %s (Python %s, %s) %.3f ms after pid %d exec'd it", b->display_path,
+		       b->version, py_build__probe_name(b->probe), ns / 1e6, pid);
 	} else {
 		p_debug("tracing %s (Python %s, %s), first seen in pid %d", b->display_path,
 			b->version, py_build__probe_name(b->probe), pid);
@@ -81,9 +81,10 @@ static void armed(struct follower *f, const struct py_build *b, pid_t pid, __u64
 /*
  * Inspects pid's interpreter binary and arms it if it is new (per_pid: for
  * pid alone, also a binary armed before for another). exec_ts: when the
- * process exec'd (0 from a scan), for the exec-to-armed latency.
+ * process exec'd (0 from a scan), for the exec-to-armed latency. Returns
+ * the build index pid now runs, or -1 if it is not traced.
  */
-static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 {
 	pid_t for_pid = f->per_pid ? pid : -1;
 	struct seen_binary *seen;
@@ -96,7 +97,7 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
 	if (ret)
-		return;		/* gone already, or a kernel thread */
+		return -1;	/* gone already, or a kernel thread */
 	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
 	 * and the probes outlive it. */
 	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
@@ -105,24 +106,22 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 			close(fd);
 		else if (errno == EMFILE || errno == ENFILE)
 			p_warn("cannot open %s of pid %d: %s", t.elf_display, pid, strerror(errno));
-		return;
+		return -1;
 	}
-	seen = find_seen(f, &st);
-	if (seen && (!f->per_pid || seen->build < 0)) {
+	if ((seen = find_seen(f, &st))) {
 		close(fd);
-		if (f->per_pid)
+		if (f->per_pid && seen->build < 0)
 			p_warn("pid %d exec'd %s, which gcbpf cannot trace (not Python?): not traced "
 			       "until it execs Python again", pid, t.elf_display);
-		return;		/* armed already (for every process), or not Python */
-	}
-	if (seen) {
-		close(fd);
+		if (!f->per_pid || seen->build < 0)
+			return seen->build;	/* armed already (for every process), or not Python */
 		ret = tracer__attach(f->tracer, seen->build, for_pid);
-		if (ret)
+		if (ret) {
 			arm_failed(f, ret);
-		else
-			armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
-		return;
+			return -1;
+		}
+		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
+		return seen->build;
 	}
 	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
 	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
@@ -135,7 +134,7 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		else if (ret != -ENOEXEC)
 			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
 		add_seen(f, &st, -1);
-		return;
+		return -1;
 	}
 	idx = tracer__add_build(f->tracer, &b);
 	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid) : idx;
@@ -144,12 +143,13 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		f->nr_armed++;
 		add_seen(f, &st, idx);
 		armed(f, &b, pid, exec_ts);
-	} else {
-		if (idx < 0)
-			p_err("cannot trace %s: %s", b.display_path, strerror(-idx));
-		arm_failed(f, ret);
-		add_seen(f, &st, -1);	/* said why; do not retry for every process */
+		return idx;
 	}
+	if (idx < 0)
+		p_err("cannot trace %s: %s", b.display_path, strerror(-idx));
+	arm_failed(f, ret);
+	add_seen(f, &st, -1);	/* said why; do not retry for every process */
+	return -1;
 }
 
 int follower__scan(struct follower *f)
@@ -172,9 +172,11 @@ int follower__scan(struct follower *f)
 	return f->nr_armed - before;
 }
 
-void follower__on_exec(struct follower *f, const struct gc_proc_event *e)
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e)
 {
-	add_pid(f, e->pid, true, e->ts);
+	int build = add_pid(f, e->pid, true, e->ts);
+
 	if (e->stopped)
 		tracer__continue(f->tracer, e->pid);
+	return build >= 0;
 }

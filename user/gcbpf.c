@@ -14,15 +14,16 @@
 #include "output.h"
 #include "out_prometheus.h"
 #include "session.h"
+#include "version.h"
 
 static struct options opt = {
 	.gen = -1,
 };
 
 /* Set while parsing; the mode is computed from them once, at the end. */
-static bool list_only, bpftrace, all;
+static bool list_only, bpftrace, all, all_events;
 
-const char *argp_program_version = "gcbpf 0.1";
+const char *argp_program_version = "gcbpf " GCBPF_VERSION;
 const char *argp_program_bug_address = "the gcbpf issue tracker";
 static const char doc[] =
 	"Trace every CPython garbage collection: generation, pause, collected and "
@@ -62,6 +63,10 @@ enum {
 	OPT_CGROUP,
 	OPT_GEN,
 	OPT_STRICT,
+	OPT_MATCH,
+	OPT_HIDE_ARGS,
+	OPT_PROMETHEUS_PID,
+	OPT_ALL_EVENTS,
 };
 
 static struct argp_option opts[] = {
@@ -74,9 +79,16 @@ static struct argp_option opts[] = {
 	{ "cgroup", OPT_CGROUP, "PATH|ID", 0,
 	  "Only processes in this cgroup (v2 path, or a container id) and below", 0 },
 	{ "gen", OPT_GEN, "N", 0, "Only collections of generation N", 0 },
+	{ "match", OPT_MATCH, "PATTERN", 0,
+	  "Only processes whose command line matches the glob PATTERN (e.g. '*celery*')", 0 },
+	{ "hide-args", OPT_HIDE_ARGS, NULL, 0,
+	  "Show command lines without their arguments (they can carry secrets)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0, NULL /* format_doc(): from the list of formats */, 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
+	{ "all-events", OPT_ALL_EVENTS, NULL, 0,
+	  "Text: every collection as it happens (default: pauses >= 1 ms, and a line per process "
+	  "per second)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event output: only the pause table (and JSON records) at exit",
 	  0 },
 	{ "list", OPT_LIST, NULL, 0,
@@ -97,6 +109,8 @@ static struct argp_option opts[] = {
 	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "prometheus-pid", OPT_PROMETHEUS_PID, NULL, 0,
+	  "With --prometheus: a series per process (label pid), not per service", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
 	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
@@ -227,6 +241,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		log_verbose = true;
+		all_events = true;
 		break;
 	case 'a':
 		all = true;
@@ -236,6 +251,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STRICT:
 		opt.strict = true;
+		break;
+	case OPT_MATCH:
+		opt.match = arg;
+		break;
+	case OPT_HIDE_ARGS:
+		opt.hide_args = true;
+		break;
+	case OPT_ALL_EVENTS:
+		all_events = true;
+		break;
+	case OPT_PROMETHEUS_PID:
+		opt.sinks.prometheus_pid = true;
 		break;
 	case OPT_CGROUP:
 		opt.cgroup = arg;
@@ -264,14 +291,27 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("-a traces every process: drop -p or the command");
 			argp_usage(state);
 		}
-		if ((list_only || bpftrace) && !opt.cmd && !opt.nr_pids) {
-			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
+		if (bpftrace && !opt.cmd && !opt.nr_pids) {
+			p_err("--bpftrace needs a target: -p PID or -- CMD");
 			argp_usage(state);
 		}
-		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE) {
+		if (opt.sinks.prometheus_pid && !opt.sinks.prometheus) {
+			p_err("--prometheus-pid labels the exporter's series: add --prometheus PORT");
+			argp_usage(state);
+		}
+		/* Text's default view, readable on a busy host; every event on request. */
+		opt.sinks.live = (!opt.format || !opt.format->machine) && !opt.sinks.quiet &&
+				 !all_events;
+		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE &&
+		    !opt.sinks.live) {
 			p_err("-i reports statistics or histograms: add --stats and/or --hist");
 			argp_usage(state);
 		}
+		opt.sinks.intervals = opt.interval_ns != 0;
+		if (opt.sinks.live && !opt.min_ns)
+			opt.min_ns = LIVE_MIN_NS;
+		if (opt.sinks.live && !opt.interval_ns)
+			opt.interval_ns = LIVE_INTERVAL_NS;
 		/* The mode, once. */
 		if (bpftrace)
 			opt.mode = MODE_ONELINER;

@@ -29,16 +29,21 @@ enum hist_mode {
 /* What the user asked of the outputs. */
 struct sink_config {
 	bool quiet;		/* -q: no per-event output */
+	bool live;		/* text's default: long pauses as they happen, and per interval
+				 * a line per process that collected (not --all-events) */
 	bool stats;		/* --stats: percentiles and GC share in the pause table */
+	bool intervals;		/* -i: tables and histograms per interval too */
 	enum hist_mode hist;
 	enum table_format table;
 	const char *prometheus;	/* --prometheus [ADDR:]PORT, or NULL */
+	bool prometheus_pid;	/* --prometheus-pid: a series per process, not per service */
 };
 
 /* One collection as every sink sees it. */
 struct sink_event {
 	const struct gc_event *e;
 	const struct py_build *build;	/* NULL if unknown */
+	const struct proc_totals *proc;	/* its process: identity; NULL if unknown */
 };
 
 /* A report over the totals (caller holds totals->lock). */
