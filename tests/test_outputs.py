@@ -186,13 +186,14 @@ def test_stats_and_hist_match_events(gcbpf_bin, tmp_path):
     # launch mode on stderr (stdout is the command's)
     assert "PID" not in p.stdout and "@pause_ns" not in p.stdout, p.stdout
     table = [l.split() for l in p.stderr.splitlines() if l.startswith("total ")]
-    assert [r[2] for r in table] == ["0", "1", "2", "all"], p.stderr
+    # PID COMM SERVICE GEN COUNT SUM MEAN P50 P90 P95 P99 MAX GC(%)
+    assert [r[3] for r in table] == ["0", "1", "2", "all"], p.stderr
     for r in table:
-        durs = by_gen[int(r[2])] if r[2] != "all" else [e["duration_ns"] for e in events]
-        assert int(r[3]) == len(durs)
-        assert _dur_ns(r[4]) == pytest.approx(sum(durs), rel=1e-6, abs=1000)
-        assert _dur_ns(r[6]) == pytest.approx(_exact(durs, 0.5), rel=0.01, abs=10)
-        assert _dur_ns(r[10]) == pytest.approx(max(durs), rel=1e-6, abs=1000)
+        durs = by_gen[int(r[3])] if r[3] != "all" else [e["duration_ns"] for e in events]
+        assert int(r[4]) == len(durs)
+        assert _dur_ns(r[5]) == pytest.approx(sum(durs), rel=1e-6, abs=1000)
+        assert _dur_ns(r[7]) == pytest.approx(_exact(durs, 0.5), rel=0.01, abs=10)
+        assert _dur_ns(r[11]) == pytest.approx(max(durs), rel=1e-6, abs=1000)
     # --hist: one section per generation, each row exact
     hists = _hist_sections(p.stderr)
     for g in range(3):

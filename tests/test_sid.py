@@ -511,4 +511,4 @@ def test_container_text(it, mode, gcbpf_bin, root, case, ctr_mnt, tmp_path):
                    "text lines of pid %d\ntruth: %r\ntext:\n%s"
                    % (n, len(rows), pid, want[:10], text[:3000]))
     # the summary names the pid too
-    assert re.search(r"^%d\s+\S+\s+\d\s+\d+" % pid, text, re.M), text
+    assert re.search(r"^%d\s+\S+\s+\S+\s+\d\s+\d+" % pid, text, re.M), text

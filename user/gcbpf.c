@@ -30,6 +30,7 @@ static const char doc[] =
 	"uncollectable objects.\n"
 	"\n"
 	"USAGE: gcbpf [OPTIONS]                   every Python process, also later ones\n"
+	"       gcbpf top [OPTIONS] [-p PID...]   a live view, sorted by GC share\n"
 	"       gcbpf [OPTIONS] -p PID[,PID...]\n"
 	"       gcbpf [OPTIONS] -- CMD [ARGS...]   CMD and every process it starts\n"
 	"\v"
@@ -67,6 +68,7 @@ enum {
 	OPT_HIDE_ARGS,
 	OPT_PROMETHEUS_PID,
 	OPT_ALL_EVENTS,
+	OPT_ADVICE,
 };
 
 static struct argp_option opts[] = {
@@ -109,6 +111,8 @@ static struct argp_option opts[] = {
 	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "advice", OPT_ADVICE, NULL, 0,
+	  "At exit, what to do about what was measured, per process, with its numbers", 1 },
 	{ "prometheus-pid", OPT_PROMETHEUS_PID, NULL, 0,
 	  "With --prometheus: a series per process (label pid), not per service", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
@@ -258,6 +262,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_HIDE_ARGS:
 		opt.hide_args = true;
 		break;
+	case OPT_ADVICE:
+		opt.sinks.advice = true;
+		break;
 	case OPT_ALL_EVENTS:
 		all_events = true;
 		break;
@@ -299,11 +306,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("--prometheus-pid labels the exporter's series: add --prometheus PORT");
 			argp_usage(state);
 		}
+		if (opt.sinks.top && (opt.cmd || list_only || bpftrace)) {
+			p_err("gcbpf top shows running processes: use it with -p PID or alone "
+			      "(system-wide), not with a command, --list or --bpftrace");
+			argp_usage(state);
+		}
+		if (opt.sinks.top && !opt.interval_ns)
+			opt.interval_ns = LIVE_INTERVAL_NS;	/* redrawn every second */
 		/* Text's default view, readable on a busy host; every event on request. */
 		opt.sinks.live = (!opt.format || !opt.format->machine) && !opt.sinks.quiet &&
-				 !all_events;
+				 !all_events && !opt.sinks.top;
 		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE &&
-		    !opt.sinks.live) {
+		    !opt.sinks.live && !opt.sinks.top) {
 			p_err("-i reports statistics or histograms: add --stats and/or --hist");
 			argp_usage(state);
 		}
@@ -348,8 +362,15 @@ int main(int argc, char **argv)
 	static const struct argp argp = { opts, parse_arg, "[-- CMD [ARGS...]]", doc, NULL, NULL,
 					  NULL };
 
+	argp_err_exit_status = 2;	/* bad arguments, as the man page says */
 	format_doc();
-	argp_err_exit_status = 2;	/* usage errors, as EXIT STATUS says */
+	/* gcbpf top [OPTIONS]: the live view, a word before the options as in perf top. */
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		opt.sinks.top = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return 2;
 	if (opt.sinks.prometheus) {

@@ -446,6 +446,8 @@ static int poll_loop(struct session *s)
 	int ticks = 0, err;
 
 	while (!exiting && !s->write_err) {
+		if (outputs__idle(&s->out))
+			break;	/* top's q */
 		err = tracer__poll(&s->tracer, 100);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
@@ -472,7 +474,7 @@ static int poll_loop(struct session *s)
 
 			refresh(s, false);
 			pthread_mutex_lock(&s->totals.lock);
-			outputs__report(&s->out, &s->totals, t - last_report);
+			outputs__report(&s->out, &s->totals, t - last_report, t - s->start_ns);
 			pthread_mutex_unlock(&s->totals.lock);
 			last_report = t;
 		}
