@@ -443,7 +443,7 @@ static int poll_loop(struct session *s)
 {
 	const struct options *opt = s->opt;
 	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	int ticks = 0, err;
+	int ticks = 0, err = 0;
 
 	while (!exiting && !s->write_err) {
 		if (outputs__idle(&s->out))
@@ -451,11 +451,14 @@ static int poll_loop(struct session *s)
 		err = tracer__poll(&s->tracer, 100);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
-			return err;
+			break;
 		}
+		err = 0;
 		/* A permission error arming a binary: every other would fail too. */
-		if (s->follow.err == -EPERM || s->follow.err == -EACCES)
-			return s->follow.err;
+		if (s->follow.err == -EPERM || s->follow.err == -EACCES) {
+			err = s->follow.err;
+			break;
+		}
 		if (targets_done(s))
 			break;
 		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
@@ -479,10 +482,11 @@ static int poll_loop(struct session *s)
 			last_report = t;
 		}
 	}
+	/* On every path: nothing stays stopped. */
 	tracer__stop_following(&s->tracer);
 	tracer__drain(&s->tracer);
 	warn_losses(s, &seen_lost);
-	return s->write_err;
+	return err ?: s->write_err;
 }
 
 /*
