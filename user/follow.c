@@ -60,42 +60,51 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
  */
 static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 {
+	struct py_build_opts opts;
 	struct py_build b;
 	struct target t;
 	struct stat st;
-	char err[512];
-	int ret, idx, fd;
+	char err[PATH_MAX + 512];
+	int ret, idx;
 
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
-	if (ret)
-		return;		/* gone already, or a kernel thread */
-	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
-	 * and the probes outlive it. */
-	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
+	/* Hold the file and root: /proc/PID/... dies with a short-lived
+	 * process, and the probes outlive it. */
+	if (!ret)
+		ret = target__hold(&t, err, sizeof(err));
+	if (ret) {
+		/* A file no one should have put there (a FIFO, a device): said, and
+		 * skipped; else gone already, or a kernel thread. */
+		if (ret == -EPERM && (stat(t.elf_path, &st) || !find_seen(f, &st))) {
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+			if (!stat(t.elf_path, &st))
+				add_seen(f, &st, -1);	/* once, not every scan */
+		}
+		target__release(&t);
 		return;
 	}
-	if (find_seen(f, &st)) {
-		close(fd);
+	if (fstat(t.fd, &st) || find_seen(f, &st)) {
+		target__release(&t);
 		return;		/* armed already (for every process), or not Python */
 	}
-	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
-	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
+	opts = f->build_opts;
+	opts.root = t.root;
+	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &opts, err, sizeof(err));
 	if (ret) {
-		close(fd);
+		target__release(&t);
 		/* Not Python is the common case and says nothing; a Python that
 		 * cannot be traced is said once per binary. */
-		if (ret != -ENOEXEC)
+		if (ret == -EPERM)
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+		else if (ret != -ENOEXEC)
 			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
 		add_seen(f, &st, -1);
 		return;
 	}
 	idx = tracer__add_build(f->tracer, &b);
 	ret = idx >= 0 ? tracer__attach(f->tracer, idx, -1) : idx;
-	close(fd);	/* the probes hold the inode now */
+	target__release(&t);	/* the probes hold the inode now */
 	if (ret == 0) {
 		f->nr_armed++;
 		add_seen(f, &st, idx);
