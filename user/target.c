@@ -462,13 +462,15 @@ int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len)
 int target__parse_shebang(const char *head, size_t n, char *prog, size_t len)
 {
 	char line[PATH_MAX], *interp, *arg, *save = NULL;
+	const char *nl;
 	size_t ll;
 
 	if (n < 2 || head[0] != '#' || head[1] != '!')
 		return 0;
-	ll = strcspn(head + 2, "\n");
-	if (ll > n - 2)
-		ll = n - 2;
+	/* Bounded by n: the bytes need not hold a newline or a NUL. */
+	nl = memchr(head + 2, '\n', n - 2);
+	ll = nl ? (size_t)(nl - head - 2) : n - 2;
+	ll = strnlen(head + 2, ll);
 	if (ll >= sizeof(line))
 		return -ENOEXEC;
 	memcpy(line, head + 2, ll);
