@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include "debuginfo.h"
 #include "fixture.h"
 #include "rootfs.h"
 #include "target.h"
@@ -170,6 +171,52 @@ static void test_shebang(void)
 	CHECK_STR(prog, "/bin/sh");
 }
 
+/*
+ * Debug files are looked up inside the target's root: a build-id link that
+ * is an absolute symlink to a host file (here: the real debug file, outside
+ * the root) is not followed; the same file inside the root is found.
+ */
+static void test_debuginfo_in_root(void)
+{
+	char id[64], file[256], root[256];
+	struct debuginfo di;
+	struct elf_file ef;
+
+	if (!CHECK(fx_run("echo 'int f(int x) { return x + 1; }' > lib.c && "
+			  "cc -shared -fPIC -Wl,--build-id=sha1 -o full.so lib.c && "
+			  "objcopy --only-keep-debug full.so full.debug && "
+			  "strip --strip-all -o dbgroot.so full.so && "
+			  "objcopy --add-gnu-debuglink=full.debug dbgroot.so && mkdir -p dbgroot/lib"),
+		   "build the stripped library"))
+		return;
+	if (!CHECK_EQ(elf_file__open(&ef, fx_path("dbgroot.so")), 0))
+		return;
+	if (!CHECK_EQ(elf_file__build_id(&ef, id, sizeof(id)), 0))
+		goto out;
+	snprintf(root, sizeof(root), "%s", fx_path("dbgroot"));
+	snprintf(file, sizeof(file), "dbgroot/usr/lib/debug/.build-id/%.2s", id);
+	fx_run("mkdir -p %s && ln -s %s %s/%s.debug && ln -s %s dbgroot/lib/full.debug", file,
+	       fx_path("full.debug"), file, id + 2, fx_path("full.debug"));
+	CHECK_EQ(debuginfo__open(&di, &ef, root, "/lib/dbgroot.so"), -ENOENT);
+	/* Inside the root: found, by build id first. */
+	fx_run("cd dbgroot/usr/lib/debug/.build-id/%.2s && rm %s.debug && cp %s %s.debug", id,
+	       id + 2, fx_path("full.debug"), id + 2);
+	if (CHECK_EQ(debuginfo__open(&di, &ef, root, "/lib/dbgroot.so"), 0)) {
+		CHECK_EQ(di.kind, DEBUGINFO_BUILD_ID);
+		CHECK(strstr(di.path, "/usr/lib/debug/.build-id/") == di.path, "path %s", di.path);
+		debuginfo__close(&di);
+	}
+	/* The debug link, next to the file inside the root. */
+	fx_run("rm -r dbgroot/usr && rm dbgroot/lib/full.debug && cp full.debug dbgroot/lib/");
+	if (CHECK_EQ(debuginfo__open(&di, &ef, root, "/lib/dbgroot.so"), 0)) {
+		CHECK_EQ(di.kind, DEBUGINFO_DEBUGLINK);
+		CHECK_STR(di.path, "/lib/full.debug");
+		debuginfo__close(&di);
+	}
+out:
+	elf_file__close(&ef);
+}
+
 int main(void)
 {
 	if (!fx_init())
@@ -178,6 +225,7 @@ int main(void)
 		test_open();
 		test_find_library();
 	}
+	test_debuginfo_in_root();
 	test_maps();
 	test_environ();
 	test_shebang();
