@@ -79,8 +79,9 @@ static bool build_fixtures(void)
 	       fx_run("strip --strip-all -o stripped.so full.so") &&
 	       fx_run("cc -shared -fPIC -O0 -nostdlib -Wl,--build-id=none -o plain.so plain.c") &&
 	       fx_write("nobits.s", nobits_s) && fx_write("unterminated.s", unterminated_s) &&
-	       fx_run("cc -shared -nostdlib -o nobits.so nobits.s") &&
-	       fx_run("cc -shared -nostdlib -o unterminated.so unterminated.s") &&
+	       /* Objects, not linked: ld would drop .gnu_debuglink. */
+	       fx_run("cc -c -o nobits.o nobits.s") &&
+	       fx_run("cc -c -o unterminated.o unterminated.s") &&
 	       fx_run("mkfifo fifo.so");
 }
 
@@ -363,15 +364,20 @@ static void test_hostile_debuglink(void)
 {
 	static const char pad[] = "ab\0\0\x11\x22\x33\x44", slash[] = "a/b\0\1\2\3\4";
 	struct elf_file ef;
+	GElf_Shdr shdr;
 	char buf[64];
 	uint32_t crc = 0;
 
-	if (CHECK_EQ(elf_file__open(&ef, fx_path("nobits.so")), 0)) {
+	if (CHECK_EQ(elf_file__open(&ef, fx_path("nobits.o")), 0)) {
+		CHECK(elf_file__section(&ef, ".gnu_debuglink", &shdr) &&
+		      shdr.sh_type == SHT_NOBITS, "the fixture has a NOBITS .gnu_debuglink");
 		CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf), &crc), -ENOENT);
 		elf_file__close(&ef);
 	}
 	/* No NUL inside the section: not read past it (ASan builds check). */
-	if (CHECK_EQ(elf_file__open(&ef, fx_path("unterminated.so")), 0)) {
+	if (CHECK_EQ(elf_file__open(&ef, fx_path("unterminated.o")), 0)) {
+		CHECK(elf_file__section(&ef, ".gnu_debuglink", &shdr) && shdr.sh_size == 8,
+		      "the fixture has an 8-byte .gnu_debuglink");
 		CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf), &crc), -ENOENT);
 		elf_file__close(&ef);
 	}
