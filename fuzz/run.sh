@@ -37,7 +37,9 @@ if [ $status -ne 0 ] || ls "$dir"/artifacts/* >/dev/null 2>&1; then
 	echo "fuzz: findings in $dir/artifacts:" >&2
 	ls -l "$dir"/artifacts >&2 || true
 	for l in "$dir"/logs/*.log; do
-		grep -q -E 'ERROR: |runtime error|SUMMARY' "$l" && { echo "== $l" >&2; grep -m 20 -E 'ERROR|runtime error|#[0-9] |SUMMARY' "$l" >&2; }
+		grep -q -E 'ERROR: |runtime error|SUMMARY' "$l" || continue
+		echo "== $l" >&2
+		grep -m 20 -E 'ERROR|runtime error|#[0-9] |SUMMARY' "$l" >&2
 	done
 	exit 1
 fi

@@ -76,8 +76,8 @@ printf 'not xz' > "$out/debugdata/text"
 
 # /proc text: the first byte picks maps (0), environ (1) or a #! line (2).
 { printf '\0'; head -n 40 /proc/self/maps | grep -m1 '/'; } > "$out/proc/maps-file"
-printf '\0%s\n' "7f0000000000-7f0000001000 r-xp 00000000 08:01 99 /tmp/x/libpython3.11.so.1.0 (deleted)" \
-	> "$out/proc/maps-deleted"
+printf '\0%s %s\n' "7f0000000000-7f0000001000 r-xp 00000000 08:01 99" \
+	"/tmp/x/libpython3.11.so.1.0 (deleted)" > "$out/proc/maps-deleted"
 printf '\0%s\n' "7ffd0000-7ffd1000 rw-p 00000000 00:00 0   [stack]" > "$out/proc/maps-anon"
 printf '\1A=1\0LD_LIBRARY_PATH=/opt/py/lib:$ORIGIN\0B=2\0' > "$out/proc/environ"
 printf '\2#!/usr/bin/env -S python3 -u\n' > "$out/proc/shebang-env"
