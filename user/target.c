@@ -308,7 +308,7 @@ static void system_lib_dirs(int root_fd, char *buf, size_t len)
 	size_t n = snprintf(buf, len, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:"
 			    "/usr/lib64:/lib:/usr/lib:/usr/local/lib");
 	DIR *d;
-	int fd;
+	int fd, files = 0;
 
 	if (root_fd != AT_FDCWD)
 		how.resolve |= RESOLVE_IN_ROOT;
@@ -318,12 +318,14 @@ static void system_lib_dirs(int root_fd, char *buf, size_t len)
 			close(fd);
 		return;
 	}
-	while ((de = readdir(d)) && n < len - 2) {
+	/* A container may hold any number of files: the first few are read. */
+	while ((de = readdir(d)) && n < len - 2 && files < 64) {
 		char path[PATH_MAX], text[8192], *line, *save = NULL;
 		size_t nl = strlen(de->d_name);
 
 		if (nl < 5 || strcmp(de->d_name + nl - 5, ".conf"))
 			continue;
+		files++;
 		snprintf(path, sizeof(path), "%s/%s", conf_dir, de->d_name);
 		if (read_rooted(root_fd, path, text, sizeof(text)) < 0)
 			continue;
