@@ -83,7 +83,7 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 
 # Unit tests: no root, no BPF.
 test: $(UNIT_BINS)
-	$(Q)set -e; for t in $(UNIT_BINS); do $$t; done
+	$(Q)bash tests/unit/run.sh $(UNIT_BINS)
 
 # Everything, as CI runs it (installs its own dependencies, needs root).
 check:

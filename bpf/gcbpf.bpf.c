@@ -151,26 +151,39 @@ static __always_inline __u64 read_ptr(__u64 addr)
 /* The statistics: one bpf_probe_read_user per probe, the dominant cost. */
 static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, __u8 *buf)
 {
+	/* 64 bits and one register for the check and the size, or the
+	 * verifier sees an unbounded copy. */
+	__u64 n = (__u32)l->snap_bytes;
+
 	if (!addr)
 		return -1;
+	asm volatile("" : "+r"(n));
 	if (l->stats_kind == GC_STATS_RING) {
+		__s32 seq = l->ring_seq_off;
+
+		if (n > GC_RING_BYTES)
+			return -1;
 		/* 3.15's seqlock: the writer is the collector itself, on the
 		 * thread this probe runs on, so an odd count means corruption. */
-		if (bpf_probe_read_user(buf, GC_RING_BYTES, (void *)addr))
+		if (bpf_probe_read_user(buf, n, (void *)addr))
 			return -1;
-		if (l->ring_seq_off < 0 || l->ring_seq_off > GC_RING_BYTES - 4)
+		if (seq < 0 || seq > GC_RING_BYTES - 4)
 			return -1;
-		return (*(__u32 *)(buf + l->ring_seq_off) & 1) ? -1 : 0;
+		return (*(__u32 *)(buf + seq) & 1) ? -1 : 0;
 	}
 	/* Through the stack: copying user memory straight into map memory
 	 * costs more per read (measured ~35 ns) than the copy that follows. */
 	{
 		__u64 tmp[GC_SNAP_BYTES / 8];
-		int i, err = bpf_probe_read_user(tmp, sizeof(tmp), (void *)addr);
+		int i, err;
 
+		if (n > GC_SNAP_BYTES)
+			return -1;
+		err = bpf_probe_read_user(tmp, n, (void *)addr);
 		if (err)
 			return err;
-		for (i = 0; i < GC_SNAP_BYTES / 8; i++)
+		/* Only what was read (snap_bytes is 8-aligned). */
+		for (i = 0; i < GC_SNAP_BYTES / 8 && i * 8 < n; i++)
 			((__u64 *)buf)[i] = tmp[i];
 		return 0;
 	}
@@ -192,13 +205,25 @@ struct gen_record {
 	__s64 heap_size;	/* 3.15: at the start of that generation's newest collection */
 };
 
+/* Field off of the record at base: 0, or -1 when it is outside the snapshot. */
+static __always_inline int rec_field(const __u8 *buf, __s32 base, __s32 off, __s64 *v)
+{
+	if (off < 0) {
+		*v = -1;	/* not in this version's record */
+		return 0;
+	}
+	off += base;
+	if (off < 0 || off > GC_RING_BYTES - 8)
+		return -1;
+	*v = *(const __s64 *)(buf + off);
+	return 0;
+}
+
 static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, int gen,
 				    struct gen_record *r)
 {
 	__s32 base;
 
-	r->candidates = -1;
-	r->heap_size = -1;
 	if (gen < 0 || gen > 2)
 		return -1;
 	if (l->stats_kind == GC_STATS_RING) {
@@ -207,23 +232,20 @@ static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, 
 
 		if (idx_off < 0 || idx_off > GC_RING_BYTES - 1)
 			return -1;
+		/* The low byte is the index whatever its width (little-endian). */
 		idx = *(const __s8 *)(buf + idx_off);
 		if (idx < 0 || idx >= l->ring_len[gen])
 			return -1;
-		base = l->ring_items_off[gen] + idx * GC_RING_REC_BYTES;
-		if (base < 0 || base > GC_RING_BYTES - GC_RING_REC_BYTES)
-			return -1;
-		r->collections = *(const __s64 *)(buf + base + 16);
-		r->collected = *(const __s64 *)(buf + base + 24);
-		r->uncollectable = *(const __s64 *)(buf + base + 32);
-		r->candidates = *(const __s64 *)(buf + base + 40);
-		r->heap_size = *(const __s64 *)(buf + base + 56);
-		return 0;
+		base = l->ring_items_off[gen] + idx * l->rec_size;
+	} else {
+		base = gen * l->rec_size;	/* generation_stats[3] */
 	}
-	base = gen * 24;	/* struct gc_generation_stats[3], 3.6-3.14 */
-	r->collections = *(const __s64 *)(buf + base);
-	r->collected = *(const __s64 *)(buf + base + 8);
-	r->uncollectable = *(const __s64 *)(buf + base + 16);
+	if (rec_field(buf, base, l->rec_collections, &r->collections) ||
+	    rec_field(buf, base, l->rec_collected, &r->collected) ||
+	    rec_field(buf, base, l->rec_uncollectable, &r->uncollectable) ||
+	    rec_field(buf, base, l->rec_candidates, &r->candidates) ||
+	    rec_field(buf, base, l->rec_heap_size, &r->heap_size))
+		return -1;
 	return 0;
 }
 
@@ -490,8 +512,7 @@ static __always_inline int gc_exit(void)
 			e->candidates = -1;
 			e->heap_size = snap_counter(st->before, l->snap_heap_size);
 			e->long_lived_total = snap_counter(st->after, l->snap_long_lived);
-			e->long_lived_pending = l->snap_long_lived < 0 ? -1
-					      : snap_counter(st->after, l->snap_long_lived + 8);
+			e->long_lived_pending = snap_counter(st->after, l->snap_long_lived_pending);
 		}
 		e->flags = 0;
 	} else {

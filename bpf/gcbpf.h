@@ -10,9 +10,9 @@
 #define GCBPF_COMM_LEN 16
 #define GCBPF_MAX_BINARIES 1024
 #define GCBPF_MAX_PROBES 8192
-#define GC_SNAP_BYTES 136	/* generation_stats .. long_lived_pending, 3.7-3.14 */
-#define GC_RING_BYTES 1120	/* sizeof(struct gc_stats), 3.15 GIL build */
-#define GC_RING_REC_BYTES 64	/* sizeof(struct gc_generation_stats), 3.15 */
+/* Capacities, not version facts: each build's read size is gc_layout.snap_bytes. */
+#define GC_SNAP_BYTES 136	/* largest array-kind read (on the stack): 3.14.5+ */
+#define GC_RING_BYTES 1536	/* per-thread snapshot buffers; 3.15's ring is 1120 */
 
 /* How the loader reached the collector: one per event. */
 enum gc_probe_kind {
@@ -49,20 +49,30 @@ struct gc_layout {
 	__s32 interp_id_off;	/* PyInterpreterState.id */
 	__s32 gc_off;		/* interp (or anchor) -> GC state */
 	__s32 stats_off;	/* GC state -> generation_stats[3] or struct gc_stats * */
-	__s32 long_lived_off;	/* GC state -> long_lived_total (long_lived_pending follows) */
+	__s32 long_lived_off;	/* GC state -> long_lived_total */
 	__s32 heap_size_off;	/* GC state -> heap_size (3.14+) */
-	/* One read per probe: GC_SNAP_BYTES from stats_off cover the statistics
-	 * and, where these are >= 0, the counters at these offsets from it. */
+	/* One read per probe: snap_bytes from the statistics (stats_off, or the
+	 * ring it points to) cover them and, where these are >= 0, the counters
+	 * at these offsets from it (GC_STATS_ARRAY). */
+	__s32 snap_bytes;	/* <= GC_SNAP_BYTES (array) or GC_RING_BYTES (ring), 8-aligned */
 	__s32 snap_long_lived;
+	__s32 snap_long_lived_pending;
 	__s32 snap_heap_size;
 	__s32 stats_kind;	/* enum gc_stats_kind */
-	/* GC_STATS_RING (3.15): struct gc_stats, read whole (GC_RING_BYTES);
-	 * per generation a ring of records, the newest at its index. */
+	/* One generation's record, at gen * rec_size (array) or in its ring's
+	 * newest slot: its fields' offsets, -1 where the record has none. */
+	__s32 rec_size;
+	__s32 rec_collections;
+	__s32 rec_collected;
+	__s32 rec_uncollectable;
+	__s32 rec_candidates;	/* 3.15 */
+	__s32 rec_heap_size;	/* 3.15: at the start of that generation's newest collection */
+	/* GC_STATS_RING (3.15): struct gc_stats, read whole; per generation a
+	 * ring of records, the newest at its (int8) index. */
 	__s32 ring_items_off[3];
 	__s32 ring_index_off[3];
 	__s32 ring_len[3];
-	__s32 ring_seq_off;
-	__s32 pad;
+	__s32 ring_seq_off;	/* uint32 seqlock count */
 };
 
 /* A USDT argument where its note says it is (x86-64). */

@@ -21,7 +21,7 @@ _gcbpf()
 		COMPREPLY=($(compgen -W "$(ls /proc | grep -E '^[0-9]+$')" -- "$cur"))
 		return ;;
 	-f|--format)
-		COMPREPLY=($(compgen -W "text jsonl chrome" -- "$cur"))
+		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto" -- "$cur"))
 		return ;;
 	--table-format)
 		COMPREPLY=($(compgen -W "plain md" -- "$cur"))

@@ -91,4 +91,4 @@ def test_floor_runs_once_per_collection(gcbpf_bin, bpf_stats, interp, mode):
     for name, per_collection in names.items():
         assert after[name] - before[name] == per_collection * N, (name, before, after)
     assert proc.returncode == 0, err
-    assert "(no collections)" in out, out
+    assert "(no collections)" in err, err   # launch mode: stdout is the command's

@@ -469,7 +469,7 @@ def test_container_ground_truth(it, mode, gcbpf_bin, root, case, ctr_mnt,
 
 
 _TEXT_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d+\s+(\d+)\s+(\d+)\s+(\S+)\s+"
-                        r"(\d)\s+([\d.]+)\s+(\d+)\s+(\d+)\s*$")
+                        r"(\d)\s+([\d.]+(?:ns|us|ms))\s+(\d+)\s+(\d+)\s+\S.*$")
 
 
 @pytest.mark.needs_root

@@ -2,14 +2,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "log.h"
+#include "text.h"
 
 bool log_verbose;
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "gcbpf: %s", prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char msg[4096], safe[4 * sizeof(msg)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s%s\n", prefix, text__escape(safe, sizeof(safe), msg, sizeof(msg)));
 }
 
 void p_err(const char *fmt, ...)
@@ -17,7 +19,7 @@ void p_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog("gcbpf: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -26,7 +28,16 @@ void p_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
+	vlog("gcbpf: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void p_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
 	va_end(ap);
 }
 
@@ -37,6 +48,6 @@ void p_debug(const char *fmt, ...)
 	if (!log_verbose)
 		return;
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog("gcbpf: ", fmt, ap);
 	va_end(ap);
 }

@@ -8,6 +8,8 @@
 #include "hdr.h"
 #include "log.h"
 #include "out_prometheus.h"
+#include "sink.h"
+#include "version.h"
 
 /* 50 µs .. 10 s, 1-2.5-5 steps. */
 static const struct {
@@ -80,122 +82,214 @@ static void label_value(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void labels(FILE *f, const struct agg_proc *p, int gen)
+/*
+ * One exported entity: a service (its processes summed, exited ones
+ * included, so counters never go backwards), or with --prometheus-pid one
+ * process.
+ */
+struct series {
+	const char *service;
+	const char *container;	/* "" if none */
+	pid_t pid;		/* 0: a service */
+	struct gc_hist *h[3];	/* NULL: no pauses of that generation */
+	__s64 heap_size, long_lived;	/* summed over live processes, -1: unknown */
+	int procs;		/* live processes */
+};
+
+static void labels(FILE *f, const struct series *x, int gen)
 {
-	fprintf(f, "{pid=\"%d\",comm=", p->pid);
-	label_value(f, p->comm);
-	if (p->container[0]) {
+	fputs("{service=", f);
+	label_value(f, x->service);
+	if (x->container[0]) {
 		fputs(",container=", f);
-		label_value(f, p->container);
+		label_value(f, x->container);
 	}
+	if (x->pid)
+		fprintf(f, ",pid=\"%d\"", x->pid);
 	if (gen >= 0)
 		fprintf(f, ",generation=\"%d\"", gen);
 }
 
 /* One sample: NAME{labels} VALUE */
-static void sample(FILE *f, const char *name, const struct agg_proc *p, int gen,
+static void sample(FILE *f, const char *name, const struct series *x, int gen,
 		   unsigned long long value)
 {
 	fputs(name, f);
-	labels(f, p, gen);
+	labels(f, x, gen);
 	fprintf(f, "} %llu\n", value);
 }
 
-typedef void (*series_fn)(FILE *f, const struct agg_proc *p, int gen, const struct gc_hist *h);
-
-static void each_series(FILE *f, struct agg *a, series_fn fn)
-{
-	int i, g;
-
-	for (i = 0; i < a->nr; i++) {
-		const struct agg_proc *p = &a->procs[i];
-
-		if (p->forgotten)
-			continue;
-		for (g = 0; g < 3; g++)
-			if (p->cur[g] && p->cur[g]->count)
-				fn(f, p, g, p->cur[g]);
-	}
-}
-
-static void duration_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void duration_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
 		fputs("python_gc_duration_seconds_bucket", f);
-		labels(f, p, g);
+		labels(f, x, g);
 		fprintf(f, ",le=\"%s\"} %llu\n", buckets[i].le,
 			(unsigned long long)hdr__count_le(h, buckets[i].ns));
 	}
 	fputs("python_gc_duration_seconds_bucket", f);
-	labels(f, p, g);
+	labels(f, x, g);
 	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
 	fputs("python_gc_duration_seconds_sum", f);
-	labels(f, p, g);
+	labels(f, x, g);
 	fprintf(f, "} %.9f\n", h->sum_ns / 1e9);
-	sample(f, "python_gc_duration_seconds_count", p, g, h->count);
+	sample(f, "python_gc_duration_seconds_count", x, g, h->count);
 }
 
-static void collections_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void collections_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_collections_total", p, g, h->count);
+	sample(f, "python_gc_collections_total", x, g, h->count);
 }
 
-static void collected_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void collected_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_objects_collected_total", p, g, h->collected);
+	sample(f, "python_gc_objects_collected_total", x, g, h->collected);
 }
 
-static void uncollectable_series(FILE *f, const struct agg_proc *p, int g, const struct gc_hist *h)
+static void uncollectable_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_objects_uncollectable_total", p, g, h->uncollectable);
+	sample(f, "python_gc_objects_uncollectable_total", x, g, h->uncollectable);
 }
 
-static void gauge(FILE *f, struct agg *a, const char *name, const char *help, bool heap)
+typedef void (*series_fn)(FILE *f, const struct series *x, int gen, const struct gc_hist *h);
+
+static void each(FILE *f, const struct series *xs, int n, series_fn fn)
+{
+	int i, g;
+
+	for (i = 0; i < n; i++)
+		for (g = 0; g < 3; g++)
+			if (xs[i].h[g] && xs[i].h[g]->count)
+				fn(f, &xs[i], g, xs[i].h[g]);
+}
+
+enum gauge_kind { GAUGE_HEAP, GAUGE_LONG_LIVED, GAUGE_PROCS };
+
+static void gauge(FILE *f, const struct series *xs, int n, const char *name, const char *help,
+		  enum gauge_kind kind)
 {
 	bool head = false;
 	int i;
 
-	for (i = 0; i < a->nr; i++) {
-		const struct agg_proc *p = &a->procs[i];
-		__s64 v = heap ? p->heap_size : p->long_lived_total;
+	for (i = 0; i < n; i++) {
+		__s64 v = kind == GAUGE_HEAP ? xs[i].heap_size
+			: kind == GAUGE_LONG_LIVED ? xs[i].long_lived : xs[i].procs;
 
-		if (p->forgotten || v < 0)
+		if (v < 0)
 			continue;
 		if (!head)
 			fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 		head = true;
 		fputs(name, f);
-		labels(f, p, -1);
+		labels(f, &xs[i], -1);
 		fprintf(f, "} %lld\n", (long long)v);
 	}
 }
 
-void prometheus__render(FILE *f, struct agg *a)
+static void add_gauge(__s64 *sum, __s64 v)
 {
+	if (v >= 0)
+		*sum = (*sum < 0 ? 0 : *sum) + v;
+}
+
+/* h (allocated on first use) += src; false when out of memory. */
+static bool merge(struct gc_hist **h, const struct gc_hist *src)
+{
+	if (!src)
+		return true;
+	if (!*h && !(*h = calloc(1, sizeof(**h))))
+		return false;
+	hdr__merge(*h, src);
+	return true;
+}
+
+/* The entities to export; their histograms are the caller's to free. */
+static int collect(struct totals *t, bool per_pid, struct series **out)
+{
+	int i, g, n = 0, cap = per_pid ? t->procs.nr : t->services.nr;
+	struct series *xs = calloc(cap ? cap : 1, sizeof(*xs));
+
+	if (!xs)
+		return -1;
+	if (!per_pid) {
+		for (i = 0; i < t->services.nr; i++) {
+			struct service_totals *s = &t->services.items[i];
+
+			if (s->dropped)
+				continue;
+			xs[n] = (struct series){ .service = s->name, .container = s->container,
+						 .heap_size = -1, .long_lived = -1 };
+			for (g = 0; g < 3; g++)
+				merge(&xs[n].h[g], s->retired[g]);
+			n++;
+		}
+	}
+	for (i = 0; i < t->procs.nr; i++) {
+		const struct proc_totals *p = &t->procs.items[i];
+		struct series *x = NULL;
+		int k;
+
+		if (p->retired || !p->id.matched)
+			continue;
+		if (per_pid) {
+			x = &xs[n++];
+			*x = (struct series){ .service = p->id.service, .container = p->id.container,
+					      .pid = p->pid, .heap_size = -1, .long_lived = -1 };
+		} else {
+			for (k = 0; k < n && !x && p->service >= 0; k++)
+				if (xs[k].service == t->services.items[p->service].name)
+					x = &xs[k];
+			if (!x)
+				continue;	/* its service could not be allocated */
+		}
+		for (g = 0; g < 3; g++)
+			merge(&x->h[g], p->hist[g]);
+		add_gauge(&x->heap_size, p->heap_size);
+		add_gauge(&x->long_lived, p->long_lived_total);
+		x->procs += !p->exited_ns;
+	}
+	*out = xs;
+	return n;
+}
+
+void prometheus__render(FILE *f, struct totals *t, bool per_pid)
+{
+	struct series *xs = NULL;
+	int n = collect(t, per_pid, &xs), i, g;
+
 	fputs("# HELP python_gc_duration_seconds CPython garbage collection pauses, every one "
 	      "(aggregated in the kernel).\n# TYPE python_gc_duration_seconds histogram\n", f);
-	each_series(f, a, duration_series);
+	each(f, xs, n, duration_series);
 	fputs("# HELP python_gc_collections_total Collections per generation.\n"
 	      "# TYPE python_gc_collections_total counter\n", f);
-	each_series(f, a, collections_series);
+	each(f, xs, n, collections_series);
 	fputs("# HELP python_gc_objects_collected_total Objects freed by the collector.\n"
 	      "# TYPE python_gc_objects_collected_total counter\n", f);
-	each_series(f, a, collected_series);
+	each(f, xs, n, collected_series);
 	fputs("# HELP python_gc_objects_uncollectable_total Objects the collector found "
 	      "uncollectable.\n# TYPE python_gc_objects_uncollectable_total counter\n", f);
-	each_series(f, a, uncollectable_series);
-	gauge(f, a, "python_gc_heap_objects",
-	      "Objects tracked by the GC at the start of the last collection (3.14+).", true);
-	gauge(f, a, "python_gc_long_lived_objects",
-	      "Objects that survived the last full collection (long_lived_total).", false);
+	each(f, xs, n, uncollectable_series);
+	gauge(f, xs, n, "python_gc_heap_objects",
+	      "Objects tracked by the GC at the start of the last collection (3.14+), summed over "
+	      "the live processes.", GAUGE_HEAP);
+	gauge(f, xs, n, "python_gc_long_lived_objects",
+	      "Objects that survived the last full collection (long_lived_total), summed over the "
+	      "live processes.", GAUGE_LONG_LIVED);
+	gauge(f, xs, n, "python_gc_processes", "Live traced processes.", GAUGE_PROCS);
 	fprintf(f, "# HELP gcbpf_events_lost_total Events the ring buffer had no room for "
 		"(the histograms still count them).\n# TYPE gcbpf_events_lost_total counter\n"
-		"gcbpf_events_lost_total %llu\n", (unsigned long long)a->counters[GC_CNT_LOST]);
+		"gcbpf_events_lost_total %llu\n", (unsigned long long)t->counters[GC_CNT_LOST]);
 	fprintf(f, "# HELP gcbpf_read_errors_total Collections whose statistics could not be "
 		"read.\n# TYPE gcbpf_read_errors_total counter\ngcbpf_read_errors_total %llu\n",
-		(unsigned long long)a->counters[GC_CNT_READ_ERRORS]);
+		(unsigned long long)t->counters[GC_CNT_READ_ERRORS]);
+	fprintf(f, "# HELP gcbpf_build_info gcbpf's version.\n# TYPE gcbpf_build_info gauge\n"
+		"gcbpf_build_info{version=\"%s\"} 1\n", GCBPF_VERSION);
+	for (i = 0; i < n; i++)
+		for (g = 0; g < 3; g++)
+			free(xs[i].h[g]);
+	free(xs);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -216,9 +310,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!f)
 		return MHD_NO;
 	if (!strcmp(url, "/metrics")) {
-		pthread_mutex_lock(&p->agg->lock);
-		prometheus__render(f, p->agg);
-		pthread_mutex_unlock(&p->agg->lock);
+		pthread_mutex_lock(&p->totals->lock);
+		prometheus__render(f, p->totals, p->per_pid);
+		pthread_mutex_unlock(&p->totals->lock);
 	} else if (!strcmp(url, "/")) {
 		fputs("gcbpf: CPython GC metrics at /metrics\n", f);
 	} else {
@@ -237,11 +331,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return ret;
 }
 
-int prometheus__start(struct prometheus *p, struct agg *a)
+int prometheus__start(struct prometheus *p, struct totals *t)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
 
-	p->agg = a;
+	p->totals = t;
 	if (p->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
@@ -263,3 +357,45 @@ void prometheus__stop(struct prometheus *p)
 		MHD_stop_daemon(p->daemon);
 	p->daemon = NULL;
 }
+
+/* --prometheus as a sink: the server runs from start to finish. */
+static int prometheus_start_sink(struct sink *s)
+{
+	struct prometheus *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	s->priv = p;
+	if (prometheus__parse_addr(s->cfg->prometheus, &p->addr, p->where, sizeof(p->where))) {
+		p_err("invalid --prometheus '%s': expected [ADDR:]PORT, e.g. 9464 or 0.0.0.0:9464",
+		      s->cfg->prometheus);
+		return -EINVAL;
+	}
+	p->per_pid = s->cfg->prometheus_pid;
+	err = prometheus__start(p, s->totals);
+	if (!err)
+		p_info("Serving Prometheus metrics at http://%s/metrics", p->where);
+	return err;
+}
+
+static void prometheus_finish_sink(struct sink *s, const struct sink_report *r)
+{
+	if (s->priv)
+		prometheus__stop(s->priv);
+}
+
+static void prometheus_free_sink(struct sink *s)
+{
+	if (s->priv)
+		prometheus__stop(s->priv);
+	free(s->priv);
+	s->priv = NULL;
+}
+
+const struct sink_ops prometheus_sink = {
+	.name = "prometheus",
+	.start = prometheus_start_sink,
+	.finish = prometheus_finish_sink,
+	.free = prometheus_free_sink,
+};

@@ -123,6 +123,23 @@ int tracer__track(struct tracer *t, pid_t pid)
 				    BPF_ANY);
 }
 
+/* Only the programs this run attaches are loaded (the benchmark's floors are not). */
+static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *opts)
+{
+	bool gcbpf = opts->programs == PROGRAMS_GCBPF, procs = opts->follow || opts->report_exec;
+
+	bpf_program__set_autoload(skel->progs.usdt_gc_start, gcbpf);
+	bpf_program__set_autoload(skel->progs.usdt_gc_done, gcbpf);
+	bpf_program__set_autoload(skel->progs.uprobe_gc_enter, gcbpf);
+	bpf_program__set_autoload(skel->progs.uretprobe_gc_exit, gcbpf);
+	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY);
+	bpf_program__set_autoload(skel->progs.clock_enter, opts->programs == PROGRAMS_CLOCK);
+	bpf_program__set_autoload(skel->progs.clock_exit, opts->programs == PROGRAMS_CLOCK);
+	bpf_program__set_autoload(skel->progs.follow_fork, procs);
+	bpf_program__set_autoload(skel->progs.follow_exit, procs);
+	bpf_program__set_autoload(skel->progs.notify_exec, procs);
+}
+
 int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 {
 	int err;
@@ -139,6 +156,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 		p_err("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
+	load_only_needed(t->skel, opts);
 	t->skel->rodata->targ_min_ns = opts->min_ns;
 	t->skel->rodata->targ_aggregate = opts->aggregate;
 	t->skel->rodata->targ_follow = opts->follow;

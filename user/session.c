@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One run: the mode's entry point, then for the tracing modes
+ * resolve -> outputs -> load -> attach -> poll -> final report.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "clock.h"
+#include "follow.h"
+#include "launch.h"
+#include "log.h"
+#include "out_bpftrace.h"
+#include "output.h"
+#include "py_build.h"
+#include "session.h"
+#include "target.h"
+#include "totals.h"
+
+#define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
+#define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
+#define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
+#define SERVICE_IDLE_NS (300 * 1000000000ULL)	/* a service without processes: exported 5 min */
+
+static volatile sig_atomic_t exiting;
+
+void session__on_signal(int sig)
+{
+	exiting = 1;
+}
+
+struct session {
+	const struct options *opt;
+	struct tracer tracer;
+	struct outputs out;
+	struct totals totals;
+	struct follower follow;	/* launch mode and system-wide: binaries as they come */
+	struct launch child;	/* launch mode's command */
+	struct target targets[MAX_TARGETS];
+	struct py_build builds[MAX_TARGETS];
+	int nr_targets;
+	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
+	int write_err;		/* an output could not be written */
+};
+
+/* The targets of -p, or the interpreter a command will run; said on failure. */
+static int resolve_targets(struct session *s)
+{
+	const struct options *opt = s->opt;
+	struct py_build_opts bopts = { .force_uprobe = opt->force_uprobe };
+	char err[512];
+	int i, ret;
+
+	if (opt->cmd) {
+		struct target *t = &s->targets[s->nr_targets++];
+
+		memset(t, 0, sizeof(*t));
+		t->pid = s->child.pid;
+		snprintf(t->comm, sizeof(t->comm), "%s", opt->cmd[0]);
+		ret = target__resolve_command(opt->cmd[0], t->elf_path, sizeof(t->elf_path), err,
+					      sizeof(err));
+		if (ret) {
+			p_err("%s", err);
+			return ret;
+		}
+		memcpy(t->elf_display, t->elf_path, sizeof(t->elf_display));
+	} else {
+		for (i = 0; i < opt->nr_pids; i++) {
+			ret = target__from_pid(&s->targets[s->nr_targets], opt->pids[i], err,
+					       sizeof(err));
+			if (ret) {
+				p_err("%s", err);
+				return ret;
+			}
+			s->nr_targets++;
+		}
+	}
+	for (i = 0; i < s->nr_targets; i++) {
+		struct target *t = &s->targets[i];
+
+		ret = py_build__inspect(&s->builds[i], t->elf_path, t->elf_display, &bopts, err,
+					sizeof(err));
+		if (!ret)
+			continue;
+		if (ret == -ENOEXEC && !opt->cmd)
+			p_err("pid %d (%s) is not Python: %s", t->pid, t->comm, err);
+		else if (ret == -ENOEXEC)
+			p_err("%s does not run Python directly: %s (give the interpreter's path, "
+			      "not a wrapper)", opt->cmd[0], err);
+		else
+			p_err("%s", err);
+		return ret;
+	}
+	return 0;
+}
+
+/* --list: each target's binary, version and probe path, and why. */
+static int run_list(struct session *s)
+{
+	int i, err = resolve_targets(s);
+
+	for (i = 0; !err && i < s->nr_targets; i++) {
+		const struct py_build *b = &s->builds[i];
+
+		if (s->opt->cmd)
+			printf("%s: ", s->opt->cmd[0]);
+		else
+			printf("pid %d (%s): ", s->targets[i].pid, s->targets[i].comm);
+		printf("%s, Python %s%s (version from %s), probe %s: %s\n", b->display_path,
+		       b->version, b->debug ? " debug" : "", b->version_source,
+		       py_build__probe_name(b->probe), b->why);
+	}
+	return err || fflush(stdout) ? 1 : 0;
+}
+
+/* --bpftrace: a one-liner per target, with the path the host sees. */
+static int run_oneliner(struct session *s)
+{
+	int i, err = resolve_targets(s);
+
+	for (i = 0; !err && i < s->nr_targets; i++) {
+		const struct py_build *b = &s->builds[i];
+		const char *path = b->display_path;
+		struct stat st;
+
+		/* The target's own path, unless it lives in another root. */
+		if (stat(path, &st) || st.st_dev != b->dev || st.st_ino != b->ino)
+			path = b->path;
+		oneliner__print(stdout, b, path, s->opt->cmd ? 0 : s->targets[i].pid, s->opt->cmd);
+	}
+	return err || fflush(stdout) ? 1 : 0;
+}
+
+static void on_exec(void *ctx, const struct gc_proc_event *e)
+{
+	struct session *s = ctx;
+
+	follower__on_exec(&s->follow, e);
+}
+
+static void on_event(void *ctx, const struct gc_event *e)
+{
+	struct session *s = ctx;
+	struct sink_event ev = { .e = e, .build = tracer__build(&s->tracer, e->binary) };
+
+	ev.proc = totals__event(&s->totals, e);
+	if (ev.proc && !ev.proc->id.matched)
+		return;		/* --match: not this command line */
+	outputs__event(&s->out, &ev);
+}
+
+static void on_batch(void *ctx)
+{
+	struct session *s = ctx;
+
+	if (outputs__flush(&s->out))
+		s->write_err = -EIO;
+}
+
+/* -p: the probes of each target's build, for that process. */
+static int attach_pids(struct session *s)
+{
+	int i, idx, ret;
+
+	for (i = 0; i < s->nr_targets; i++) {
+		struct target *t = &s->targets[i];
+
+		idx = tracer__add_build(&s->tracer, &s->builds[i]);
+		if (idx < 0) {
+			p_err("cannot register %s: %s", s->builds[i].display_path, strerror(-idx));
+			return idx;
+		}
+		t->build = idx;
+		ret = tracer__attach(&s->tracer, idx, t->pid);
+		if (ret)
+			return ret;
+		if (!target__alive(t)) {
+			p_err("pid %d (%s) exited while gcbpf was attaching", t->pid, t->comm);
+			return -ESRCH;
+		}
+	}
+	/* Named from the start, also if they exit before their first collection. */
+	pthread_mutex_lock(&s->totals.lock);
+	for (i = 0; i < s->nr_targets; i++)
+		totals__proc(&s->totals, s->targets[i].pid, s->targets[i].comm);
+	pthread_mutex_unlock(&s->totals.lock);
+	return 0;
+}
+
+/* Launch mode: the command's tree, its binaries armed as they are exec'd. */
+static int attach_launch(struct session *s)
+{
+	return tracer__track(&s->tracer, s->child.pid);
+}
+
+/* System-wide: every interpreter binary running now; later ones as they come. */
+static int attach_system(struct session *s)
+{
+	follower__scan(&s->follow);
+	return 0;
+}
+
+static void banner(struct session *s)
+{
+	const struct options *opt = s->opt;
+	const struct py_build *b = &s->builds[0];
+
+	switch (opt->mode) {
+	case MODE_LAUNCH:
+		p_info("Tracing CPython GC in %s (pid %d) and every process it starts... "
+		       "Hit Ctrl-C to end.", opt->cmd[0], s->child.pid);
+		break;
+	case MODE_SYSTEM:
+		p_info("Tracing CPython GC in every process (%d binar%s armed, more as they "
+		       "start)... Hit Ctrl-C to end.", s->follow.nr_armed,
+		       s->follow.nr_armed == 1 ? "y" : "ies");
+		break;
+	default:
+		if (s->nr_targets == 1)
+			p_info("Tracing CPython GC in PID %d (%s, Python %s, %s)... Hit Ctrl-C to "
+			       "end.", s->targets[0].pid, b->display_path, b->version,
+			       py_build__probe_name(b->probe));
+		else
+			p_info("Tracing CPython GC in %d processes... Hit Ctrl-C to end.",
+			       s->nr_targets);
+	}
+}
+
+/* True once nothing is left to trace. */
+static bool targets_done(struct session *s)
+{
+	int i, alive = 0;
+
+	if (s->opt->mode == MODE_SYSTEM)
+		return false;
+	if (s->opt->mode == MODE_LAUNCH)
+		return launch__reap(&s->child, false);
+	for (i = 0; i < s->nr_targets; i++) {
+		struct target *t = &s->targets[i];
+
+		if (!t->exited && !target__alive(t)) {
+			t->exited = true;
+			p_debug("pid %d (%s) exited", t->pid, t->comm);
+		}
+		alive += !t->exited;
+	}
+	return alive == 0;
+}
+
+static void warn_losses(struct session *s, __u64 *seen_lost)
+{
+	__u64 c[GC_CNT_MAX];
+
+	tracer__counters(&s->tracer, c);
+	if (c[GC_CNT_LOST] > *seen_lost) {
+		p_warn("%llu events lost: the ring buffer was full (the pause table still counts "
+		       "them; lower the event rate with a filter)",
+		       (unsigned long long)(c[GC_CNT_LOST] - *seen_lost));
+		*seen_lost = c[GC_CNT_LOST];
+	}
+}
+
+/*
+ * The kernel's histograms and counters into the totals; with retire,
+ * processes gone for the grace period are retired and their kernel entries
+ * deleted, so memory stays bounded while processes come and go.
+ */
+static void refresh(struct session *s, bool retire)
+{
+	__u64 grace = RETIRE_GRACE_NS > 2 * s->opt->interval_ns ? RETIRE_GRACE_NS
+								 : 2 * s->opt->interval_ns;
+	pid_t gone[64];
+	int i, n = 0;
+
+	pthread_mutex_lock(&s->totals.lock);
+	tracer__for_each_hist(&s->tracer, totals__set_hist, &s->totals);
+	tracer__counters(&s->tracer, s->totals.counters);
+	if (retire) {
+		n = totals__retire(&s->totals, mono_ns(), grace, gone, 64);
+		totals__expire_services(&s->totals, mono_ns(), SERVICE_IDLE_NS);
+	}
+	for (i = 0; i < n; i++)
+		tracer__forget_pid(&s->tracer, gone[i]);
+	pthread_mutex_unlock(&s->totals.lock);
+}
+
+static int poll_loop(struct session *s)
+{
+	const struct options *opt = s->opt;
+	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
+	int ticks = 0, err;
+
+	while (!exiting && !s->write_err) {
+		err = tracer__poll(&s->tracer, 100);
+		if (err < 0) {
+			p_err("reading events failed: %s", strerror(-err));
+			return err;
+		}
+		if (targets_done(s))
+			break;
+		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
+			break;
+		++ticks;
+		if (ticks % 10 == 0)
+			warn_losses(s, &seen_lost);
+		if ((opt->sinks.prometheus && ticks % 10 == 0) || ticks % (REFRESH_S * 10) == 0)
+			refresh(s, ticks % (REFRESH_S * 10) == 0);
+		/* Interpreters embedded in programs that are not Python (libpython
+		 * dlopen'ed after exec) show up only in /proc/PID/maps. */
+		if (opt->mode == MODE_SYSTEM && ticks % (RESCAN_S * 10) == 0)
+			follower__scan(&s->follow);
+		if (opt->interval_ns && mono_ns() - last_report >= opt->interval_ns) {
+			__u64 t = mono_ns();
+
+			refresh(s, false);
+			pthread_mutex_lock(&s->totals.lock);
+			outputs__report(&s->out, &s->totals, t - last_report);
+			pthread_mutex_unlock(&s->totals.lock);
+			last_report = t;
+		}
+	}
+	tracer__stop_following(&s->tracer);
+	tracer__drain(&s->tracer);
+	warn_losses(s, &seen_lost);
+	return s->write_err;
+}
+
+/* The tracing modes: attach is what differs. Returns the exit status. */
+static int trace(struct session *s, int (*attach)(struct session *s))
+{
+	const struct options *opt = s->opt;
+	struct output_opts oo = { .format = opt->format, .path = opt->output_path,
+				  .launch = opt->mode == MODE_LAUNCH, .cfg = opt->sinks };
+	struct tracer_opts topts = {
+		.programs = opt->programs, .min_ns = opt->min_ns,
+		/* Every pause counted in the kernel: the source of every total. */
+		.aggregate = opt->programs == PROGRAMS_GCBPF,
+		.follow = opt->mode == MODE_LAUNCH, .stop_on_exec = opt->mode == MODE_LAUNCH,
+		.report_exec = opt->mode == MODE_SYSTEM, .comm = opt->comm,
+		.filter_gen = opt->gen >= 0, .gen = opt->gen,
+		.on_event = on_event, .on_batch = on_batch, .on_exec = on_exec, .ctx = s,
+	};
+	bool opened = false;
+	int err;
+
+	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
+		goto out;
+	if ((err = outputs__open(&s->out, &oo, &s->totals)))
+		goto out;
+	opened = true;
+	if (opt->cgroup) {
+		char why[PATH_MAX + 128];
+
+		topts.cgroup_fd = target__open_cgroup(opt->cgroup, why, sizeof(why));
+		if (topts.cgroup_fd < 0) {
+			p_err("%s", why);
+			err = topts.cgroup_fd;
+			goto out;
+		}
+	}
+	if ((err = tracer__open(&s->tracer, &topts)))
+		goto out;
+	follower__init(&s->follow, &s->tracer,
+		       &(struct py_build_opts){ .force_uprobe = opt->force_uprobe });
+	if ((err = attach(s)))
+		goto out;
+	banner(s);
+	s->start_ns = mono_ns();
+	launch__release(&s->child);
+	err = poll_loop(s);
+	refresh(s, false);
+	pthread_mutex_lock(&s->totals.lock);
+	err = outputs__close(&s->out, &s->totals, mono_ns() - s->start_ns) ?: err;
+	pthread_mutex_unlock(&s->totals.lock);
+	opened = false;
+	if (opt->mode == MODE_LAUNCH && !s->follow.nr_armed)
+		p_warn("%s ran no Python interpreter gcbpf could trace (-v says why)", opt->cmd[0]);
+	if (s->totals.counters[GC_CNT_LOST])
+		p_warn("%llu events lost in total (ring buffer full)",
+		       (unsigned long long)s->totals.counters[GC_CNT_LOST]);
+out:
+	if (opened)
+		outputs__close(&s->out, NULL, 0);	/* a trace's JSON is closed on every path */
+	if (opt->mode == MODE_LAUNCH && err) {
+		launch__abort(&s->child);
+	} else if (opt->mode == MODE_LAUNCH) {
+		/* Ended by Ctrl-C or -d: the command got the signal too; report its status. */
+		launch__reap(&s->child, true);
+	}
+	tracer__close(&s->tracer);
+	follower__free(&s->follow);
+	if (err)
+		return 1;
+	return opt->mode == MODE_LAUNCH ? s->child.exit_code : 0;
+}
+
+static int run_pids(struct session *s)
+{
+	return trace(s, attach_pids);
+}
+
+static int run_launch(struct session *s)
+{
+	char path[PATH_MAX], why[PATH_MAX + 64];
+
+	/* Say a missing command here, in one line, not from the child. */
+	if (target__find_executable(s->opt->cmd[0], path, sizeof(path), why, sizeof(why))) {
+		p_err("%s", why);
+		return 1;
+	}
+	if (launch__start(&s->child, s->opt->cmd))
+		return 1;
+	return trace(s, attach_launch);
+}
+
+static int run_system(struct session *s)
+{
+	return trace(s, attach_system);
+}
+
+/* One entry point per mode. */
+static int (*const entry[])(struct session *s) = {
+	[MODE_PIDS] = run_pids,
+	[MODE_LAUNCH] = run_launch,
+	[MODE_SYSTEM] = run_system,
+	[MODE_LIST] = run_list,
+	[MODE_ONELINER] = run_oneliner,
+};
+
+int session__run(const struct options *opt)
+{
+	static struct session s;
+	int status;
+
+	memset(&s, 0, sizeof(s));
+	s.opt = opt;
+	s.child.gate = -1;
+	totals__init(&s.totals, opt->hide_args, opt->match);
+	status = entry[opt->mode](&s);
+	totals__free(&s.totals);
+	return status;
+}
