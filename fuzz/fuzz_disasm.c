@@ -9,19 +9,21 @@
 #include <string.h>
 #include "disasm.h"
 #include "elf_file.h"
+#include "py_versions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct py_version *v = &py_versions[size % py_versions_nr];
 	struct disasm_collector dc;
 	struct elf_file ef;
 	char err[256];
 
-	if (elf_file__open_mem(&ef, data, size, "fuzz"))
+	/* Every row of the version table the scan can be asked for. */
+	if (v->disasm_gen < 0 || elf_file__open_mem(&ef, data, size, "fuzz"))
 		return 0;
-	/* 3.9-3.12 and 3.13+ differ (reason MANUAL in edx); 3.15 as the newest. */
-	disasm__find_collector(&ef, 9 + (int)(size % 7), &dc, err, sizeof(err));
+	disasm__find_collector(&ef, v, &dc, err, sizeof(err));
 	elf_file__close(&ef);
 	return 0;
 }
