@@ -24,8 +24,7 @@ echo 'extern int stub; int main(void) { return stub; }' |
 mkfifo "$dir/lib/libpython3.12.so.1.0"
 
 pythons=(/usr/bin/python3.11 /usr/bin/python3.11d)
-for p in "$pyenv_root"/versions/3.*/bin/python3.[0-9]*; do
-	case $p in *-config|*m) continue ;; esac
+for p in "$pyenv_root"/versions/3.*/bin/python3.[0-9] "$pyenv_root"/versions/3.*/bin/python3.[0-9][0-9]; do
 	[ -x "$p" ] && pythons+=("$p")
 done
 
