@@ -88,28 +88,38 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 {
 	pid_t for_pid = f->per_pid ? pid : -1;
 	struct seen_binary *seen;
+	struct py_build_opts opts;
 	struct py_build b;
 	struct target t;
 	struct stat st;
-	char err[512];
-	int ret, idx, fd;
+	char err[PATH_MAX + 512];
+	int ret, idx;
 
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
-	if (ret)
-		return -1;	/* gone already, or a kernel thread */
-	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
-	 * and the probes outlive it. */
-	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		else if (errno == EMFILE || errno == ENFILE)
-			p_warn("cannot open %s of pid %d: %s", t.elf_display, pid, strerror(errno));
+	/* Hold the file and root: /proc/PID/... dies with a short-lived
+	 * process, and the probes outlive it. */
+	if (!ret)
+		ret = target__hold(&t, err, sizeof(err));
+	if (ret) {
+		/* A file no one should have put there (a FIFO, a device): said, and
+		 * skipped; else gone already, or a kernel thread. */
+		if (ret == -EPERM && (stat(t.elf_path, &st) || !find_seen(f, &st))) {
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+			if (!stat(t.elf_path, &st))
+				add_seen(f, &st, -1);	/* once, not every scan */
+		} else if (ret == -EMFILE || ret == -ENFILE) {
+			p_warn("cannot open %s of pid %d: %s", t.elf_display, pid, strerror(-ret));
+		}
+		target__release(&t);
+		return -1;
+	}
+	if (fstat(t.fd, &st)) {
+		target__release(&t);
 		return -1;
 	}
 	if ((seen = find_seen(f, &st))) {
-		close(fd);
+		target__release(&t);
 		if (f->per_pid && seen->build < 0)
 			p_warn("pid %d exec'd %s, which gcbpf cannot trace (not Python?): not traced "
 			       "until it execs Python again", pid, t.elf_display);
@@ -123,14 +133,17 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
 		return seen->build;
 	}
-	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
-	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
+	opts = f->build_opts;
+	opts.root = t.root;
+	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &opts, err, sizeof(err));
 	if (ret) {
-		close(fd);
+		target__release(&t);
 		/* Not Python is the common case and says nothing (but for a -p
 		 * target); a Python that cannot be traced is said once per binary. */
 		if (f->per_pid)
 			p_warn("pid %d exec'd %s: not traced: %s", pid, t.elf_display, err);
+		else if (ret == -EPERM)
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
 		else if (ret != -ENOEXEC)
 			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
 		add_seen(f, &st, -1);
@@ -138,7 +151,7 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	}
 	idx = tracer__add_build(f->tracer, &b);
 	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid) : idx;
-	close(fd);	/* the probes hold the inode now */
+	target__release(&t);	/* the probes hold the inode now */
 	if (ret == 0) {
 		f->nr_armed++;
 		add_seen(f, &st, idx);
