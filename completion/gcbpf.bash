@@ -16,12 +16,19 @@ _gcbpf()
 			return
 		fi
 	done
+	if ((COMP_CWORD == 1)) && [[ top == "$cur"* ]] && [[ $cur != -* ]]; then
+		COMPREPLY=(top)
+		return
+	fi
 	case $prev in
 	-p|--pid)
 		COMPREPLY=($(compgen -W "$(ls /proc | grep -E '^[0-9]+$')" -- "$cur"))
 		return ;;
 	-f|--format)
-		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto" -- "$cur"))
+		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto folded" -- "$cur"))
+		return ;;
+	--folded-weight)
+		COMPREPLY=($(compgen -W "sum count" -- "$cur"))
 		return ;;
 	--table-format)
 		COMPREPLY=($(compgen -W "plain md" -- "$cur"))
@@ -32,7 +39,7 @@ _gcbpf()
 	--gen)
 		COMPREPLY=($(compgen -W "0 1 2" -- "$cur"))
 		return ;;
-	-d|--duration|-i|--interval|--min-ms|--prometheus|--cgroup|--comm)
+	-d|--duration|-i|--interval|--min-ms|--prometheus|--cgroup|--comm|--match)
 		return ;;
 	esac
 	if [[ $cur == --hist=* ]]; then
@@ -41,7 +48,8 @@ _gcbpf()
 	fi
 	COMPREPLY=($(compgen -W "-p --pid --strict -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
 		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
-		--hist=pid --min-ms --prometheus --bpftrace --stacks -v --verbose --help --usage
+		--hist=pid --min-ms --prometheus --prometheus-pid --bpftrace --stacks --by-stack
+		--folded-weight --advice --all-events --match --hide-args -v --verbose --help --usage
 		--version --" -- "$cur"))
 }
 complete -F _gcbpf gcbpf

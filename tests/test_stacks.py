@@ -187,8 +187,8 @@ def _check(it, mode, chroot, gcbpf_bin, tmp_path, extra):
     (["--stacks=0", "-f", "jsonl"], "invalid --stacks depth '0'"),
     (["--stacks=257", "-f", "jsonl"], "invalid --stacks depth '257'"),
     (["--stacks=x", "-f", "jsonl"], "invalid --stacks depth 'x'"),
-    (["--stacks"], "--stacks shows stacks in JSONL only so far: add -f jsonl"),
-    (["--stacks=8", "-f", "chrome"], "--stacks shows stacks in JSONL only so far"),
+    (["--stacks"], "--stacks shows stacks in -f jsonl, -f chrome, -f folded and --by-stack"),
+    (["--stacks=8", "-f", "text"], "--stacks shows stacks in -f jsonl, -f chrome"),
 ])
 def test_stacks_bad_options(args, msg):
     """Bad --stacks input: one line that says what to do, non-zero exit (no root)."""

@@ -54,9 +54,10 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
 	return &f->seen[f->nr_seen++];
 }
 
-/* Arming failed: said (by the tracer); a permission error ends the run, since every binary would fail. */
-static void arm_failed(struct follower *f, int err)
+/* Arming failed: said; a permission error ends the run, since every binary would fail. */
+static void arm_failed(struct follower *f, int err, const char *why)
 {
+	p_err("%s", why);
 	f->nr_failed++;
 	if (!f->err || err == -EPERM || err == -EACCES)
 		f->err = err;
@@ -125,9 +126,9 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 			       "until it execs Python again", pid, t.elf_display);
 		if (!f->per_pid || seen->build < 0)
 			return seen->build;	/* armed already (for every process), or not Python */
-		ret = tracer__attach(f->tracer, seen->build, for_pid);
+		ret = tracer__attach(f->tracer, seen->build, for_pid, err, sizeof(err));
 		if (ret) {
-			arm_failed(f, ret);
+			arm_failed(f, ret, err);
 			return -1;
 		}
 		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
@@ -150,7 +151,7 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		return -1;
 	}
 	idx = tracer__add_build(f->tracer, &b);
-	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid) : idx;
+	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid, err, sizeof(err)) : idx;
 	target__release(&t);	/* the probes hold the inode now */
 	if (ret == 0) {
 		f->nr_armed++;
@@ -159,8 +160,8 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		return idx;
 	}
 	if (idx < 0)
-		p_err("cannot trace %s: %s", b.display_path, strerror(-idx));
-	arm_failed(f, ret);
+		snprintf(err, sizeof(err), "cannot trace %s: %s", b.display_path, strerror(-idx));
+	arm_failed(f, ret, err);
 	add_seen(f, &st, -1);	/* said why; do not retry for every process */
 	return -1;
 }

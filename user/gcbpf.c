@@ -71,6 +71,8 @@ enum {
 	OPT_ALL_EVENTS,
 	OPT_ADVICE,
 	OPT_STACKS,
+	OPT_FOLDED_WEIGHT,
+	OPT_BY_STACK,
 };
 
 static struct argp_option opts[] = {
@@ -113,6 +115,11 @@ static struct argp_option opts[] = {
 	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "folded-weight", OPT_FOLDED_WEIGHT, "sum|count", 0,
+	  "-f folded: weigh each stack by its total pause in ns (sum, default) or its collections",
+	  1 },
+	{ "by-stack", OPT_BY_STACK, "N", OPTION_ARG_OPTIONAL,
+	  "At exit, the N (default 10) trigger sites ranked by total pause, per generation", 1 },
 	{ "advice", OPT_ADVICE, NULL, 0,
 	  "At exit, what to do about what was measured, per process, with its numbers", 1 },
 	{ "prometheus-pid", OPT_PROMETHEUS_PID, NULL, 0,
@@ -267,6 +274,24 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_HIDE_ARGS:
 		opt.hide_args = true;
 		break;
+	case OPT_FOLDED_WEIGHT:
+		if (strcmp(arg, "sum") && strcmp(arg, "count")) {
+			p_err("unknown --folded-weight '%s': expected sum or count", arg);
+			argp_usage(state);
+		}
+		opt.sinks.folded_count = !strcmp(arg, "count");
+		break;
+	case OPT_BY_STACK: {
+		char *stop;
+		long n = arg ? strtol(arg, &stop, 10) : 10;
+
+		if (arg && (*stop || stop == arg || n < 1 || n > 100000)) {
+			p_err("invalid --by-stack '%s': expected a number of sites, 1 to 100000", arg);
+			argp_usage(state);
+		}
+		opt.sinks.by_stack = n;
+		break;
+	}
 	case OPT_ADVICE:
 		opt.sinks.advice = true;
 		break;
@@ -302,8 +327,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case ARGP_KEY_END:
-		if (opt.stack_depth && opt.format != &jsonl_sink && !list_only && !bpftrace) {
-			p_err("--stacks shows stacks in JSONL only so far: add -f jsonl");
+		/* The views of stacks ask for them; text shows none. */
+		if (!opt.stack_depth && (opt.format == &folded_sink || opt.sinks.by_stack))
+			opt.stack_depth = PYSTACK_DEFAULT_DEPTH;
+		if (opt.stack_depth && opt.format != &jsonl_sink && opt.format != &chrome_sink &&
+		    opt.format != &folded_sink && !opt.sinks.by_stack && !list_only && !bpftrace) {
+			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded and --by-stack: "
+			      "add one of them");
 			argp_usage(state);
 		}
 		if (opt.cmd && opt.nr_pids) {

@@ -62,3 +62,15 @@ void p_debug(const char *fmt, ...)
 	vlog("gcbpf: ", fmt, ap);
 	va_end(ap);
 }
+
+int err_fill(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}

@@ -8,6 +8,7 @@
 #define GCBPF_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 extern bool log_verbose;
 
@@ -16,6 +17,17 @@ void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Progress a person watching wants ("Tracing ...", "Armed ..."): as is. */
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The one convention below the top: a function that can fail returns 0 or
+ * -errno and writes its one-line reason into the caller's err (err_len
+ * bytes); the top says it, with p_err or p_warn: session.c and gcbpf.c at
+ * start-up, and while tracing the handlers of what happens (follow.c for
+ * execs, output.c/outfile.c for write errors, pystack.c per binary), each
+ * said once. err_fill does the writing and returns code.
+ */
+int err_fill(char *err, size_t err_len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* While a full-screen view owns the terminal: every message to fn (NULL: stderr again). */
 void log__capture(void (*fn)(const char *line));
 /* Only with -v. */

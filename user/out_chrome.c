@@ -12,6 +12,7 @@
 #include "gc_reason.h"
 #include "json_writer.h"
 #include "sink.h"
+#include "stack_agg.h"
 #include "vec.h"
 
 struct chrome_out {
@@ -123,6 +124,18 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 	jw_count_field(w, "long_lived_total", e->long_lived_total);
 	jw_string_or_null_field(w, "reason", gc_reason__name(e->reason));
 	jw_uint_field(w, "ts_start_ns", e->ts_start);
+	if (ev->stack && !ev->stack->unavailable) {
+		/* what triggered it, innermost first: shown with the slice */
+		char frame[1024];
+		int i;
+
+		jw_name(w, "stack");
+		jw_start_array(w);
+		for (i = 0; i < ev->stack->nr; i++)
+			jw_string(w, stack_agg__frame_name(frame, sizeof(frame), &ev->stack->frames[i]));
+		jw_end_array(w);
+		jw_bool_field(w, "stack_truncated", ev->stack->truncated);
+	}
 	jw_end_object(w);
 	jw_end_object(w);
 	fputc('\n', s->f);

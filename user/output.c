@@ -9,6 +9,7 @@ static const struct sink_ops *const formats[] = {
 	&text_sink,
 	&jsonl_sink,
 	&chrome_sink,
+	&folded_sink,
 };
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))
@@ -93,6 +94,8 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 		err = add_sink(o, &table_sink, o->human_f, t);
 	if (!err && o->human_f && o->cfg.hist != HIST_NONE)
 		err = add_sink(o, &hist_sink, o->human_f, t);
+	if (!err && o->human_f && o->cfg.by_stack)
+		err = add_sink(o, &bystack_sink, o->human_f, t);
 	if (!err && o->human_f && o->cfg.advice)
 		err = add_sink(o, &advice_sink, o->human_f, t);
 	if (!err && o->cfg.prometheus)
@@ -115,10 +118,15 @@ bool outputs__idle(struct outputs *o)
 
 void outputs__event(struct outputs *o, const struct sink_event *ev)
 {
-	struct sink *s = &o->sinks[0];
+	int i;
 
-	if (!o->cfg.quiet && o->nr && s->ops->event)
-		s->ops->event(s, ev);
+	/* -q: no per-event output; sinks that only aggregate still count it. */
+	for (i = 0; i < o->nr; i++) {
+		struct sink *s = &o->sinks[i];
+
+		if (s->ops->event && (s->ops->aggregates || (!o->cfg.quiet && i == 0)))
+			s->ops->event(s, ev);
+	}
 }
 
 /* Every write error is an error: said once, with where. */

@@ -13,7 +13,7 @@
 #include "outfile.h"
 #include "sink.h"
 
-#define OUTPUT_MAX_SINKS 6
+#define OUTPUT_MAX_SINKS 7
 
 struct output_opts {
 	const struct sink_ops *format;	/* the event format */

@@ -299,6 +299,7 @@ static void on_batch(void *ctx)
 /* -p: the probes of each target's build, for that process. */
 static int attach_pids(struct session *s)
 {
+	char err[PATH_MAX + 256];
 	int i, idx, ret;
 
 	for (i = 0; i < s->nr_targets; i++) {
@@ -310,11 +311,16 @@ static int attach_pids(struct session *s)
 			return idx;
 		}
 		t->build = idx;
-		ret = tracer__attach(&s->tracer, idx, t->pid);
-		if (!ret)
-			ret = tracer__track(&s->tracer, t->pid);	/* its execs reported */
-		if (ret)
+		ret = tracer__attach(&s->tracer, idx, t->pid, err, sizeof(err));
+		if (ret) {
+			p_err("%s", err);
 			return ret;
+		}
+		ret = tracer__track(&s->tracer, t->pid);	/* its execs reported */
+		if (ret) {
+			p_err("cannot follow pid %d's execs: %s", t->pid, strerror(-ret));
+			return ret;
+		}
 		if (!target__alive(t)) {
 			p_err("pid %d (%s) exited while gcbpf was attaching", t->pid, t->comm);
 			return -ESRCH;
@@ -526,6 +532,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		.filter_gen = opt->gen >= 0, .gen = opt->gen,
 		.on_event = on_event, .on_batch = on_batch, .on_exec = on_exec, .ctx = s,
 	};
+	char why[PATH_MAX + 256];
 	bool opened = false;
 	int err;
 
@@ -540,8 +547,6 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		goto out;
 	opened = true;
 	if (opt->cgroup) {
-		char why[PATH_MAX + 128];
-
 		topts.cgroup_fd = target__open_cgroup(opt->cgroup, why, sizeof(why));
 		if (topts.cgroup_fd < 0) {
 			p_err("%s", why);
@@ -549,8 +554,10 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 			goto out;
 		}
 	}
-	if ((err = tracer__open(&s->tracer, &topts)))
+	if ((err = tracer__open(&s->tracer, &topts, why, sizeof(why)))) {
+		p_err("%s", why);
 		goto out;
+	}
 	follower__init(&s->follow, &s->tracer,
 		       &(struct py_build_opts){ .force_uprobe = opt->force_uprobe });
 	s->follow.per_pid = opt->mode == MODE_PIDS;

@@ -40,6 +40,8 @@ struct sink_config {
 	const char *prometheus;	/* --prometheus [ADDR:]PORT, or NULL */
 	bool prometheus_pid;	/* --prometheus-pid: a series per process, not per service */
 	bool advice;		/* --advice */
+	bool folded_count;	/* --folded-weight count: folded lines weigh collections, not ns */
+	int by_stack;		/* --by-stack[=N]: the N trigger sites at exit, 0: none */
 	bool top;		/* gcbpf top: the live terminal view instead of the streams */
 };
 
@@ -70,7 +72,8 @@ struct sink;
 struct sink_ops {
 	const char *name;	/* -f NAME for event formats */
 	const char *alias;	/* another accepted name, or NULL */
-	bool machine;		/* JSON: nothing else may share its stream */
+	bool machine;		/* JSON, folded: nothing else may share its stream */
+	bool aggregates;	/* writes only at the end: sees every event, also with -q */
 	/* Each may be NULL. start: 0 or -errno (said). */
 	int (*start)(struct sink *s);
 	void (*event)(struct sink *s, const struct sink_event *ev);
@@ -99,5 +102,7 @@ extern const struct sink_ops hist_sink;		/* out_hist.c */
 extern const struct sink_ops prometheus_sink;	/* out_prometheus.c */
 extern const struct sink_ops advice_sink;	/* out_advice.c */
 extern const struct sink_ops top_sink;		/* out_top.c */
+extern const struct sink_ops folded_sink;	/* out_folded.c */
+extern const struct sink_ops bystack_sink;	/* out_bystack.c */
 
 #endif

@@ -66,7 +66,7 @@ static int handle_event(void *ctx, void *data, size_t size)
  * one on this process's own getpid(), for this process only, at once removed.
  * Only a refusal is an error here; anything else, the real attach says.
  */
-static int check_uprobes(struct tracer *t)
+static int check_uprobes(struct tracer *t, char *ebuf, size_t elen)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "getpid");
 	struct bpf_link *link;
@@ -83,43 +83,38 @@ static int check_uprobes(struct tracer *t)
 		p_debug("uprobe self-check: %s", strerror(-err));
 		return 0;
 	}
-	p_err("cannot attach uprobes: %s; %s", strerror(-err), PRIV_ADVICE);
-	return err;
+	return err_fill(ebuf, elen, err, "cannot attach uprobes: %s; %s", strerror(-err),
+			PRIV_ADVICE);
 }
 
 /* Kernel support gcbpf needs, checked up front so the error says what is missing. */
-static int check_system(void)
+static int check_system(char *ebuf, size_t elen)
 {
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		p_err("cannot load BPF programs: this kernel has no BTF (/sys/kernel/btf/vmlinux "
-		      "missing); use a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		return -ENOTSUP;
-	}
-	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
-		p_err("cannot attach probes: this kernel has no uprobe PMU "
-		      "(/sys/bus/event_source/devices/uprobe missing); needs CONFIG_UPROBE_EVENTS=y");
-		return -ENOTSUP;
-	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return err_fill(ebuf, elen, -ENOTSUP, "cannot load BPF programs: this kernel has "
+				"no BTF (/sys/kernel/btf/vmlinux missing); use a kernel built with "
+				"CONFIG_DEBUG_INFO_BTF=y");
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK))
+		return err_fill(ebuf, elen, -ENOTSUP, "cannot attach probes: this kernel has no "
+				"uprobe PMU (/sys/bus/event_source/devices/uprobe missing); needs "
+				"CONFIG_UPROBE_EVENTS=y");
 	return 0;
 }
 
 static int add_link(struct tracer *t, struct bpf_link *link)
 {
-	if (t->nr_links == t->cap_links) {
-		int cap = t->cap_links ? 2 * t->cap_links : 16;
-		struct bpf_link **l = realloc(t->links, cap * sizeof(*l));
+	struct bpf_link **slot = vec_push(&t->links);
 
-		if (!l)
-			return -ENOMEM;
-		t->links = l;
-		t->cap_links = cap;
+	if (!slot) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
 	}
-	t->links[t->nr_links++] = link;
+	*slot = link;
 	return 0;
 }
 
 /* fork/exit/exec tracepoints, for a command's tree or the whole host. */
-static int attach_process_tracking(struct tracer *t)
+static int attach_process_tracking(struct tracer *t, char *ebuf, size_t elen)
 {
 	struct bpf_program *progs[] = { t->skel->progs.follow_fork, t->skel->progs.follow_exit,
 					t->skel->progs.notify_exec };
@@ -135,8 +130,8 @@ static int attach_process_tracking(struct tracer *t)
 
 		if (!link) {
 			err = -errno;
-			p_err("cannot attach %s: %s", bpf_program__name(progs[i]), strerror(-err));
-			return err;
+			return err_fill(ebuf, elen, err, "cannot attach %s: %s",
+					bpf_program__name(progs[i]), strerror(-err));
 		}
 		err = add_link(t, link);
 		if (err)
@@ -144,7 +139,7 @@ static int attach_process_tracking(struct tracer *t)
 	}
 	err = ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.proc_events), handle_proc_event, t);
 	if (err)
-		p_err("cannot read process events: %s", strerror(-err));
+		err_fill(ebuf, elen, err, "cannot read process events: %s", strerror(-err));
 	return err;
 }
 
@@ -249,25 +244,23 @@ static void __attribute__((noreturn)) watchdog_main(int rd, int tracked_fd,
 }
 
 /* Before anything can be stopped: the watchdog, a child that outlives gcbpf. */
-static int start_watchdog(struct tracer *t)
+static int start_watchdog(struct tracer *t, char *ebuf, size_t elen)
 {
 	int p[2];
 
-	if (pipe2(p, O_CLOEXEC)) {
-		p_err("cannot create the watchdog's pipe: %s", strerror(errno));
-		return -errno;
-	}
+	if (pipe2(p, O_CLOEXEC))
+		return err_fill(ebuf, elen, -errno, "cannot create the watchdog's pipe: %s",
+				strerror(errno));
 	fflush(NULL);	/* nothing buffered is written twice */
 	t->watchdog = fork();
 	if (t->watchdog < 0) {
 		int err = -errno;
 
-		p_err("cannot fork the watchdog that continues stopped processes: %s",
-		      strerror(-err));
 		close(p[0]);
 		close(p[1]);
 		t->watchdog = 0;
-		return err;
+		return err_fill(ebuf, elen, err, "cannot fork the watchdog that continues stopped "
+				"processes: %s", strerror(-err));
 	}
 	if (t->watchdog == 0) {
 		close(p[1]);
@@ -320,21 +313,20 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.notify_exec, procs);
 }
 
-int tracer__open(struct tracer *t, const struct tracer_opts *opts)
+int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, size_t elen)
 {
 	int err;
 
 	memset(t, 0, sizeof(*t));
 	t->opts = *opts;
 	libbpf_set_print(libbpf_print);
-	err = check_system();
+	err = check_system(ebuf, elen);
 	if (err)
 		return err;
 	t->skel = gcbpf_bpf__open();
 	if (!t->skel) {
 		err = -errno;
-		p_err("cannot open the BPF object: %s", strerror(-err));
-		return err;
+		return err_fill(ebuf, elen, err, "cannot open the BPF object: %s", strerror(-err));
 	}
 	load_only_needed(t->skel, opts);
 	t->skel->rodata->targ_min_ns = opts->min_ns;
@@ -353,10 +345,11 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	err = gcbpf_bpf__load(t->skel);
 	if (err) {
 		if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
-			p_err("cannot load BPF programs: %s; %s", strerror(-err), PRIV_ADVICE);
+			err_fill(ebuf, elen, err, "cannot load BPF programs: %s; %s", strerror(-err),
+				 PRIV_ADVICE);
 		else
-			p_err("cannot load BPF programs: %s (run with -v for the verifier log)",
-			      strerror(-err));
+			err_fill(ebuf, elen, err, "cannot load BPF programs: %s (run with -v for the "
+				 "verifier log)", strerror(-err));
 		gcbpf_bpf__destroy(t->skel);
 		t->skel = NULL;
 		return err;
@@ -364,7 +357,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
 	if (!t->rb) {
 		err = -errno;
-		p_err("cannot set up the ring buffer: %s", strerror(-err));
+		err_fill(ebuf, elen, err, "cannot set up the ring buffer: %s", strerror(-err));
 		tracer__close(t);
 		return err;
 	}
@@ -374,25 +367,25 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 		err = bpf_map__update_elem(t->skel->maps.cgroups, &zero, sizeof(zero),
 					   &opts->cgroup_fd, sizeof(opts->cgroup_fd), BPF_ANY);
 		if (err) {
-			p_err("cannot set the cgroup filter: %s", strerror(-err));
+			err_fill(ebuf, elen, err, "cannot set the cgroup filter: %s", strerror(-err));
 			tracer__close(t);
 			return err;
 		}
 	}
 	/* Launch mode and system-wide attach later: a missing privilege is said now. */
-	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t))) {
+	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t, ebuf, elen))) {
 		tracer__close(t);
 		return err;
 	}
 	if (opts->stop_on_exec) {
-		err = start_watchdog(t);
+		err = start_watchdog(t, ebuf, elen);
 		if (err) {
 			tracer__close(t);
 			return err;
 		}
 	}
 	if (opts->follow || opts->report_exec || opts->watch_exec) {
-		err = attach_process_tracking(t);
+		err = attach_process_tracking(t, ebuf, elen);
 		if (err) {
 			tracer__close(t);
 			return err;
@@ -529,33 +522,27 @@ static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 	return 0;
 }
 
-int tracer__attach(struct tracer *t, int build, pid_t pid)
+int tracer__attach(struct tracer *t, int build, pid_t pid, char *ebuf, size_t elen)
 {
 	const struct py_build *b = t->builds[build];
+	struct tracer_attached *done = NULL;
 	int i, err;
 
 	/* A second attachment would report every collection twice. */
-	for (i = 0; i < t->nr_attached; i++)
-		if (t->attached[i].build == build && (t->attached[i].pid == pid ||
-						      t->attached[i].pid == -1))
+	for (i = 0; i < t->attached.nr; i++)
+		if (t->attached.items[i].build == build && (t->attached.items[i].pid == pid ||
+							    t->attached.items[i].pid == -1))
 			return 0;
-	if (t->nr_attached == t->cap_attached) {
-		int cap = t->cap_attached ? 2 * t->cap_attached : 16;
-		void *a = realloc(t->attached, cap * sizeof(*t->attached));
-
-		if (!a)
-			return -ENOMEM;
-		t->attached = a;
-		t->cap_attached = cap;
-	}
 	err = b->probe == GC_PROBE_USDT ? attach_usdt(t, build, pid) : attach_uprobe(t, build, pid);
+	if (!err && !(done = vec_push(&t->attached)))
+		err = -ENOMEM;
 	if (!err)
-		t->attached[t->nr_attached++] = (typeof(*t->attached)){ build, pid };
+		*done = (struct tracer_attached){ build, pid };
 	if (err)
-		p_err("cannot attach %s probes to %s (pid %d): %s%s%s", py_build__probe_name(b->probe),
-		      b->display_path, pid, strerror(-err),
-		      err == -EPERM || err == -EACCES ? "; " : "",
-		      err == -EPERM || err == -EACCES ? PRIV_ADVICE : "");
+		err_fill(ebuf, elen, err, "cannot attach %s probes to %s (pid %d): %s%s%s",
+			 py_build__probe_name(b->probe), b->display_path, pid, strerror(-err),
+			 err == -EPERM || err == -EACCES ? "; " : "",
+			 err == -EPERM || err == -EACCES ? PRIV_ADVICE : "");
 	return err;
 }
 
@@ -652,10 +639,10 @@ void tracer__close(struct tracer *t)
 	int i;
 
 	stop_watchdog(t);
-	for (i = 0; i < t->nr_links; i++)
-		bpf_link__destroy(t->links[i]);
-	free(t->links);
-	free(t->attached);
+	for (i = 0; i < t->links.nr; i++)
+		bpf_link__destroy(t->links.items[i]);
+	vec_free(&t->links);
+	vec_free(&t->attached);
 	ring_buffer__free(t->rb);
 	gcbpf_bpf__destroy(t->skel);
 	for (i = 0; i < t->nr_builds; i++)

@@ -10,6 +10,7 @@
 #include "gcbpf.h"
 #include "hist.h"
 #include "py_build.h"
+#include "vec.h"
 
 struct gcbpf_bpf;
 struct ring_buffer;
@@ -44,6 +45,11 @@ struct tracer_opts {
 	void *ctx;
 };
 
+struct tracer_attached {
+	int build;
+	pid_t pid;		/* -1: every process */
+};
+
 struct tracer {
 	struct gcbpf_bpf *skel;
 	struct ring_buffer *rb;
@@ -51,24 +57,22 @@ struct tracer {
 	struct py_build *builds[GCBPF_MAX_BINARIES];
 	int nr_builds;
 	int nr_probes;
-	struct bpf_link **links;
-	int nr_links, cap_links;
+	VEC(struct bpf_link *) links;
 	const struct gc_stack *ev_stack;	/* during on_event: the event's stack, or NULL */
-	struct { int build; pid_t pid; } *attached;	/* tracer__attach() done, once each */
-	int nr_attached, cap_attached;
+	VEC(struct tracer_attached) attached;	/* tracer__attach() done, once each */
 	pid_t watchdog;		/* stop_on_exec: continues the stopped processes if gcbpf dies */
 	int watchdog_fd;	/* our end of its pipe: EOF tells it gcbpf ended */
 };
 
-/* Checks privileges and kernel support, loads the programs. 0 or -errno; says why. */
-int tracer__open(struct tracer *t, const struct tracer_opts *opts);
+/* Checks privileges and kernel support, loads the programs. 0 or -errno, why in err. */
+int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *err, size_t err_len);
 /* Registers a build (once per file, by device and inode); returns its index or -errno. */
 int tracer__add_build(struct tracer *t, const struct py_build *b);
 /*
  * Attaches a build's probes for one process (pid -1: every process); again
- * for the same pair is a no-op. 0 or -errno; says why.
+ * for the same pair is a no-op. 0 or -errno, why in err.
  */
-int tracer__attach(struct tracer *t, int build, pid_t pid);
+int tracer__attach(struct tracer *t, int build, pid_t pid, char *err, size_t err_len);
 /* Follow mode: trace pid, and every process it forks, from now on; watch_exec: report its execs. */
 int tracer__track(struct tracer *t, pid_t pid);
 /* A process the BPF side stopped at exec (gc_proc_event.stopped), once its probes are armed. */

@@ -355,8 +355,10 @@ static void test_formats(void)
 	CHECK(output__format("perfetto") == &chrome_sink, "perfetto");
 	CHECK(output__format("xml") == NULL, "xml");
 	CHECK(output__format("") == NULL, "empty");
-	CHECK_STR(output__format_names(), "text, jsonl or chrome");
-	CHECK(jsonl_sink.machine && chrome_sink.machine && !text_sink.machine, "machine");
+	CHECK(output__format("folded") == &folded_sink, "folded");
+	CHECK_STR(output__format_names(), "text, jsonl, chrome or folded");
+	CHECK(jsonl_sink.machine && chrome_sink.machine && folded_sink.machine && !text_sink.machine,
+	      "machine");
 }
 
 /* A kernel histogram as the BPF side would count these pauses. */
