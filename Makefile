@@ -14,6 +14,8 @@ LIBBPF_LIBS ?= $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf)
 LIBS := $(LIBBPF_LIBS) -lelf -lz -lcapstone -llzma
 # --prometheus: libmicrohttpd (Debian libmicrohttpd-dev); percentiles: libm.
 LIBS += -lmicrohttpd -lpthread -lm
+# gcbpf top: ncurses (Debian libncurses-dev).
+LIBS += -lncursesw
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \

@@ -58,8 +58,9 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
  * Inspects pid's interpreter binary and arms it if it is new. exec_ts: when
  * the process exec'd (0 from a scan), for the exec-to-armed latency.
  */
-static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 {
+	struct seen_binary *seen;
 	struct py_build b;
 	struct target t;
 	struct stat st;
@@ -69,18 +70,18 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
 	if (ret)
-		return;		/* gone already, or a kernel thread */
+		return -1;	/* gone already, or a kernel thread */
 	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
 	 * and the probes outlive it. */
 	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return -1;
 	}
-	if (find_seen(f, &st)) {
+	if ((seen = find_seen(f, &st))) {
 		close(fd);
-		return;		/* armed already (for every process), or not Python */
+		return seen->build;	/* armed already (for every process), or not Python */
 	}
 	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
 	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
@@ -91,7 +92,7 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		if (ret != -ENOEXEC)
 			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
 		add_seen(f, &st, -1);
-		return;
+		return -1;
 	}
 	idx = tracer__add_build(f->tracer, &b);
 	ret = idx >= 0 ? tracer__attach(f->tracer, idx, -1) : idx;
@@ -104,16 +105,17 @@ static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 
 			if (ns > f->max_arm_ns)
 				f->max_arm_ns = ns;
-			fprintf(stderr, "Armed %s (Python %s, %s) %.3f ms after pid %d "
-				"exec'd it\n", b.display_path, b.version,
-				py_build__probe_name(b.probe), ns / 1e6, pid);
+			p_info("Armed %s (Python %s, %s) %.3f ms after pid %d exec'd it",
+			       b.display_path, b.version, py_build__probe_name(b.probe), ns / 1e6,
+			       pid);
 		} else {
 			p_debug("tracing %s (Python %s, %s), first seen in pid %d", b.display_path,
 				b.version, py_build__probe_name(b.probe), pid);
 		}
-	} else {
-		add_seen(f, &st, -1);	/* said why; do not retry for every process */
+		return idx;
 	}
+	add_seen(f, &st, -1);	/* said why; do not retry for every process */
+	return -1;
 }
 
 int follower__scan(struct follower *f)
@@ -136,9 +138,11 @@ int follower__scan(struct follower *f)
 	return f->nr_armed - before;
 }
 
-void follower__on_exec(struct follower *f, const struct gc_proc_event *e)
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e)
 {
-	add_pid(f, e->pid, true, e->ts);
+	int build = add_pid(f, e->pid, true, e->ts);
+
 	if (e->stopped && kill(e->pid, SIGCONT) && errno != ESRCH)
 		p_warn("cannot continue pid %d: %s", e->pid, strerror(errno));
+	return build >= 0;
 }

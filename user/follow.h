@@ -34,8 +34,11 @@ struct follower {
 void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);
 /* Arms every interpreter binary mapped by a running process; returns how many. */
 int follower__scan(struct follower *f);
-/* An exec the BPF side reported: arm a new binary, continue a stopped process. */
-void follower__on_exec(struct follower *f, const struct gc_proc_event *e);
+/*
+ * An exec the BPF side reported: arm a new binary, continue a stopped
+ * process. True when the process now runs a traced interpreter.
+ */
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e);
 void follower__free(struct follower *f);
 
 #endif

@@ -14,21 +14,23 @@
 #include "output.h"
 #include "out_prometheus.h"
 #include "session.h"
+#include "version.h"
 
 static struct options opt = {
 	.gen = -1,
 };
 
 /* Set while parsing; the mode is computed from them once, at the end. */
-static bool list_only, bpftrace, all;
+static bool list_only, bpftrace, all, all_events;
 
-const char *argp_program_version = "gcbpf 0.1";
+const char *argp_program_version = "gcbpf " GCBPF_VERSION;
 const char *argp_program_bug_address = "the gcbpf issue tracker";
 static const char doc[] =
 	"Trace every CPython garbage collection: generation, pause, collected and "
 	"uncollectable objects.\n"
 	"\n"
 	"USAGE: gcbpf [OPTIONS]                   every Python process, also later ones\n"
+	"       gcbpf top [OPTIONS] [-p PID...]   a live view, sorted by GC share\n"
 	"       gcbpf [OPTIONS] -p PID[,PID...]\n"
 	"       gcbpf [OPTIONS] -- CMD [ARGS...]   CMD and every process it starts\n"
 	"\v"
@@ -61,6 +63,11 @@ enum {
 	OPT_COMM,
 	OPT_CGROUP,
 	OPT_GEN,
+	OPT_MATCH,
+	OPT_HIDE_ARGS,
+	OPT_PROMETHEUS_PID,
+	OPT_ALL_EVENTS,
+	OPT_ADVICE,
 };
 
 static struct argp_option opts[] = {
@@ -71,9 +78,16 @@ static struct argp_option opts[] = {
 	{ "cgroup", OPT_CGROUP, "PATH|ID", 0,
 	  "Only processes in this cgroup (v2 path, or a container id) and below", 0 },
 	{ "gen", OPT_GEN, "N", 0, "Only collections of generation N", 0 },
+	{ "match", OPT_MATCH, "PATTERN", 0,
+	  "Only processes whose command line matches the glob PATTERN (e.g. '*celery*')", 0 },
+	{ "hide-args", OPT_HIDE_ARGS, NULL, 0,
+	  "Show command lines without their arguments (they can carry secrets)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
 	{ "format", 'f', "FORMAT", 0, NULL /* format_doc(): from the list of formats */, 0 },
 	{ "output", 'o', "FILE", 0, "Write events to FILE ('-' for stdout)", 0 },
+	{ "all-events", OPT_ALL_EVENTS, NULL, 0,
+	  "Text: every collection as it happens (default: pauses >= 1 ms, and a line per process "
+	  "per second)", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event output: only the pause table (and JSON records) at exit",
 	  0 },
 	{ "list", OPT_LIST, NULL, 0,
@@ -94,6 +108,10 @@ static struct argp_option opts[] = {
 	  "Print only pauses >= MS (filtered in the kernel; statistics count every pause)", 1 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus (address default 127.0.0.1)", 1 },
+	{ "advice", OPT_ADVICE, NULL, 0,
+	  "At exit, what to do about what was measured, per process, with its numbers", 1 },
+	{ "prometheus-pid", OPT_PROMETHEUS_PID, NULL, 0,
+	  "With --prometheus: a series per process (label pid), not per service", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
 	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
@@ -216,12 +234,28 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		log_verbose = true;
+		all_events = true;
 		break;
 	case 'a':
 		all = true;
 		break;
 	case OPT_COMM:
 		opt.comm = arg;
+		break;
+	case OPT_MATCH:
+		opt.match = arg;
+		break;
+	case OPT_HIDE_ARGS:
+		opt.hide_args = true;
+		break;
+	case OPT_ADVICE:
+		opt.sinks.advice = true;
+		break;
+	case OPT_ALL_EVENTS:
+		all_events = true;
+		break;
+	case OPT_PROMETHEUS_PID:
+		opt.sinks.prometheus_pid = true;
 		break;
 	case OPT_CGROUP:
 		opt.cgroup = arg;
@@ -250,14 +284,34 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			p_err("-a traces every process: drop -p or the command");
 			argp_usage(state);
 		}
-		if ((list_only || bpftrace) && !opt.cmd && !opt.nr_pids) {
-			p_err("--list and --bpftrace need a target: -p PID or -- CMD");
+		if (bpftrace && !opt.cmd && !opt.nr_pids) {
+			p_err("--bpftrace needs a target: -p PID or -- CMD");
 			argp_usage(state);
 		}
-		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE) {
+		if (opt.sinks.prometheus_pid && !opt.sinks.prometheus) {
+			p_err("--prometheus-pid labels the exporter's series: add --prometheus PORT");
+			argp_usage(state);
+		}
+		if (opt.sinks.top && (opt.cmd || list_only || bpftrace)) {
+			p_err("gcbpf top shows running processes: use it with -p PID or alone "
+			      "(system-wide), not with a command, --list or --bpftrace");
+			argp_usage(state);
+		}
+		if (opt.sinks.top && !opt.interval_ns)
+			opt.interval_ns = LIVE_INTERVAL_NS;	/* redrawn every second */
+		/* Text's default view, readable on a busy host; every event on request. */
+		opt.sinks.live = (!opt.format || !opt.format->machine) && !opt.sinks.quiet &&
+				 !all_events && !opt.sinks.top;
+		if (opt.interval_ns && !opt.sinks.stats && opt.sinks.hist == HIST_NONE &&
+		    !opt.sinks.live && !opt.sinks.top) {
 			p_err("-i reports statistics or histograms: add --stats and/or --hist");
 			argp_usage(state);
 		}
+		opt.sinks.intervals = opt.interval_ns != 0;
+		if (opt.sinks.live && !opt.min_ns)
+			opt.min_ns = LIVE_MIN_NS;
+		if (opt.sinks.live && !opt.interval_ns)
+			opt.interval_ns = LIVE_INTERVAL_NS;
 		/* The mode, once. */
 		if (bpftrace)
 			opt.mode = MODE_ONELINER;
@@ -294,7 +348,15 @@ int main(int argc, char **argv)
 	static const struct argp argp = { opts, parse_arg, "[-- CMD [ARGS...]]", doc, NULL, NULL,
 					  NULL };
 
+	argp_err_exit_status = 2;	/* bad arguments, as the man page says */
 	format_doc();
+	/* gcbpf top [OPTIONS]: the live view, a word before the options as in perf top. */
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		opt.sinks.top = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return 2;
 	if (opt.sinks.prometheus) {

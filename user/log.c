@@ -5,13 +5,24 @@
 #include "text.h"
 
 bool log_verbose;
+static void (*capture)(const char *line);
+
+void log__capture(void (*fn)(const char *line))
+{
+	capture = fn;
+}
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	char msg[4096], safe[4 * sizeof(msg)];
+	char msg[4096], safe[4 * sizeof(msg)], line[sizeof(safe) + 32];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	fprintf(stderr, "%s%s\n", prefix, text__escape(safe, sizeof(safe), msg, sizeof(msg)));
+	snprintf(line, sizeof(line), "%s%s", prefix, text__escape(safe, sizeof(safe), msg,
+								    sizeof(msg)));
+	if (capture)
+		capture(line);
+	else
+		fprintf(stderr, "%s\n", line);
 }
 
 void p_err(const char *fmt, ...)

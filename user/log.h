@@ -16,6 +16,8 @@ void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Progress a person watching wants ("Tracing ...", "Armed ..."): as is. */
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* While a full-screen view owns the terminal: every message to fn (NULL: stderr again). */
+void log__capture(void (*fn)(const char *line));
 /* Only with -v. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -87,11 +87,15 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 
 	snprintf(comm, sizeof(comm), "%.*s", GCBPF_COMM_LEN, e->comm);
 	if (first_time(c, e->pid | 0x80000000u)) {
-		if (python)
-			snprintf(name, sizeof(name), "%s (Python %s)", comm, python);
-		else
-			snprintf(name, sizeof(name), "%s", comm);
-		meta(c, s->f, "process_name", e->pid, e->pid, name);
+		/* The service and its command line name the process track. */
+		const char *who = !ev->proc ? NULL : ev->proc->id.unit[0] ? ev->proc->id.unit
+									  : ev->proc->id.short_cmd;
+		char full[2 * IDENTITY_NAME_LEN + 64];
+
+		snprintf(full, sizeof(full), "%s%s%s%s%s%s", who ? who : comm, who ? " (" : "",
+			 who ? comm : "", python ? (who ? ", Python " : " (Python ") : "",
+			 python ? python : "", who || python ? ")" : "");
+		meta(c, s->f, "process_name", e->pid, e->pid, full);
 	}
 	if (first_time(c, e->tid))
 		meta(c, s->f, "thread_name", e->pid, e->tid, comm);

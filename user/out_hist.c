@@ -43,6 +43,12 @@ static void hist_report(struct sink *s, const struct sink_report *r)
 		fprintf(s->f, "(no collections to histogram)\n");
 }
 
+static void hist_interval(struct sink *s, const struct sink_report *r)
+{
+	if (s->cfg->intervals)
+		hist_report(s, r);
+}
+
 static void hist_finish(struct sink *s, const struct sink_report *r)
 {
 	if (r)
@@ -51,6 +57,6 @@ static void hist_finish(struct sink *s, const struct sink_report *r)
 
 const struct sink_ops hist_sink = {
 	.name = "hist",
-	.report = hist_report,
+	.report = hist_interval,
 	.finish = hist_finish,
 };

@@ -5,10 +5,73 @@
  * {"type":"summary"} rows per process and generation and one
  * {"type":"counters"} line at the end.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include "gc_reason.h"
 #include "hdr.h"
 #include "json_writer.h"
 #include "sink.h"
+#include "vec.h"
+
+/* pids whose process record was written */
+struct jsonl_out {
+	VEC(pid_t) described;
+};
+
+static int jsonl_start(struct sink *s)
+{
+	s->priv = calloc(1, sizeof(struct jsonl_out));
+	return s->priv ? 0 : -ENOMEM;
+}
+
+static void jsonl_free(struct sink *s)
+{
+	struct jsonl_out *j = s->priv;
+
+	if (j)
+		vec_free(&j->described);
+	free(j);
+	s->priv = NULL;
+}
+
+/* cmdline, unit, container, service: null where there is none. */
+static void identity_fields(struct json_writer *w, const struct proc_totals *p)
+{
+	const struct identity *id = &p->id;
+
+	jw_string_or_null_field(w, "cmdline", id->cmdline[0] ? id->cmdline : NULL);
+	jw_string_or_null_field(w, "unit", id->unit[0] ? id->unit : NULL);
+	jw_string_or_null_field(w, "container", id->container[0] ? id->container : NULL);
+	jw_string_field(w, "service", id->service);
+}
+
+/* True the first time pid is seen (a repeated record when out of memory is harmless). */
+static bool first_time(struct jsonl_out *j, pid_t pid)
+{
+	pid_t *slot;
+	int i;
+
+	for (i = j->described.nr - 1; i >= 0; i--)
+		if (j->described.items[i] == pid)
+			return false;
+	slot = vec_push(&j->described);
+	if (slot)
+		*slot = pid;
+	return true;
+}
+
+/* Who the process is, once, before its first collection: what does not vary per event. */
+static void process_record(struct json_writer *w, const struct proc_totals *p)
+{
+	jw_start_object(w);
+	jw_string_field(w, "type", "process");
+	jw_int_field(w, "pid", p->pid);
+	jw_name(w, "comm");
+	jw_string_n(w, p->comm, sizeof(p->comm));
+	identity_fields(w, p);
+	jw_end_object(w);
+	jw_end_line(w);
+}
 
 static void jsonl_event(struct sink *s, const struct sink_event *ev)
 {
@@ -18,6 +81,8 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	struct json_writer w;
 
 	jw_init(&w, s->f);
+	if (ev->proc && first_time(s->priv, e->pid))
+		process_record(&w, ev->proc);
 	jw_start_object(&w);
 	jw_uint_field(&w, "pid", e->pid);
 	jw_uint_field(&w, "tid", e->tid);
@@ -57,9 +122,11 @@ static void stats_row(struct json_writer *w, const struct pause_row *r, const st
 		jw_int_field(w, "pid", r->proc->pid);
 		jw_name(w, "comm");
 		jw_string_n(w, r->proc->comm, sizeof(r->proc->comm));
+		jw_string_field(w, "service", r->proc->id.service);
 	} else {
 		jw_null_field(w, "pid");
 		jw_null_field(w, "comm");
+		jw_null_field(w, "service");
 	}
 	if (r->gen >= 0)
 		jw_int_field(w, "gen", r->gen);
@@ -117,6 +184,7 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 		jw_int_field(&w, "pid", row->proc->pid);
 		jw_name(&w, "comm");
 		jw_string_n(&w, row->proc->comm, sizeof(row->proc->comm));
+		identity_fields(&w, row->proc);
 		jw_int_field(&w, "gen", row->gen);
 		jw_uint_field(&w, "count", row->t.count);
 		jw_uint_field(&w, "total_ns", row->t.sum_ns);
@@ -142,7 +210,9 @@ const struct sink_ops jsonl_sink = {
 	.name = "jsonl",
 	.alias = "json",
 	.machine = true,
+	.start = jsonl_start,
 	.event = jsonl_event,
 	.report = stats_rows,
 	.finish = jsonl_finish,
+	.free = jsonl_free,
 };

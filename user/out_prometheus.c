@@ -9,6 +9,7 @@
 #include "log.h"
 #include "out_prometheus.h"
 #include "sink.h"
+#include "version.h"
 
 /* 50 µs .. 10 s, 1-2.5-5 steps. */
 static const struct {
@@ -81,123 +82,221 @@ static void label_value(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void labels(FILE *f, const struct proc_totals *p, int gen)
+/*
+ * One exported entity: a service (its processes summed, exited ones
+ * included, so counters never go backwards), or with --prometheus-pid one
+ * process.
+ */
+struct series {
+	const char *service;
+	const char *container;	/* "" if none */
+	pid_t pid;		/* 0: a service */
+	struct gc_hist *h[3];	/* NULL: no pauses of that generation */
+	__s64 heap_size, long_lived;	/* summed over live processes, -1: unknown */
+	int procs;		/* live processes */
+};
+
+static void labels(FILE *f, const struct series *x, int gen)
 {
-	fprintf(f, "{pid=\"%d\",comm=", p->pid);
-	label_value(f, p->comm);
-	if (p->container[0]) {
+	fputs("{service=", f);
+	label_value(f, x->service);
+	if (x->container[0]) {
 		fputs(",container=", f);
-		label_value(f, p->container);
+		label_value(f, x->container);
 	}
+	if (x->pid)
+		fprintf(f, ",pid=\"%d\"", x->pid);
 	if (gen >= 0)
 		fprintf(f, ",generation=\"%d\"", gen);
 }
 
 /* One sample: NAME{labels} VALUE */
-static void sample(FILE *f, const char *name, const struct proc_totals *p, int gen,
+static void sample(FILE *f, const char *name, const struct series *x, int gen,
 		   unsigned long long value)
 {
 	fputs(name, f);
-	labels(f, p, gen);
+	labels(f, x, gen);
 	fprintf(f, "} %llu\n", value);
 }
 
-typedef void (*series_fn)(FILE *f, const struct proc_totals *p, int gen, const struct gc_hist *h);
-
-/* Retired processes (exited a while ago) are no longer exported. */
-static void each_series(FILE *f, struct totals *t, series_fn fn)
-{
-	int i, g;
-
-	for (i = 0; i < t->procs.nr; i++) {
-		const struct proc_totals *p = &t->procs.items[i];
-
-		if (p->retired)
-			continue;
-		for (g = 0; g < 3; g++)
-			if (p->hist[g] && p->hist[g]->count)
-				fn(f, p, g, p->hist[g]);
-	}
-}
-
-static void duration_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
+static void duration_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
 		fputs("python_gc_duration_seconds_bucket", f);
-		labels(f, p, g);
+		labels(f, x, g);
 		fprintf(f, ",le=\"%s\"} %llu\n", buckets[i].le,
 			(unsigned long long)hdr__count_le(h, buckets[i].ns));
 	}
 	fputs("python_gc_duration_seconds_bucket", f);
-	labels(f, p, g);
+	labels(f, x, g);
 	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
 	fputs("python_gc_duration_seconds_sum", f);
-	labels(f, p, g);
+	labels(f, x, g);
 	fprintf(f, "} %.9f\n", h->sum_ns / 1e9);
-	sample(f, "python_gc_duration_seconds_count", p, g, h->count);
+	sample(f, "python_gc_duration_seconds_count", x, g, h->count);
 }
 
-static void collections_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
+static void collections_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_collections_total", p, g, h->count);
+	sample(f, "python_gc_collections_total", x, g, h->count);
 }
 
-static void collected_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
+static void collected_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_objects_collected_total", p, g, h->collected);
+	sample(f, "python_gc_objects_collected_total", x, g, h->collected);
 }
 
-static void uncollectable_series(FILE *f, const struct proc_totals *p, int g, const struct gc_hist *h)
+static void uncollectable_series(FILE *f, const struct series *x, int g, const struct gc_hist *h)
 {
-	sample(f, "python_gc_objects_uncollectable_total", p, g, h->uncollectable);
+	sample(f, "python_gc_objects_uncollectable_total", x, g, h->uncollectable);
 }
 
-static void gauge(FILE *f, struct totals *t, const char *name, const char *help, bool heap)
+typedef void (*series_fn)(FILE *f, const struct series *x, int gen, const struct gc_hist *h);
+
+static void each(FILE *f, const struct series *xs, int n, series_fn fn)
+{
+	int i, g;
+
+	for (i = 0; i < n; i++)
+		for (g = 0; g < 3; g++)
+			if (xs[i].h[g] && xs[i].h[g]->count)
+				fn(f, &xs[i], g, xs[i].h[g]);
+}
+
+enum gauge_kind { GAUGE_HEAP, GAUGE_LONG_LIVED, GAUGE_PROCS };
+
+static void gauge(FILE *f, const struct series *xs, int n, const char *name, const char *help,
+		  enum gauge_kind kind)
 {
 	bool head = false;
 	int i;
 
-	for (i = 0; i < t->procs.nr; i++) {
-		const struct proc_totals *p = &t->procs.items[i];
-		__s64 v = heap ? p->heap_size : p->long_lived_total;
+	for (i = 0; i < n; i++) {
+		__s64 v = kind == GAUGE_HEAP ? xs[i].heap_size
+			: kind == GAUGE_LONG_LIVED ? xs[i].long_lived : xs[i].procs;
 
-		if (p->retired || v < 0)
+		if (v < 0)
 			continue;
 		if (!head)
 			fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 		head = true;
 		fputs(name, f);
-		labels(f, p, -1);
+		labels(f, &xs[i], -1);
 		fprintf(f, "} %lld\n", (long long)v);
 	}
 }
 
-void prometheus__render(FILE *f, struct totals *a)
+static void add_gauge(__s64 *sum, __s64 v)
 {
+	if (v >= 0)
+		*sum = (*sum < 0 ? 0 : *sum) + v;
+}
+
+/* h (allocated on first use) += src; false when out of memory. */
+static bool merge(struct gc_hist **h, const struct gc_hist *src)
+{
+	if (!src)
+		return true;
+	if (!*h && !(*h = calloc(1, sizeof(**h))))
+		return false;
+	hdr__merge(*h, src);
+	return true;
+}
+
+/* The entities to export; their histograms are the caller's to free. */
+static int collect(struct totals *t, bool per_pid, struct series **out)
+{
+	int i, g, k2, n = 0, cap = per_pid ? t->procs.nr : t->services.nr;
+	struct series *xs = calloc(cap ? cap : 1, sizeof(*xs));
+
+	if (!xs)
+		return -1;
+	if (!per_pid) {
+		for (i = 0; i < t->services.nr; i++) {
+			struct service_totals *s = &t->services.items[i];
+
+			if (s->dropped)
+				continue;
+			xs[n] = (struct series){ .service = s->name, .container = s->container,
+						 .heap_size = -1, .long_lived = -1 };
+			for (g = 0; g < 3; g++)
+				merge(&xs[n].h[g], s->retired[g]);
+			n++;
+		}
+	}
+	for (i = 0; i < t->procs.nr; i++) {
+		const struct proc_totals *p = &t->procs.items[i];
+		struct series *x = NULL;
+		int k;
+
+		if (p->retired || !p->id.matched)
+			continue;
+		if (per_pid) {
+			x = &xs[n++];
+			*x = (struct series){ .service = p->id.service, .container = p->id.container,
+					      .pid = p->pid, .heap_size = -1, .long_lived = -1 };
+		} else {
+			for (k = 0; k < n && !x && p->service >= 0; k++)
+				if (xs[k].service == t->services.items[p->service].name)
+					x = &xs[k];
+			if (!x)
+				continue;	/* its service could not be allocated */
+		}
+		for (g = 0; g < 3; g++)
+			merge(&x->h[g], p->hist[g]);
+		add_gauge(&x->heap_size, p->heap_size);
+		add_gauge(&x->long_lived, p->long_lived_total);
+		x->procs += !p->exited_ns;
+	}
+	/* A service with neither pauses nor processes (a wrapper that exec'd) says nothing. */
+	for (i = k2 = 0; i < n; i++) {
+		bool any = xs[i].procs || xs[i].h[0] || xs[i].h[1] || xs[i].h[2];
+
+		if (any)
+			xs[k2++] = xs[i];
+	}
+	*out = xs;
+	return k2;
+}
+
+void prometheus__render(FILE *f, struct totals *t, bool per_pid)
+{
+	struct series *xs = NULL;
+	int n = collect(t, per_pid, &xs), i, g;
+
 	fputs("# HELP python_gc_duration_seconds CPython garbage collection pauses, every one "
 	      "(aggregated in the kernel).\n# TYPE python_gc_duration_seconds histogram\n", f);
-	each_series(f, a, duration_series);
+	each(f, xs, n, duration_series);
 	fputs("# HELP python_gc_collections_total Collections per generation.\n"
 	      "# TYPE python_gc_collections_total counter\n", f);
-	each_series(f, a, collections_series);
+	each(f, xs, n, collections_series);
 	fputs("# HELP python_gc_objects_collected_total Objects freed by the collector.\n"
 	      "# TYPE python_gc_objects_collected_total counter\n", f);
-	each_series(f, a, collected_series);
+	each(f, xs, n, collected_series);
 	fputs("# HELP python_gc_objects_uncollectable_total Objects the collector found "
 	      "uncollectable.\n# TYPE python_gc_objects_uncollectable_total counter\n", f);
-	each_series(f, a, uncollectable_series);
-	gauge(f, a, "python_gc_heap_objects",
-	      "Objects tracked by the GC at the start of the last collection (3.14+).", true);
-	gauge(f, a, "python_gc_long_lived_objects",
-	      "Objects that survived the last full collection (long_lived_total).", false);
+	each(f, xs, n, uncollectable_series);
+	gauge(f, xs, n, "python_gc_heap_objects",
+	      "Objects tracked by the GC at the start of the last collection (3.14+), summed over "
+	      "the live processes.", GAUGE_HEAP);
+	gauge(f, xs, n, "python_gc_long_lived_objects",
+	      "Objects that survived the last full collection (long_lived_total), summed over the "
+	      "live processes.", GAUGE_LONG_LIVED);
+	gauge(f, xs, n, "python_gc_processes", "Live traced processes.", GAUGE_PROCS);
 	fprintf(f, "# HELP gcbpf_events_lost_total Events the ring buffer had no room for "
 		"(the histograms still count them).\n# TYPE gcbpf_events_lost_total counter\n"
-		"gcbpf_events_lost_total %llu\n", (unsigned long long)a->counters[GC_CNT_LOST]);
+		"gcbpf_events_lost_total %llu\n", (unsigned long long)t->counters[GC_CNT_LOST]);
 	fprintf(f, "# HELP gcbpf_read_errors_total Collections whose statistics could not be "
 		"read.\n# TYPE gcbpf_read_errors_total counter\ngcbpf_read_errors_total %llu\n",
-		(unsigned long long)a->counters[GC_CNT_READ_ERRORS]);
+		(unsigned long long)t->counters[GC_CNT_READ_ERRORS]);
+	fprintf(f, "# HELP gcbpf_build_info gcbpf's version.\n# TYPE gcbpf_build_info gauge\n"
+		"gcbpf_build_info{version=\"%s\"} 1\n", GCBPF_VERSION);
+	for (i = 0; i < n; i++)
+		for (g = 0; g < 3; g++)
+			free(xs[i].h[g]);
+	free(xs);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -219,7 +318,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_NO;
 	if (!strcmp(url, "/metrics")) {
 		pthread_mutex_lock(&p->totals->lock);
-		prometheus__render(f, p->totals);
+		prometheus__render(f, p->totals, p->per_pid);
 		pthread_mutex_unlock(&p->totals->lock);
 	} else if (!strcmp(url, "/")) {
 		fputs("gcbpf: CPython GC metrics at /metrics\n", f);
@@ -280,6 +379,7 @@ static int prometheus_start_sink(struct sink *s)
 		      s->cfg->prometheus);
 		return -EINVAL;
 	}
+	p->per_pid = s->cfg->prometheus_pid;
 	err = prometheus__start(p, s->totals);
 	if (!err)
 		p_info("Serving Prometheus metrics at http://%s/metrics", p->where);

@@ -17,6 +17,7 @@ struct MHD_Daemon;
 struct prometheus {
 	struct MHD_Daemon *daemon;
 	struct totals *totals;
+	bool per_pid;		/* --prometheus-pid: a series per process, not per service */
 	struct sockaddr_storage addr;
 	char where[80];		/* "127.0.0.1:9464", as given back in messages */
 };
@@ -26,7 +27,7 @@ int prometheus__parse_addr(const char *s, struct sockaddr_storage *ss, char *whe
 /* Listens; 0 or -errno (says why). */
 int prometheus__start(struct prometheus *p, struct totals *t);
 void prometheus__stop(struct prometheus *p);
-/* The exposition text; caller holds a->lock. */
-void prometheus__render(FILE *f, struct totals *t);
+/* The exposition text: per service, or per process (per_pid); caller holds t->lock. */
+void prometheus__render(FILE *f, struct totals *t, bool per_pid);
 
 #endif

@@ -64,7 +64,7 @@ static bool any_container(const struct pause_rows *rows)
 	int i;
 
 	for (i = 0; i < rows->nr; i++)
-		if (rows->rows[i].proc && rows->rows[i].proc->container[0])
+		if (rows->rows[i].proc && rows->rows[i].proc->id.container[0])
 			return true;
 	return false;
 }
@@ -79,6 +79,7 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 
 	add_col(&t, "PID", -7);
 	add_col(&t, "COMM", -15);
+	add_col(&t, "SERVICE", -20);
 	if (containers)
 		add_col(&t, "CONTAINER", -12);
 	add_col(&t, "GEN", 3);
@@ -119,13 +120,15 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 		if (row->proc) {
 			snprintf(cells[c++], 40, "%d", row->proc->pid);
 			text__escape(cells[c++], 40, row->proc->comm, sizeof(row->proc->comm));
+			text__escape(cells[c++], 40, row->proc->id.service, sizeof(row->proc->id.service));
 		} else {
 			snprintf(cells[c++], 40, "total");
+			snprintf(cells[c++], 40, "-");
 			snprintf(cells[c++], 40, "-");
 		}
 		if (containers)
 			snprintf(cells[c++], 40, "%s",
-				 row->proc && row->proc->container[0] ? row->proc->container : "-");
+				 row->proc && row->proc->id.container[0] ? row->proc->id.container : "-");
 		if (row->gen >= 0)
 			snprintf(cells[c++], 40, "%d", row->gen);
 		else
@@ -157,7 +160,7 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 
 static void table_report(struct sink *s, const struct sink_report *r)
 {
-	if (s->cfg->stats)
+	if (s->cfg->stats && s->cfg->intervals)
 		print_table(s, r, false);
 }
 

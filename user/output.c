@@ -80,16 +80,39 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 	else
 		o->human_f = o->events_f == stdout ? stderr : NULL;
 
+	if (o->cfg.top) {
+		/* The terminal is top's: no stream beside it. */
+		o->cfg.quiet = true;
+		err = add_sink(o, &top_sink, stdout, t);
+		if (!err && o->cfg.prometheus)
+			err = add_sink(o, &prometheus_sink, NULL, t);
+		if (err)
+			outputs__close(o, NULL, 0);
+		return err;
+	}
 	err = add_sink(o, fmt, o->events_f, t);
 	if (!err && o->human_f)
 		err = add_sink(o, &table_sink, o->human_f, t);
 	if (!err && o->human_f && o->cfg.hist != HIST_NONE)
 		err = add_sink(o, &hist_sink, o->human_f, t);
+	if (!err && o->human_f && o->cfg.advice)
+		err = add_sink(o, &advice_sink, o->human_f, t);
 	if (!err && o->cfg.prometheus)
 		err = add_sink(o, &prometheus_sink, NULL, t);
 	if (err)
 		outputs__close(o, NULL, 0);
 	return err;
+}
+
+bool outputs__idle(struct outputs *o)
+{
+	bool end = false;
+	int i;
+
+	for (i = 0; i < o->nr; i++)
+		if (o->sinks[i].ops->idle)
+			end |= o->sinks[i].ops->idle(&o->sinks[i]);
+	return end;
 }
 
 void outputs__event(struct outputs *o, const struct sink_event *ev)
@@ -122,11 +145,11 @@ int outputs__flush(struct outputs *o)
 }
 
 static void report_all(struct outputs *o, struct totals *t, bool interval, __u64 wall_ns,
-		       bool final)
+		       __u64 run_ns, bool final)
 {
 	struct pause_rows rows;
 	struct sink_report r = { .totals = t, .rows = &rows, .interval = interval,
-				 .wall_ns = wall_ns };
+				 .wall_ns = wall_ns, .run_ns = run_ns };
 	int i;
 
 	if (totals__rows(t, interval, &rows)) {
@@ -144,9 +167,9 @@ static void report_all(struct outputs *o, struct totals *t, bool interval, __u64
 	pause_rows__free(&rows);
 }
 
-void outputs__report(struct outputs *o, struct totals *t, __u64 wall_ns)
+void outputs__report(struct outputs *o, struct totals *t, __u64 wall_ns, __u64 run_ns)
 {
-	report_all(o, t, true, wall_ns, false);
+	report_all(o, t, true, wall_ns, run_ns, false);
 	outputs__flush(o);
 }
 
@@ -155,7 +178,7 @@ int outputs__close(struct outputs *o, struct totals *t, __u64 wall_ns)
 	int i, err;
 
 	if (t) {
-		report_all(o, t, false, wall_ns, true);
+		report_all(o, t, false, wall_ns, wall_ns, true);
 	} else {
 		for (i = 0; i < o->nr; i++)
 			if (o->sinks[i].ops->finish)

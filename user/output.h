@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include "sink.h"
 
-#define OUTPUT_MAX_SINKS 4
+#define OUTPUT_MAX_SINKS 6
 
 struct output_opts {
 	const struct sink_ops *format;	/* the event format */
@@ -44,7 +44,9 @@ void outputs__event(struct outputs *o, const struct sink_event *ev);
 /* After each batch: flushes every stream. 0, or -EIO once a write failed (said). */
 int outputs__flush(struct outputs *o);
 /* An interval report (-i). Caller holds totals->lock. */
-void outputs__report(struct outputs *o, struct totals *t, __u64 wall_ns);
+void outputs__report(struct outputs *o, struct totals *t, __u64 wall_ns, __u64 run_ns);
+/* Between polls: true when a sink (top's q) asks to end. */
+bool outputs__idle(struct outputs *o);
 /*
  * The run's final report (t NULL: tracing failed, only close what was
  * opened, e.g. a trace's JSON), then closes the streams. 0, or -EIO if any

@@ -3,7 +3,10 @@
  * One run: the mode's entry point, then for the tracing modes
  * resolve -> outputs -> load -> attach -> poll -> final report.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "follow.h"
+#include "identity.h"
 #include "launch.h"
 #include "log.h"
 #include "out_bpftrace.h"
@@ -18,11 +22,14 @@
 #include "py_build.h"
 #include "session.h"
 #include "target.h"
+#include "text.h"
 #include "totals.h"
+#include "vec.h"
 
 #define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
 #define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
+#define SERVICE_IDLE_NS (300 * 1000000000ULL)	/* a service without processes: exported 5 min */
 
 static volatile sig_atomic_t exiting;
 
@@ -96,10 +103,84 @@ static int resolve_targets(struct session *s)
 	return 0;
 }
 
+/* A binary already inspected by --list without a target. */
+struct listed_binary {
+	dev_t dev;
+	ino_t ino;
+	int build;		/* index in builds, -1: not a Python gcbpf can trace */
+};
+
+/*
+ * --list with no target: every Python process on the host, with who it is,
+ * its binary, version and probe path. Each binary is inspected once.
+ */
+static int list_host(struct session *s)
+{
+	struct py_build_opts bopts = { .force_uprobe = s->opt->force_uprobe };
+	VEC(struct listed_binary) seen = {};
+	VEC(struct py_build) builds = {};
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int nr = 0, i;
+
+	if (!proc) {
+		p_err("cannot list /proc: %s", strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(proc))) {
+		struct listed_binary *lb = NULL;
+		struct identity id;
+		struct target t;
+		struct stat st;
+		char err[512], who[4 * IDENTITY_NAME_LEN + 1];
+
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    target__from_pid(&t, atoi(de->d_name), err, sizeof(err)) ||
+		    stat(t.elf_path, &st))
+			continue;
+		for (i = 0; i < seen.nr && !lb; i++)
+			if (seen.items[i].dev == st.st_dev && seen.items[i].ino == st.st_ino)
+				lb = &seen.items[i];
+		if (!lb && (lb = vec_push(&seen))) {
+			struct py_build *b = vec_push(&builds);
+
+			*lb = (struct listed_binary){ st.st_dev, st.st_ino, -1 };
+			if (b && !py_build__inspect(b, t.elf_path, t.elf_display, &bopts, err,
+						    sizeof(err)))
+				lb->build = builds.nr - 1;
+			else if (b)
+				builds.nr--;
+		}
+		if (!lb || lb->build < 0)
+			continue;
+		identity__read(&id, t.pid, t.comm, s->opt->hide_args, s->opt->match);
+		if (!id.matched)
+			continue;
+		if (!nr++)
+			printf("%-7s %-15s %-24s %-8s %-6s %s\n", "PID", "COMM", "SERVICE", "PYTHON",
+			       "PROBE", "BINARY");
+		text__escape(who, sizeof(who), id.short_cmd, sizeof(id.short_cmd));
+		printf("%-7d %-15s %-24.24s %-8s %-6s %s  [%s]\n", t.pid, t.comm, id.service,
+		       builds.items[lb->build].version,
+		       py_build__probe_name(builds.items[lb->build].probe),
+		       builds.items[lb->build].display_path, who);
+	}
+	closedir(proc);
+	if (!nr)
+		printf("(no Python processes)\n");
+	vec_free(&seen);
+	vec_free(&builds);
+	return fflush(stdout) ? 1 : 0;
+}
+
 /* --list: each target's binary, version and probe path, and why. */
 static int run_list(struct session *s)
 {
-	int i, err = resolve_targets(s);
+	int i, err;
+
+	if (!s->opt->cmd && !s->opt->nr_pids)
+		return list_host(s);
+	err = resolve_targets(s);
 
 	for (i = 0; !err && i < s->nr_targets; i++) {
 		const struct py_build *b = &s->builds[i];
@@ -137,7 +218,8 @@ static void on_exec(void *ctx, const struct gc_proc_event *e)
 {
 	struct session *s = ctx;
 
-	follower__on_exec(&s->follow, e);
+	if (follower__on_exec(&s->follow, e))
+		totals__exec(&s->totals, e->pid);
 }
 
 static void on_event(void *ctx, const struct gc_event *e)
@@ -145,7 +227,9 @@ static void on_event(void *ctx, const struct gc_event *e)
 	struct session *s = ctx;
 	struct sink_event ev = { .e = e, .build = tracer__build(&s->tracer, e->binary) };
 
-	totals__event(&s->totals, e);
+	ev.proc = totals__event(&s->totals, e);
+	if (ev.proc && !ev.proc->id.matched)
+		return;		/* --match: not this command line */
 	outputs__event(&s->out, &ev);
 }
 
@@ -275,8 +359,10 @@ static void refresh(struct session *s, bool retire)
 	pthread_mutex_lock(&s->totals.lock);
 	tracer__for_each_hist(&s->tracer, totals__set_hist, &s->totals);
 	tracer__counters(&s->tracer, s->totals.counters);
-	if (retire)
+	if (retire) {
 		n = totals__retire(&s->totals, mono_ns(), grace, gone, 64);
+		totals__expire_services(&s->totals, mono_ns(), SERVICE_IDLE_NS);
+	}
 	for (i = 0; i < n; i++)
 		tracer__forget_pid(&s->tracer, gone[i]);
 	pthread_mutex_unlock(&s->totals.lock);
@@ -289,6 +375,8 @@ static int poll_loop(struct session *s)
 	int ticks = 0, err;
 
 	while (!exiting && !s->write_err) {
+		if (outputs__idle(&s->out))
+			break;	/* top's q */
 		err = tracer__poll(&s->tracer, 100);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
@@ -312,7 +400,7 @@ static int poll_loop(struct session *s)
 
 			refresh(s, false);
 			pthread_mutex_lock(&s->totals.lock);
-			outputs__report(&s->out, &s->totals, t - last_report);
+			outputs__report(&s->out, &s->totals, t - last_report, t - s->start_ns);
 			pthread_mutex_unlock(&s->totals.lock);
 			last_report = t;
 		}
@@ -433,7 +521,7 @@ int session__run(const struct options *opt)
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
 	s.child.gate = -1;
-	totals__init(&s.totals);
+	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);
 	totals__free(&s.totals);
 	return status;

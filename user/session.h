@@ -13,6 +13,9 @@
 #include "tracer.h"
 
 #define MAX_TARGETS 64
+/* The default text view: pauses of at least this as they happen, and a line per process per second. */
+#define LIVE_MIN_NS 1000000ULL
+#define LIVE_INTERVAL_NS 1000000000ULL
 
 enum run_mode {
 	MODE_PIDS,		/* -p PID[,PID...]: running processes */
@@ -36,6 +39,8 @@ struct options {
 	enum tracer_programs programs;
 	__u64 min_ns;		/* --min-ms */
 	const char *comm;	/* --comm */
+	const char *match;	/* --match: a glob for the command line */
+	bool hide_args;		/* --hide-args */
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
 };

@@ -29,16 +29,23 @@ enum hist_mode {
 /* What the user asked of the outputs. */
 struct sink_config {
 	bool quiet;		/* -q: no per-event output */
+	bool live;		/* text's default: long pauses as they happen, and per interval
+				 * a line per process that collected (not --all-events) */
 	bool stats;		/* --stats: percentiles and GC share in the pause table */
+	bool intervals;		/* -i: tables and histograms per interval too */
 	enum hist_mode hist;
 	enum table_format table;
 	const char *prometheus;	/* --prometheus [ADDR:]PORT, or NULL */
+	bool prometheus_pid;	/* --prometheus-pid: a series per process, not per service */
+	bool advice;		/* --advice */
+	bool top;		/* gcbpf top: the live terminal view instead of the streams */
 };
 
 /* One collection as every sink sees it. */
 struct sink_event {
 	const struct gc_event *e;
 	const struct py_build *build;	/* NULL if unknown */
+	const struct proc_totals *proc;	/* its process: identity; NULL if unknown */
 };
 
 /* A report over the totals (caller holds totals->lock). */
@@ -47,6 +54,7 @@ struct sink_report {
 	const struct pause_rows *rows;	/* computed once for every sink */
 	bool interval;		/* the pauses since the previous interval report, else the run's */
 	__u64 wall_ns;		/* the time the report covers, for the GC share */
+	__u64 run_ns;		/* the time traced so far */
 };
 
 /* The percentiles every pause report gives. */
@@ -64,6 +72,8 @@ struct sink_ops {
 	int (*start)(struct sink *s);
 	void (*event)(struct sink *s, const struct sink_event *ev);
 	void (*report)(struct sink *s, const struct sink_report *r);
+	/* Between polls (~10 times a second): true when the user asked to end. */
+	bool (*idle)(struct sink *s);
 	/* The run's last report; the sink closes what it opened (a JSON array). */
 	void (*finish)(struct sink *s, const struct sink_report *r);
 	void (*free)(struct sink *s);
@@ -84,5 +94,7 @@ extern const struct sink_ops chrome_sink;	/* out_chrome.c */
 extern const struct sink_ops table_sink;	/* out_table.c: the pause table */
 extern const struct sink_ops hist_sink;		/* out_hist.c */
 extern const struct sink_ops prometheus_sink;	/* out_prometheus.c */
+extern const struct sink_ops advice_sink;	/* out_advice.c */
+extern const struct sink_ops top_sink;		/* out_top.c */
 
 #endif

@@ -18,10 +18,12 @@ _Static_assert(offsetof(struct gc_hist, count) == offsetof(struct gen_totals, co
 		       offsetof(struct gen_totals, uncollectable),
 	       "gen_totals must match the gc_hist header");
 
-void totals__init(struct totals *t)
+void totals__init(struct totals *t, bool hide_args, const char *match)
 {
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
+	t->hide_args = hide_args;
+	t->match = match;
 }
 
 static void free_hists(struct proc_totals *p)
@@ -44,6 +46,10 @@ void totals__free(struct totals *t)
 	vec_free(&t->procs);
 	for (g = 0; g < 3; g++)
 		free(t->retired[g]);
+	for (i = 0; i < t->services.nr; i++)
+		for (g = 0; g < 3; g++)
+			free(t->services.items[i].retired[g]);
+	vec_free(&t->services);
 	pthread_mutex_destroy(&t->lock);
 	memset(t, 0, sizeof(*t));
 }
@@ -62,6 +68,26 @@ static struct proc_totals *find(struct totals *t, pid_t pid)
 			return &t->procs.items[i];
 		}
 	return NULL;
+}
+
+/* The service called name (created), its index; -1 when out of memory. */
+static int service_of(struct totals *t, const struct identity *id)
+{
+	struct service_totals *s;
+	int i;
+
+	for (i = 0; i < t->services.nr; i++)
+		if (!t->services.items[i].dropped && !strcmp(t->services.items[i].name, id->service))
+			break;
+	if (i == t->services.nr) {
+		s = vec_push(&t->services);
+		if (!s)
+			return -1;
+		snprintf(s->name, sizeof(s->name), "%s", id->service);
+		snprintf(s->container, sizeof(s->container), "%s", id->container);
+	}
+	t->services.items[i].idle_since_ns = 0;
+	return i;
 }
 
 struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
@@ -83,11 +109,30 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 		target__comm(pid, p->comm, sizeof(p->comm));
 	if (!p->comm[0])
 		snprintf(p->comm, sizeof(p->comm), "?");
-	target__container_id(pid, p->container, sizeof(p->container));
+	identity__read(&p->id, pid, p->comm, t->hide_args, t->match);
+	/* Not asked for (--match): counted, never reported or exported. */
+	p->service = p->id.matched ? service_of(t, &p->id) : -1;
 	return p;
 }
 
-void totals__event(struct totals *t, const struct gc_event *e)
+void totals__exec(struct totals *t, pid_t pid)
+{
+	struct proc_totals *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = find(t, pid);
+	if (p) {
+		/* A wrapper (sh, env) exec'd the interpreter: the new image's identity. */
+		target__comm(pid, p->comm, sizeof(p->comm));
+		identity__read(&p->id, pid, p->comm, t->hide_args, t->match);
+		p->service = p->id.matched ? service_of(t, &p->id) : -1;
+	} else {
+		totals__proc(t, pid, NULL);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e)
 {
 	struct proc_totals *p;
 
@@ -102,6 +147,7 @@ void totals__event(struct totals *t, const struct gc_event *e)
 			p->long_lived_total = e->long_lived_total;
 	}
 	pthread_mutex_unlock(&t->lock);
+	return p;
 }
 
 void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h)
@@ -129,6 +175,18 @@ void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_
 	memcpy(&p->gen[g], h, sizeof(p->gen[g]));
 }
 
+static void mark_idle(struct totals *t, int service, __u64 now);
+
+/* *dst += h, *dst allocated on first use (out of memory: the buckets are lost, said nowhere
+ * else: the rows keep exact counts). */
+static void merge_into(struct gc_hist **dst, const struct gc_hist *h)
+{
+	if (!*dst)
+		*dst = calloc(1, sizeof(**dst));
+	if (*dst)
+		hdr__merge(*dst, h);
+}
+
 int totals__retire(struct totals *t, __u64 now, __u64 grace_ns, pid_t *out, int max)
 {
 	int i, g, n = 0;
@@ -143,18 +201,51 @@ int totals__retire(struct totals *t, __u64 now, __u64 grace_ns, pid_t *out, int 
 		if (!p->exited_ns || now - p->exited_ns < grace_ns)
 			continue;
 		for (g = 0; g < 3; g++) {
+			struct service_totals *s = p->service >= 0 ? &t->services.items[p->service]
+								 : NULL;
+
 			if (!p->hist[g])
 				continue;
-			if (!t->retired[g])
-				t->retired[g] = calloc(1, sizeof(*t->retired[g]));
-			if (t->retired[g])
-				hdr__merge(t->retired[g], p->hist[g]);
+			merge_into(&t->retired[g], p->hist[g]);
+			if (s)
+				merge_into(&s->retired[g], p->hist[g]);
 		}
 		free_hists(p);
 		p->retired = true;
 		out[n++] = p->pid;
+		mark_idle(t, p->service, now);
 	}
 	return n;
+}
+
+/* A service whose last live process was retired is idle from now. */
+static void mark_idle(struct totals *t, int service, __u64 now)
+{
+	int i;
+
+	if (service < 0)
+		return;
+	for (i = 0; i < t->procs.nr; i++)
+		if (t->procs.items[i].service == service && !t->procs.items[i].retired)
+			return;
+	t->services.items[service].idle_since_ns = now;
+}
+
+void totals__expire_services(struct totals *t, __u64 now, __u64 idle_ns)
+{
+	int i, g;
+
+	for (i = 0; i < t->services.nr; i++) {
+		struct service_totals *s = &t->services.items[i];
+
+		if (s->dropped || !s->idle_since_ns || now - s->idle_since_ns < idle_ns)
+			continue;
+		s->dropped = true;
+		for (g = 0; g < 3; g++) {
+			free(s->retired[g]);
+			s->retired[g] = NULL;
+		}
+	}
 }
 
 static int by_pid(const void *x, const void *y)
@@ -229,8 +320,8 @@ int totals__rows(struct totals *t, bool interval, struct pause_rows *out)
 		struct gen_totals psum = {};
 		int parts = 0;
 
-		if (interval && p->retired)
-			continue;	/* gone before this interval */
+		if ((interval && p->retired) || !p->id.matched)
+			continue;	/* gone before this interval, or not asked for (--match) */
 		for (g = 0; g < 3; g++) {
 			const struct gc_hist *h = NULL;
 

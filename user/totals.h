@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include "gcbpf.h"
 #include "hist.h"
+#include "identity.h"
 #include "vec.h"
 
 /* What a row shows of one generation; equal to the histogram's header. */
@@ -35,7 +36,8 @@ struct gen_totals {
 struct proc_totals {
 	pid_t pid;
 	char comm[GCBPF_COMM_LEN];
-	char container[16];	/* short container id from /proc/PID/cgroup, "" if none */
+	struct identity id;	/* command line, unit, container, service: read once */
+	int service;		/* index in totals.services */
 	struct gen_totals gen[3];	/* as of the last refresh */
 	struct gc_hist *hist[3];	/* the same with buckets; NULL: none yet, or retired */
 	struct gc_hist *base[3];	/* as of the last interval report */
@@ -45,20 +47,44 @@ struct proc_totals {
 	bool retired;		/* no buckets, no kernel entries, not exported */
 };
 
+/*
+ * A service (identity.service) across its processes, for the exporter: the
+ * pauses of its retired processes are kept here, so its counters never go
+ * backwards while processes come and go.
+ */
+struct service_totals {
+	char name[IDENTITY_NAME_LEN];
+	char container[16];
+	struct gc_hist *retired[3];
+	__u64 idle_since_ns;	/* CLOCK_MONOTONIC when its last process was retired, 0: live */
+	bool dropped;		/* idle too long: no longer exported */
+};
+
 struct totals {
 	pthread_mutex_t lock;
+	bool hide_args;		/* --hide-args: command lines without their arguments */
+	const char *match;	/* --match: a glob for the command line, NULL: all */
 	VEC(struct proc_totals) procs;
+	VEC(struct service_totals) services;
 	int last;		/* index of the last process looked up */
 	struct gc_hist *retired[3];	/* every pause of retired processes */
 	__u64 counters[GC_CNT_MAX];	/* the kernel's, as of the last refresh */
 };
 
-void totals__init(struct totals *t);
+void totals__init(struct totals *t, bool hide_args, const char *match);
 void totals__free(struct totals *t);
-/* The live row for pid, created (comm from /proc unless given). Caller holds lock. */
+/*
+ * The live row for pid, created with its identity read from /proc (comm
+ * names it if /proc no longer has it). Caller holds lock.
+ */
 struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm);
-/* What an event adds: the process's name, heap gauges. Takes the lock. */
-void totals__event(struct totals *t, const struct gc_event *e);
+/*
+ * pid exec'd a traced interpreter: its identity is read now, while it runs
+ * (a short-lived process may be gone by its first event). Takes the lock.
+ */
+void totals__exec(struct totals *t, pid_t pid);
+/* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
+const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
 /* Copies one kernel histogram in (a tracer_hist_fn). Caller holds lock. */
 void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h);
 /*
@@ -69,6 +95,8 @@ void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_
 int totals__retire(struct totals *t, __u64 now, __u64 grace_ns, pid_t *out, int max);
 /* Ordered by pid. Caller holds lock. */
 void totals__sort(struct totals *t);
+/* Services idle for idle_ns or more are dropped (the exporter's expiry). Caller holds lock. */
+void totals__expire_services(struct totals *t, __u64 now, __u64 idle_ns);
 /*
  * The pauses of one generation for a report: since the last interval report
  * (which becomes the new base), or the whole run; NULL when the process has

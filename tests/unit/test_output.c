@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include "check.h"
 #include "hdr.h"
+#include "identity.h"
 #include "json_writer.h"
 #include "out_prometheus.h"
 #include "output.h"
@@ -331,7 +332,7 @@ static void test_text(void)
 	line3 = strchr(line2, '\n') + 1;
 	line4 = strchr(line3, '\n') + 1;
 	CHECK(strstr(line2, " 1234 ") && strstr(line2, " 1236 ") && strstr(line2, "python3") &&
-	      strstr(line2, " 2.500ms ") && strstr(line2, " 5 ") && strstr(line2, " 1\n"),
+	      strstr(line2, " 2.500ms ") && strstr(line2, " 5 ") && strstr(line2, " 1 -\n"),
 	      "event line: %s", line2);
 	CHECK(strstr(line3, " 123.457ms ") && strstr(line3, "?") && strstr(line3, " 1 "),
 	      "read-error line: %s", line3);
@@ -356,6 +357,9 @@ static void test_formats(void)
 }
 
 /* A kernel histogram as the BPF side would count these pauses. */
+/* Test pids no process has (beyond pid_max): nothing real in /proc. */
+#define P(n) (2000000000 + (n))
+
 static void hist_of(struct gc_hist *h, const __u64 *ns, int n, __s64 collected)
 {
 	int i;
@@ -380,21 +384,22 @@ static void fill(struct totals *t)
 	struct proc_totals *p;
 	int i;
 
-	totals__init(t);
-	p = totals__proc(t, 10, "worker");
-	snprintf(p->container, sizeof(p->container), "0123456789ab");
-	totals__proc(t, 5, "main");
-	set(t, 10, 0, w0, 3, 4);
-	set(t, 10, 2, w2, 1, 50);
-	set(t, 5, 1, m1, 1, 0);
+	totals__init(t, false, NULL);
+	p = totals__proc(t, P(10), "worker");
+	snprintf(p->id.container, sizeof(p->id.container), "0123456789ab");
+	snprintf(p->id.service, sizeof(p->id.service), "app.service");
+	totals__proc(t, P(5), "main");
+	set(t, P(10), 0, w0, 3, 4);
+	set(t, P(10), 2, w2, 1, 50);
+	set(t, P(5), 1, m1, 1, 0);
 	/* Many processes: the array grows. */
 	for (i = 0; i < 40; i++) {
 		__u64 ns = i + 1;
 		char comm[16];
 
 		snprintf(comm, sizeof(comm), "many%d", i);
-		totals__proc(t, 1000 + i, comm);
-		set(t, 1000 + i, 0, &ns, 1, i);
+		totals__proc(t, P(1000 + i), comm);
+		set(t, P(1000 + i), 0, &ns, 1, i);
 	}
 	t->counters[GC_CNT_LOST] = 3;
 	t->counters[GC_CNT_READ_ERRORS] = 4;
@@ -417,13 +422,13 @@ static void test_totals(void)
 	CHECK_EQ(rows.nr_procs, 42);
 	CHECK_EQ(rows.nr, 2 + 3 + 80 + 4);
 	r = &rows.rows[0];
-	CHECK(r->proc && r->proc->pid == 5 && r->gen == 1 && r->t.count == 1 && r->t.sum_ns == 7,
+	CHECK(r->proc && r->proc->pid == P(5) && r->gen == 1 && r->t.count == 1 && r->t.sum_ns == 7,
 	      "first row");
 	r = &rows.rows[2];
-	CHECK(r->proc->pid == 10 && r->gen == 0 && r->t.count == 3 && r->t.sum_ns == 600 &&
+	CHECK(r->proc->pid == P(10) && r->gen == 0 && r->t.count == 3 && r->t.sum_ns == 600 &&
 	      r->t.max_ns == 300 && r->t.collected == 12 && r->t.uncollectable == 3, "pid 10 gen 0");
 	r = &rows.rows[4];
-	CHECK(r->proc->pid == 10 && r->gen == -1 && r->parts == 2 && r->t.count == 4 &&
+	CHECK(r->proc->pid == P(10) && r->gen == -1 && r->parts == 2 && r->t.count == 4 &&
 	      r->t.sum_ns == 600 + (1ull << 33) && r->hist && r->hist->count == 4, "pid 10 all");
 	r = &rows.rows[rows.nr - 4];
 	CHECK(!r->proc && r->gen == 0 && r->t.count == 3 + 40 && r->t.sum_ns == 600 + 820,
@@ -442,7 +447,7 @@ static void test_totals(void)
 	{
 		static const __u64 m1[] = { 7, 9 };
 
-		set(&t, 5, 1, m1, 2, 0);
+		set(&t, P(5), 1, m1, 2, 0);
 	}
 	CHECK_EQ(totals__rows(&t, true, &rows), 0);
 	CHECK(rows.nr == 4 && rows.rows[0].t.count == 1 && rows.rows[0].t.sum_ns == 9 &&
@@ -452,27 +457,27 @@ static void test_totals(void)
 	/* Retiring: a pid that exited (no such process) keeps its counts, loses its buckets,
 	 * and the totals keep its pauses. */
 	for (i = 0; i < t.procs.nr; i++)
-		if (t.procs.items[i].pid == 1039)
+		if (t.procs.items[i].pid == P(1039))
 			t.procs.items[i].exited_ns = 1;
 	CHECK_EQ(totals__retire(&t, 1 + 1000, 1000, gone, 4), 1);
-	CHECK_EQ(gone[0], 1039);
+	CHECK_EQ(gone[0], P(1039));
 	CHECK_EQ(totals__rows(&t, false, &rows), 0);
 	r = &rows.rows[rows.nr - 4];
 	CHECK(!r->proc && r->gen == 0 && r->t.count == 43 && r->hist &&
 	      hdr__percentile(r->hist, 1.0) == 300, "totals keep the retired pauses");
 	for (i = 0; i < rows.nr; i++)
-		if (rows.rows[i].proc && rows.rows[i].proc->pid == 1039)
+		if (rows.rows[i].proc && rows.rows[i].proc->pid == P(1039))
 			CHECK(!rows.rows[i].hist && rows.rows[i].t.count == 1 &&
 			      rows.rows[i].t.sum_ns == 40, "retired row");
 	pause_rows__free(&rows);
 	/* a new process with the retired pid gets its own row */
-	CHECK(totals__proc(&t, 1039, "reborn") != NULL && t.procs.nr == 43, "pid reused");
+	CHECK(totals__proc(&t, P(1039), "reborn") != NULL && t.procs.nr == 43, "pid reused");
 	totals__free(&t);
 }
 
 static void test_jsonl_reports(void)
 {
-	struct sink_config cfg = { .stats = true };
+	struct sink_config cfg = { .stats = true, .intervals = true };
 	struct mem_sink m;
 	struct totals t;
 	char *out;
@@ -486,8 +491,9 @@ static void test_jsonl_reports(void)
 	CHECK_PY(out, "len([d for d in D if d['type'] == 'stats']) == 2 + 3 + 80 + 4");
 	CHECK_PY(out, "len([d for d in D if d['type'] == 'summary']) == 1 + 2 + 40");
 	CHECK_PY(out, "[d for d in D if d['type'] == 'summary'][0] == {'type': 'summary', "
-		 "'pid': 5, 'comm': 'main', 'gen': 1, 'count': 1, 'total_ns': 7, 'max_ns': 7, "
-		 "'collected': 0, 'uncollectable': 1}");
+		 "'pid': 2000000005, 'comm': 'main', 'cmdline': None, 'unit': None, "
+		 "'container': None, 'service': 'main', 'gen': 1, 'count': 1, 'total_ns': 7, "
+		 "'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
 	CHECK_PY(out, "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, "
 		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0}");
 	CHECK_PY(out, "[d for d in D if d['type'] == 'stats' and d['pid'] is None and "
@@ -495,7 +501,7 @@ static void test_jsonl_reports(void)
 	CHECK_PY(out, "(lambda r: r['p50_ns'] == 200 and r['max_ns'] == 300 and r['sum_ns'] == 600 "
 		 "and r['mean_ns'] == 200.0 and r['interval'] is False and r['wall_ns'] == 10**9 and "
 		 "abs(r['gc_share'] - 6e-7) <= 1e-6)([d for d in D if d['type'] == 'stats' and "
-		 "d['pid'] == 10 and d['gen'] == 0][0])");
+		 "d['pid'] == 2000000010 and d['gen'] == 0][0])");
 	free(out);
 
 	/* Without --stats: summaries and counters only; an interval report writes nothing. */
@@ -537,15 +543,15 @@ static void test_table(void)
 	sink_begin(&m, &table_sink, &cfg, &t);
 	sink_report(&m, &t, false, true, 1000000000);
 	out = sink_end(&m, false);
-	CHECK(strstr(out, "| PID | COMM | CONTAINER | GEN | COUNT | SUM | MEAN | P50 | P90 | P95 | "
-		      "P99 | MAX | GC(%) |\n|---|---|---|---:|"), "%s", out);
-	CHECK(strstr(out, "| 10 | worker | 0123456789ab | all | 4 |"), "%s", out);
-	CHECK(strstr(out, "| total | - | - | all | 45 |"), "%s", out);
+	CHECK(strstr(out, "| PID | COMM | SERVICE | CONTAINER | GEN | COUNT | SUM | MEAN | P50 | P90 | "
+		      "P95 | P99 | MAX | GC(%) |\n|---|---|---|---|---:|"), "%s", out);
+	CHECK(strstr(out, "| 2000000010 | worker | app.service | 0123456789ab | all | 4 |"), "%s", out);
+	CHECK(strstr(out, "| total | - | - | - | all | 45 |"), "%s", out);
 	free(out);
 	totals__free(&t);
 
 	/* nothing collected */
-	totals__init(&t);
+	totals__init(&t, false, NULL);
 	sink_begin(&m, &table_sink, &cfg, &t);
 	sink_report(&m, &t, false, true, 1000);
 	out = sink_end(&m, false);
@@ -573,7 +579,7 @@ static void test_hist(void)
 	sink_begin(&m, &hist_sink, &cfg, &t);
 	sink_report(&m, &t, false, true, 1000);
 	out = sink_end(&m, false);
-	CHECK(strstr(out, "@pause_ns[10, worker, gen 0]:") && !strstr(out, "@pause_ns[gen 0]"),
+	CHECK(strstr(out, "@pause_ns[2000000010, worker, gen 0]:") && !strstr(out, "@pause_ns[gen 0]"),
 	      "%s", out);
 	free(out);
 	totals__free(&t);
@@ -631,41 +637,157 @@ static void test_chrome(void)
 	free(out);
 }
 
+static char *render(struct totals *t, bool per_pid)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	prometheus__render(f, t, per_pid);
+	fclose(f);
+	return out;
+}
+
 static void test_prometheus(void)
 {
 	struct totals t;
-	char *out = NULL, *p;
-	size_t len = 0;
-	FILE *f;
+	char *out, *p;
+	pid_t gone[4];
+	int i;
 
 	fill(&t);
-	snprintf(t.procs.items[0].comm, sizeof(t.procs.items[0].comm), "we\"ird\\\n");
+	snprintf(t.procs.items[0].id.service, sizeof(t.procs.items[0].id.service), "we\"ird\\\n");
 	t.procs.items[0].long_lived_total = 123;
-	f = open_memstream(&out, &len);
-	prometheus__render(f, &t);
-	fclose(f);
+	/* per process */
+	out = render(&t, true);
 	CHECK(strstr(out, "# TYPE python_gc_duration_seconds histogram\n"), "%s", out);
-	CHECK(strstr(out, "python_gc_duration_seconds_bucket{pid=\"10\",comm=\"we\\\"ird\\\\\\n\","
-		      "container=\"0123456789ab\",generation=\"0\",le=\"+Inf\"} 3\n"), "%s", out);
-	CHECK(strstr(out, "python_gc_duration_seconds_count{pid=\"10\",comm=\"we\\\"ird\\\\\\n\","
-		      "container=\"0123456789ab\",generation=\"0\"} 3\n"), "%s", out);
-	CHECK(strstr(out, "python_gc_duration_seconds_bucket{pid=\"10\",comm=\"we\\\"ird\\\\\\n\","
-		      "container=\"0123456789ab\",generation=\"2\",le=\"5\"} 0\n"), "%s", out);
-	CHECK(strstr(out, "python_gc_duration_seconds_bucket{pid=\"10\",comm=\"we\\\"ird\\\\\\n\","
-		      "container=\"0123456789ab\",generation=\"2\",le=\"10\"} 1\n"), "%s", out);
-	CHECK(strstr(out, "python_gc_objects_collected_total{pid=\"5\",comm=\"main\",generation=\"1\"} 0\n"),
-	      "%s", out);
-	CHECK(strstr(out, "python_gc_long_lived_objects{pid=\"10\",comm=\"we\\\"ird\\\\\\n\","
-		      "container=\"0123456789ab\"} 123\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"0\",le=\"+Inf\"} 3\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_count{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"0\"} 3\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"2\",le=\"5\"} 0\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"2\",le=\"10\"} 1\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_long_lived_objects{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\"} 123\n"), "%s", out);
 	CHECK(!strstr(out, "python_gc_heap_objects"), "no heap gauge without values: %s", out);
 	CHECK(strstr(out, "gcbpf_events_lost_total 3\n") && strstr(out, "gcbpf_read_errors_total 4\n"),
 	      "%s", out);
+	CHECK(strstr(out, "gcbpf_build_info{version=\""), "%s", out);
 	/* every line: a comment or a sample; no raw newline inside a label */
 	for (p = out; *p; p = strchr(p, '\n') + 1)
 		CHECK(*p == '#' || !strncmp(p, "python_gc_", 10) || !strncmp(p, "gcbpf_", 6),
 		      "line: %.60s", p);
 	free(out);
+
+	/* per service: the 40 "many" processes have no /proc identity here: each its own
+	 * job (comm); the two named ones too. Retire one "many" and one worker-like: its
+	 * pauses stay in its service's counters. */
+	out = render(&t, false);
+	CHECK(!strstr(out, "pid=\""), "no pid label by default: %.300s", out);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 1\n"),
+	      "%s", out);
+	CHECK(strstr(out, "python_gc_processes{service=\"main\"} 1\n"), "%s", out);
+	free(out);
+	for (i = 0; i < t.procs.nr; i++)
+		if (t.procs.items[i].pid == P(5))
+			t.procs.items[i].exited_ns = 1;
+	CHECK_EQ(totals__retire(&t, 1 + 1000, 1000, gone, 4), 1);
+	out = render(&t, false);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 1\n"),
+	      "a retired process's pauses stay in its service: %s", out);
+	CHECK(strstr(out, "python_gc_processes{service=\"main\"} 0\n"), "no live process: %s", out);
+	free(out);
+	/* a second process of the same service adds to it */
+	{
+		static const __u64 two[] = { 1000, 2000 };
+		struct proc_totals *q = totals__proc(&t, P(77), "main");
+
+		snprintf(q->id.service, sizeof(q->id.service), "main");
+		q->service = t.procs.items[0].service;	/* placeholder, fixed below */
+		for (i = 0; i < t.services.nr; i++)
+			if (!strcmp(t.services.items[i].name, "main"))
+				q->service = i;
+		set(&t, P(77), 1, two, 2, 0);
+	}
+	out = render(&t, false);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 3\n"),
+	      "retired 1 + live 2: %s", out);
+	free(out);
+	/* idle for the expiry: dropped */
+	for (i = 0; i < t.procs.nr; i++)
+		if (t.procs.items[i].pid == P(77))
+			t.procs.items[i].exited_ns = 1;
+	CHECK_EQ(totals__retire(&t, 2000, 1000, gone, 4), 1);
+	totals__expire_services(&t, 2000 + 500, 1000);
+	out = render(&t, false);
+	CHECK(strstr(out, "service=\"main\""), "not yet expired: %s", out);
+	free(out);
+	totals__expire_services(&t, 2000 + 1000, 1000);
+	out = render(&t, false);
+	CHECK(!strstr(out, "service=\"main\""), "expired: %s", out);
+	free(out);
 	totals__free(&t);
+}
+
+static void test_identity(void)
+{
+	static const char gunicorn[] = "/usr/bin/python3\0/usr/bin/gunicorn\0app:app\0-w\0004\0";
+	static const char celery[] = "python3.11\0-X\0dev\0-m\0celery\0worker\0--password=s3cret\0";
+	static const char script[] = "/usr/bin/python3.11\0-u\0/srv/app/main.py\0--port\0008080\0";
+	static const char dash_c[] = "python3\0-c\0import secret; print(1)\0";
+	static const char embed[] = "/usr/sbin/uwsgi\0--ini\0/etc/app.ini\0";
+	static const char cg_unit[] = "0::/system.slice/app.service\n";
+	static const char cg_user[] = "0::/user.slice/user-0.slice/user@0.service/app.slice/"
+				      "worker.service\n";
+	static const char cg_docker[] = "0::/system.slice/docker-0123456789abcdef0123456789abcdef"
+					"0123456789abcdef0123456789abcdef.scope\n";
+	struct identity id;
+
+	identity__from(&id, gunicorn, sizeof(gunicorn) - 1, cg_unit, "gunicorn", false);
+	CHECK_STR(id.cmdline, "/usr/bin/python3 /usr/bin/gunicorn app:app -w 4");
+	CHECK_STR(id.short_cmd, "gunicorn app:app -w 4");
+	CHECK_STR(id.job, "gunicorn");
+	CHECK_STR(id.unit, "app.service");
+	CHECK_STR(id.service, "app.service");
+	CHECK_STR(id.container, "");
+	CHECK(id.matched, "matched without --match");
+
+	identity__from(&id, celery, sizeof(celery) - 1, cg_docker, "python3.11", false);
+	CHECK_STR(id.short_cmd, "-m celery worker --password=s3cret");
+	CHECK_STR(id.job, "celery");
+	CHECK_STR(id.container, "0123456789ab");
+	CHECK_STR(id.service, "0123456789ab");
+	identity__from(&id, celery, sizeof(celery) - 1, cg_docker, "python3.11", true);
+	CHECK_STR(id.cmdline, "python3.11 -X dev -m celery");
+	CHECK_STR(id.short_cmd, "-m celery");
+	CHECK(!strstr(id.cmdline, "s3cret") && !strstr(id.short_cmd, "s3cret"), "hidden");
+
+	identity__from(&id, script, sizeof(script) - 1, cg_user, "python3.11", false);
+	CHECK_STR(id.job, "main");
+	CHECK_STR(id.short_cmd, "main.py --port 8080");
+	CHECK_STR(id.unit, "worker.service");
+	identity__from(&id, dash_c, sizeof(dash_c) - 1, "", "python3", false);
+	CHECK_STR(id.job, "-c");
+	CHECK(!strstr(id.short_cmd, "secret"), "-c's program is not a name: %s", id.short_cmd);
+	identity__from(&id, embed, sizeof(embed) - 1, NULL, "uwsgi", true);
+	CHECK_STR(id.job, "uwsgi");
+	CHECK_STR(id.cmdline, "/usr/sbin/uwsgi");
+	CHECK_STR(id.service, "uwsgi");
+	/* gone from /proc: comm names it */
+	identity__from(&id, "", 0, "", "py3compile", false);
+	CHECK_STR(id.service, "py3compile");
+	CHECK_STR(id.short_cmd, "py3compile");
+	/* hostile: a command line of 64 kB of one word, no NUL at the end */
+	{
+		static char big[8192];
+
+		memset(big, 'A', sizeof(big));
+		identity__from(&id, big, sizeof(big), NULL, "x", false);
+		CHECK(strlen(id.cmdline) < sizeof(id.cmdline) && strlen(id.job) < sizeof(id.job),
+		      "bounded");
+	}
 }
 
 int main(void)
@@ -684,5 +806,6 @@ int main(void)
 	test_hist();
 	test_chrome();
 	test_prometheus();
+	test_identity();
 	return check_done();
 }
