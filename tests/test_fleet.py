@@ -35,7 +35,8 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO_ROOT
+import interpreters
+from conftest import REPO_ROOT, all_interpreters
 
 RULES = os.path.join(REPO_ROOT, "contrib", "prometheus", "gcbpf.rules.yml")
 RULE_TESTS = sorted(glob.glob(os.path.join(REPO_ROOT, "tests", "prometheus", "*.test.yml")))
@@ -429,24 +430,38 @@ def test_unit_security():
     assert float(m.group(1)) <= MAX_EXPOSURE, p.stdout
 
 
-def _caps_run(gcbpf_bin, tmp_path, caps, name):
+def _private_libpython():
+    """An interpreter whose libpython lies below a directory others cannot
+    enter (pyenv's under /root): mapped libraries are opened by path through
+    /proc/PID/root, unlike the executable (/proc/PID/exe), so this is what
+    needs CAP_DAC_READ_SEARCH."""
+    for it in all_interpreters():
+        if not it.present:
+            continue
+        libs = [f for f in interpreters.elf_files(it.path)[1:] if "libpython" in f]
+        for lib in libs:
+            d = os.path.dirname(lib)
+            while d != "/":
+                if not os.stat(d).st_mode & 0o001:
+                    return it.path
+                d = os.path.dirname(d)
+    return None
+
+
+def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb):
     """The exporter as user nobody with ambient CAPS, system-wide; target A
-    (/usr/bin/python3.11, root's) runs before it starts, B (a copy of it in a
-    directory only root can enter) is exec'd after.  Returns (rc, {service:
-    collections}, stderr)."""
+    (/usr/bin/python3.11, root's) runs before it starts, B (PYB, a libpython
+    in a directory only root can enter) is exec'd after.  Returns (rc,
+    {service: collections}, stderr)."""
     work = tmp_path / name
-    priv = work / "private"
-    priv.mkdir(parents=True)
+    work.mkdir()
     os.chmod(str(work), 0o755)
-    os.chmod(str(priv), 0o700)
-    pyb = priv / "python3.11"
-    shutil.copy(PY311, str(pyb))
     for s in ("a", "b"):
-        (priv / ("fleet_cap_%s.py" % s)).write_text(WORKLOAD)
+        (work / ("fleet_cap_%s.py" % s)).write_text(WORKLOAD)
     port = _free_port()
     c = ",".join(["-all"] + ["+" + x.lower().replace("cap_", "") for x in caps])
     err = work / "err"
-    procs = [subprocess.Popen([PY311, str(priv / "fleet_cap_a.py"), "30", "0.02", "1000"])]
+    procs = [subprocess.Popen([PY311, str(work / "fleet_cap_a.py"), "30", "0.02", "1000"])]
     g = None
     try:
         time.sleep(0.3)
@@ -459,7 +474,7 @@ def _caps_run(gcbpf_bin, tmp_path, caps, name):
         end = time.monotonic() + 30
         while time.monotonic() < end and g.poll() is None and "Tracing" not in _read(err):
             time.sleep(0.1)
-        procs.append(subprocess.Popen([str(pyb), str(priv / "fleet_cap_b.py"), "30", "0.02",
+        procs.append(subprocess.Popen([pyb, str(work / "fleet_cap_b.py"), "30", "0.02",
                                        "1000"]))
         text = ""
         end = time.monotonic() + 6
@@ -485,15 +500,19 @@ def test_unit_capabilities(gcbpf_bin, tmp_path):
     """The unit's capabilities are enough for a non-root exporter to trace
     every process, and each one is needed (measured on this kernel)."""
     _need("setpriv")
+    pyb = _private_libpython()
+    if pyb is None:
+        pytest.skip("no interpreter with a libpython below a directory others cannot enter "
+                    "(pyenv under /root)")
     caps = _unit_values("AmbientCapabilities")[0].split()
     assert sorted(caps) == sorted(_unit_values("CapabilityBoundingSet")[0].split())
     assert _unit_values("DynamicUser") == ["yes"]
-    rc, counts, err = _caps_run(gcbpf_bin, tmp_path, caps, "all")
+    rc, counts, err = _caps_run(gcbpf_bin, tmp_path, caps, "all", pyb)
     assert rc == 0, err
     assert counts.get("fleet_cap_a", 0) > 0 and counts.get("fleet_cap_b", 0) > 0, (counts, err)
     for drop in caps:
         rc, less, err = _caps_run(gcbpf_bin, tmp_path, [c for c in caps if c != drop],
-                                  "no-" + drop)
+                                  "no-" + drop, pyb)
         worse = rc != 0 or not less.get("fleet_cap_a") or not less.get("fleet_cap_b")
         assert worse, "without %s gcbpf still traced everything: %s %s" % (drop, less, err)
         print("without %s: rc %d, traced %s" % (drop, rc, sorted(less)))
@@ -545,8 +564,11 @@ def test_unit_syscalls(gcbpf_bin, tmp_path):
                                  stdout=subprocess.DEVNULL, stderr=e)
         _wait_for(lambda: "fleet_sys" in _metrics(port), 60, "fleet_sys in /metrics", g, err)
         _metrics(port)
-        _stop(g)
-        assert g.returncode == 0, _read(err)
+        # SIGINT to gcbpf itself (strace's child), so that its exit is traced too
+        kids = _read("/proc/%d/task/%d/children" % (g.pid, g.pid)).split()
+        assert len(kids) == 1, kids
+        os.kill(int(kids[0]), signal.SIGINT)
+        assert g.wait(timeout=30) == 0, _read(err)
     finally:
         _stop(g)
         _stop(target, signal.SIGKILL)
