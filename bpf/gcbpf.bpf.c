@@ -121,6 +121,8 @@ struct inflight {
 	__u8 active;
 	__u8 stats_ok;
 	__u8 followed;		/* passed the `tracked` check (launch mode) */
+	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
+	__u64 stack_bias;	/* --stacks: the binary's load bias */
 };
 
 /* Per thread, without a global lock; freed with the thread. */
@@ -138,6 +140,8 @@ static __always_inline void count(__u32 which)
 	if (c)
 		*c += 1;
 }
+
+#include "stack.bpf.h"
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
@@ -304,6 +308,22 @@ static __always_inline void process_comm(char comm[GCBPF_COMM_LEN])
 	((__u64 *)comm)[1] = *(__u64 *)&leader->comm[8];
 }
 
+/*
+ * Resident memory as /proc/PID/status's VmRSS gives it (get_mm_counter: the
+ * counters' shared part, file + anon + shmem pages), by direct BTF loads.
+ */
+static __always_inline __s64 current_rss(void)
+{
+	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
+	__s64 pages;
+
+	if (!mm)
+		return -1;
+	pages = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
+		mm->rss_stat[MM_SHMEMPAGES].count;
+	return pages < 0 ? 0 : pages * 4096;	/* x86-64 pages */
+}
+
 /* bpf_get_current_cgroup_id() without the helper call: the same pointers. */
 static __always_inline __u64 current_cgroup_id(void)
 {
@@ -384,6 +404,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->gen_hint = (p->flags & GC_PROBE_GEN_ESI) ? (int)PT_REGS_PARM2(ctx) : -1;
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
+	stack__enter(ctx, p, st);
 	st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
 	if (!st->stats_ok && kind == GC_PROBE_USDT)
 		st->gen_hint = usdt_arg(ctx, &p->gen_arg);
@@ -431,7 +452,7 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
-	struct gen_record before, after;
+	struct gen_record before = {}, after = {};	/* = {}: clang may spill them unset */
 	struct gc_layout *l;
 	struct inflight *st;
 	struct gc_event *e;
@@ -484,7 +505,7 @@ static __always_inline int gc_exit(void)
 	if (ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
 	if (!e) {
 		count(GC_CNT_LOST);
 		return 0;
@@ -499,6 +520,7 @@ static __always_inline int gc_exit(void)
 	e->probe = st->probe;
 	e->iid = st->iid;
 	e->cgroup_id = current_cgroup_id();
+	e->rss = current_rss();
 	if (st->stats_ok) {
 		e->collections = after.collections;
 		e->collected = after.collected - before.collected;
@@ -526,6 +548,7 @@ static __always_inline int gc_exit(void)
 		e->flags = GC_EV_READ_ERROR;
 	}
 	process_comm(e->comm);
+	stack__walk(st, l, e);	/* after ts_stop: not part of the pause */
 	/*
 	 * The loader drains the ring every poll interval; a wakeup per event
 	 * would bill the target for a context switch, and asking the ring how

@@ -41,7 +41,7 @@ _gcbpf()
 	fi
 	COMPREPLY=($(compgen -W "-p --pid -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
 		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
-		--hist=pid --min-ms --prometheus --bpftrace -v --verbose --help --usage
+		--hist=pid --min-ms --prometheus --bpftrace --stacks -v --verbose --help --usage
 		--version --" -- "$cur"))
 }
 complete -F _gcbpf gcbpf

@@ -41,8 +41,8 @@ def _rows(screen):
     """pid -> the row's fields, from the process list."""
     out = {}
     for line in screen.splitlines()[3:]:
-        m = re.match(r"^(\d+)\s+(.{16})\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s+(\S+)\s+(\S+)\s+(\S+)",
-                     line)
+        m = re.match(r"^(\d+)\s+(.{12})\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s+(\S+)\s+(\S+)\s+(\S+)"
+                     r"\s+(\S+)\s+(\S+)$", line)
         if m:
             out[int(m.group(1))] = m.groups()
     return out
@@ -86,7 +86,9 @@ def test_top_in_tmux(gcbpf_bin, tmp_path):
         assert screen.startswith("gcbpf top "), screen
         rows = _rows(screen)
         st, hv = rows[pids[0]], rows[pids[1]]
-        assert "steady_job.py" in st[1] and "heavy_job.py" in hv[1], rows
+        assert "steady_job" in st[1] and "heavy_job.p" in hv[1], rows
+        # heap and RSS: the heavy one holds 1.1 M lists
+        assert hv[10].endswith("M") and int(hv[10][:-1]) > 50, hv
         # known behaviour: ~20 gen-0 collections/s and nothing else; heavy: gen 2 only
         assert 12 <= int(st[3]) <= 21 and st[4] == "0" and st[5] == "0", st
         assert int(hv[5]) >= 1 and hv[3] == "0", hv

@@ -49,14 +49,14 @@ void advice__for_process(struct advice *a, const struct proc_totals *p,
 	}
 	if (!sum || !run_ns)
 		return;
-	if ((double)sum->t.sum_ns / run_ns >= ADVICE_GC_SHARE)
+	if ((double)sum->t.sum_ns / run_ns >= ADVICE_BOUND_SHARE)
 		add(a, ADVICE_GC_SHARE,
 		    "GC took %.1f%% of wall time (%s in %llu collections over %.1f s): raise the "
 		    "gen-0 threshold (gc.set_threshold) or allocate fewer container objects in "
 		    "hot paths", 100.0 * sum->t.sum_ns / run_ns,
 		    text__duration(d1, sizeof(d1), sum->t.sum_ns), (unsigned long long)sum->t.count,
 		    run_ns / 1e9);
-	if (gen[2] && gen[2]->t.max_ns >= ADVICE_GEN2_NS)
+	if (gen[2] && gen[2]->t.max_ns >= ADVICE_BOUND_GEN2_NS)
 		add(a, ADVICE_GEN2_PAUSES,
 		    "gen-2 pauses up to %s (p99 %s, mean %s, %llu collections)%s: call gc.freeze() "
 		    "after start-up so long-lived objects are no longer scanned, and keep fewer "
@@ -67,8 +67,8 @@ void advice__for_process(struct advice *a, const struct proc_totals *p,
 		    text__duration(d3, sizeof(d3), gen[2]->t.sum_ns / gen[2]->t.count),
 		    (unsigned long long)gen[2]->t.count,
 		    p->long_lived_total >= 0 ? " with long-lived objects in the heap" : "");
-	if (gen[0] && gen[0]->t.count * 1e9 / run_ns >= ADVICE_GEN0_RATE &&
-	    (double)gen[0]->t.collected / gen[0]->t.count < ADVICE_GEN0_FREED)
+	if (gen[0] && gen[0]->t.count * 1e9 / run_ns >= ADVICE_BOUND_GEN0_RATE &&
+	    (double)gen[0]->t.collected / gen[0]->t.count < ADVICE_BOUND_GEN0_FREED)
 		add(a, ADVICE_GEN0_EMPTY,
 		    "%llu gen-0 collections (%.0f/s) freed %llu objects in all (%.2f each): the "
 		    "gen-0 threshold is low for this workload; raise it (gc.set_threshold(N) with N "

@@ -10,10 +10,10 @@
 #include "totals.h"
 
 /* The bounds the advice is given at. */
-#define ADVICE_SHARE 0.05		/* GC above 5% of wall time */
-#define ADVICE_GEN2_NS 50000000ULL	/* a gen-2 pause of 50 ms or more */
-#define ADVICE_GEN0_RATE 100.0		/* gen-0 collections per second ... */
-#define ADVICE_GEN0_FREED 1.0		/* ... freeing less than this per collection */
+#define ADVICE_BOUND_SHARE 0.05		/* GC above 5% of wall time */
+#define ADVICE_BOUND_GEN2_NS 50000000ULL	/* a gen-2 pause of 50 ms or more */
+#define ADVICE_BOUND_GEN0_RATE 100.0		/* gen-0 collections per second ... */
+#define ADVICE_BOUND_GEN0_FREED 1.0		/* ... freeing less than this per collection */
 
 enum advice_kind {
 	ADVICE_GC_SHARE,

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "output.h"
 #include "out_prometheus.h"
+#include "pystack.h"
 #include "session.h"
 #include "version.h"
 
@@ -68,6 +69,7 @@ enum {
 	OPT_PROMETHEUS_PID,
 	OPT_ALL_EVENTS,
 	OPT_ADVICE,
+	OPT_STACKS,
 };
 
 static struct argp_option opts[] = {
@@ -114,6 +116,9 @@ static struct argp_option opts[] = {
 	  "With --prometheus: a series per process (label pid), not per service", 1 },
 	{ "bpftrace", OPT_BPFTRACE, NULL, 0,
 	  "Print a ready-to-run bpftrace one-liner for each target, then exit", 1 },
+	{ "stacks", OPT_STACKS, "DEPTH", OPTION_ARG_OPTIONAL,
+	  "The Python stack of the collecting thread at each collection, innermost first "
+	  "(default 64 frames, at most 256; JSONL \"stack\")", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -275,7 +280,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		opt.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
 		break;
+	case OPT_STACKS:
+		if (pystack__parse_depth(arg, &opt.stack_depth)) {
+			p_err("invalid --stacks depth '%s': expected frames, 1 to %d", arg,
+			      GCBPF_MAX_STACK);
+			argp_usage(state);
+		}
+		break;
 	case ARGP_KEY_END:
+		if (opt.stack_depth && opt.format != &jsonl_sink && !list_only && !bpftrace) {
+			p_err("--stacks shows stacks in JSONL only so far: add -f jsonl");
+			argp_usage(state);
+		}
 		if (opt.cmd && opt.nr_pids) {
 			p_err("-p and a command are exclusive: trace either running processes or CMD");
 			argp_usage(state);

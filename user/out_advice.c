@@ -31,7 +31,7 @@ static void advice_finish(struct sink *s, const struct sink_report *r)
 	if (!n)
 		fprintf(s->f, "\nAdvice: none (GC below %.0f%% of wall time, gen-2 pauses below "
 			"%.0f ms, no idle gen-0 churn, nothing uncollectable)\n",
-			100 * ADVICE_SHARE, ADVICE_GEN2_NS / 1e6);
+			100 * ADVICE_BOUND_SHARE, ADVICE_BOUND_GEN2_NS / 1e6);
 }
 
 const struct sink_ops advice_sink = {

@@ -137,6 +137,20 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 		heap = e->long_lived_total;
 		ts = e->ts_stop;
 	}
+	if (e->rss >= 0) {
+		/* resident memory after the collection */
+		jw_start_object(w);
+		jw_string_field(w, "name", "rss_bytes");
+		jw_string_field(w, "ph", "C");
+		us_field(w, "ts", e->ts_stop);
+		jw_uint_field(w, "pid", e->pid);
+		jw_name(w, "args");
+		jw_start_object(w);
+		jw_int_field(w, "bytes", e->rss);
+		jw_end_object(w);
+		jw_end_object(w);
+		fputc('\n', s->f);
+	}
 	if (!counter)
 		return;
 	jw_start_object(w);

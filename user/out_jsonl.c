@@ -10,6 +10,7 @@
 #include "gc_reason.h"
 #include "hdr.h"
 #include "json_writer.h"
+#include "pystack.h"
 #include "sink.h"
 #include "vec.h"
 
@@ -73,6 +74,31 @@ static void process_record(struct json_writer *w, const struct proc_totals *p)
 	jw_end_line(w);
 }
 
+/* --stacks: "stack":[{"func","file","line"}...] innermost first, or null; "stack_truncated". */
+static void stack_fields(struct json_writer *w, const struct py_stack *st)
+{
+	int i;
+
+	if (st->unavailable) {
+		jw_null_field(w, "stack");
+		return;
+	}
+	jw_name(w, "stack");
+	jw_start_array(w);
+	for (i = 0; i < st->nr; i++) {
+		jw_start_object(w);
+		jw_string_field(w, "func", st->frames[i].func);
+		jw_string_field(w, "file", st->frames[i].file);
+		if (st->frames[i].line < 0)
+			jw_null_field(w, "line");
+		else
+			jw_int_field(w, "line", st->frames[i].line);
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+	jw_bool_field(w, "stack_truncated", st->truncated);
+}
+
 static void jsonl_event(struct sink *s, const struct sink_event *ev)
 {
 	const struct gc_event *e = ev->e;
@@ -106,6 +132,9 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_string_field(&w, "probe", py_build__probe_name(e->probe));
 	jw_string_or_null_field(&w, "binary", b ? b->display_path : NULL);
 	jw_uint_field(&w, "cgroup", e->cgroup_id);
+	jw_count_field(&w, "rss", e->rss);
+	if (ev->stack)
+		stack_fields(&w, ev->stack);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }
@@ -150,6 +179,12 @@ static void stats_row(struct json_writer *w, const struct pause_row *r, const st
 	jw_float_field(w, "gc_share", rep->wall_ns ? (double)t->sum_ns / rep->wall_ns : 0.0, 6);
 	jw_uint_field(w, "collected", t->collected);
 	jw_uint_field(w, "uncollectable", t->uncollectable);
+	if (r->proc && r->gen < 0) {
+		/* memory, as of the process's last collection */
+		jw_count_field(w, "heap_size", r->proc->heap_size);
+		jw_count_field(w, "long_lived_total", r->proc->long_lived_total);
+		jw_count_field(w, "rss", r->proc->rss);
+	}
 	jw_end_object(w);
 	jw_end_line(w);
 }

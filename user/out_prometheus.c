@@ -92,7 +92,7 @@ struct series {
 	const char *container;	/* "" if none */
 	pid_t pid;		/* 0: a service */
 	struct gc_hist *h[3];	/* NULL: no pauses of that generation */
-	__s64 heap_size, long_lived;	/* summed over live processes, -1: unknown */
+	__s64 heap_size, long_lived, rss;	/* summed over live processes, -1: unknown */
 	int procs;		/* live processes */
 };
 
@@ -165,7 +165,7 @@ static void each(FILE *f, const struct series *xs, int n, series_fn fn)
 				fn(f, &xs[i], g, xs[i].h[g]);
 }
 
-enum gauge_kind { GAUGE_HEAP, GAUGE_LONG_LIVED, GAUGE_PROCS };
+enum gauge_kind { GAUGE_HEAP, GAUGE_LONG_LIVED, GAUGE_RSS, GAUGE_PROCS };
 
 static void gauge(FILE *f, const struct series *xs, int n, const char *name, const char *help,
 		  enum gauge_kind kind)
@@ -175,7 +175,8 @@ static void gauge(FILE *f, const struct series *xs, int n, const char *name, con
 
 	for (i = 0; i < n; i++) {
 		__s64 v = kind == GAUGE_HEAP ? xs[i].heap_size
-			: kind == GAUGE_LONG_LIVED ? xs[i].long_lived : xs[i].procs;
+			: kind == GAUGE_LONG_LIVED ? xs[i].long_lived
+			: kind == GAUGE_RSS ? xs[i].rss : xs[i].procs;
 
 		if (v < 0)
 			continue;
@@ -220,7 +221,7 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 			if (s->dropped)
 				continue;
 			xs[n] = (struct series){ .service = s->name, .container = s->container,
-						 .heap_size = -1, .long_lived = -1 };
+						 .heap_size = -1, .long_lived = -1, .rss = -1 };
 			for (g = 0; g < 3; g++)
 				merge(&xs[n].h[g], s->retired[g]);
 			n++;
@@ -236,7 +237,7 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 		if (per_pid) {
 			x = &xs[n++];
 			*x = (struct series){ .service = p->id.service, .container = p->id.container,
-					      .pid = p->pid, .heap_size = -1, .long_lived = -1 };
+					      .pid = p->pid, .heap_size = -1, .long_lived = -1, .rss = -1 };
 		} else {
 			for (k = 0; k < n && !x && p->service >= 0; k++)
 				if (xs[k].service == t->services.items[p->service].name)
@@ -248,6 +249,8 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 			merge(&x->h[g], p->hist[g]);
 		add_gauge(&x->heap_size, p->heap_size);
 		add_gauge(&x->long_lived, p->long_lived_total);
+		if (!p->exited_ns)
+			add_gauge(&x->rss, p->rss);
 		x->procs += !p->exited_ns;
 	}
 	/* A service with neither pauses nor processes (a wrapper that exec'd) says nothing. */
@@ -284,6 +287,8 @@ void prometheus__render(FILE *f, struct totals *t, bool per_pid)
 	gauge(f, xs, n, "python_gc_long_lived_objects",
 	      "Objects that survived the last full collection (long_lived_total), summed over the "
 	      "live processes.", GAUGE_LONG_LIVED);
+	gauge(f, xs, n, "python_gc_rss_bytes",
+	      "Resident memory at the last collection, summed over the live processes.", GAUGE_RSS);
 	gauge(f, xs, n, "python_gc_processes", "Live traced processes.", GAUGE_PROCS);
 	fprintf(f, "# HELP gcbpf_events_lost_total Events the ring buffer had no room for "
 		"(the histograms still count them).\n# TYPE gcbpf_events_lost_total counter\n"

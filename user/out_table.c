@@ -69,6 +69,46 @@ static bool any_container(const struct pause_rows *rows)
 	return false;
 }
 
+static void bytes_cell(char *buf, size_t len, __s64 v)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else if (v < 10 << 20)
+		snprintf(buf, len, "%lldK", (long long)v >> 10);
+	else
+		snprintf(buf, len, "%lldM", (long long)v >> 20);
+}
+
+/* --stats: each process's memory as of its last collection. */
+static void print_memory(struct sink *s, const struct pause_rows *rows)
+{
+	struct table t = { .f = s->f, .md = s->cfg->table == TABLE_MD };
+	char cells[MAX_COLS][40];
+	int i;
+
+	add_col(&t, "PID", -7);
+	add_col(&t, "SERVICE", -20);
+	add_col(&t, "HEAP", 12);
+	add_col(&t, "LONG_LIVED", 12);
+	add_col(&t, "RSS", 9);
+	fputs("\nMemory at the last collection (HEAP: tracked objects, 3.14+; LONG_LIVED: objects "
+	      "that survived the last full collection):\n", s->f);
+	print_head(&t);
+	for (i = 0; i < rows->nr; i++) {
+		const struct proc_totals *p = rows->rows[i].proc;
+
+		if (!p || rows->rows[i].gen >= 0)
+			continue;
+		snprintf(cells[0], 40, "%d", p->pid);
+		text__escape(cells[1], 40, p->id.service, sizeof(p->id.service));
+		snprintf(cells[2], 40, p->heap_size >= 0 ? "%lld" : "-", (long long)p->heap_size);
+		snprintf(cells[3], 40, p->long_lived_total >= 0 ? "%lld" : "-",
+			 (long long)p->long_lived_total);
+		bytes_cell(cells[4], 40, p->rss);
+		print_row(&t, cells);
+	}
+}
+
 static void print_table(struct sink *s, const struct sink_report *r, bool final)
 {
 	const struct pause_rows *rows = r->rows;
@@ -151,6 +191,8 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 	}
 	if (!rows->nr)
 		fprintf(s->f, "(no collections)\n");
+	if (stats && rows->nr_procs)
+		print_memory(s, rows);
 	if (final && (r->totals->counters[GC_CNT_LOST] || r->totals->counters[GC_CNT_READ_ERRORS]))
 		fprintf(s->f, "Lost: %llu events (ring buffer full; the table still counts them), "
 			"%llu collections with unreadable statistics\n",

@@ -30,6 +30,7 @@ struct top_row {
 	__u64 p50, p99, max;	/* last interval */
 	__u64 all_p50[3], all_p99[3], all_max[3], all_count[3], all_sum[3];	/* since start */
 	__s64 heap;		/* tracked objects (3.14+) or long-lived, -1 unknown */
+	__s64 rss;		/* bytes, -1 unknown */
 	bool live;
 };
 
@@ -148,8 +149,8 @@ static void draw(struct top_out *t)
 	mvprintw(1, 0, "by %s; keys: g GC%%  m max  c coll/s  p pid  s service  up/down  q quit",
 		 sort_names[t->sort]);
 	attron(A_REVERSE);
-	mvprintw(2, 0, "%-7s %-16s %6s %-12s %8s %8s %9s %6s", "PID", "SERVICE", "GC%",
-		 "COLL/S 0/1/2", "P50", "P99", "MAX", "HEAP");
+	mvprintw(2, 0, "%-7s %-12s %5s %-10s %8s %8s %9s %6s %6s", "PID", "SERVICE", "GC%",
+		 "COLL/S", "P50", "P99", "MAX", "HEAP", "RSS");
 	attroff(A_REVERSE);
 	/* the list, then 8 lines for the selected process */
 	list_rows = rows - 3 - 9;
@@ -157,17 +158,21 @@ static void draw(struct top_out *t)
 		list_rows = 3;
 	for (i = 0, y = 3; i < t->nr && y < 3 + list_rows; i++, y++) {
 		const struct top_row *r = &t->rows[i];
-		char who[4 * IDENTITY_NAME_LEN + 1], coll[32];
+		char who[4 * IDENTITY_NAME_LEN + 1], coll[32], rss[16];
 
 		text__escape(who, sizeof(who), r->who, sizeof(r->who));
 		snprintf(coll, sizeof(coll), "%.0f/%.0f/%.0f", r->rate[0], r->rate[1], r->rate[2]);
 		size_cell(heap, sizeof(heap), r->heap);
+		if (r->rss < 0)
+			snprintf(rss, sizeof(rss), "-");
+		else
+			snprintf(rss, sizeof(rss), "%lldM", (long long)(r->rss >> 20));
 		if (i == sel)
 			attron(A_BOLD | A_REVERSE);
-		mvprintw(y, 0, "%-7d %-16.16s %6.2f %-12.12s %8s %8s %9s %6s", r->pid, who,
+		mvprintw(y, 0, "%-7d %-12.12s %5.2f %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
 			 100 * r->share, coll, text__duration(a, sizeof(a), r->p50),
 			 text__duration(b, sizeof(b), r->p99), text__duration(c, sizeof(c), r->max),
-			 heap);
+			 heap, rss);
 		if (i == sel)
 			attroff(A_BOLD | A_REVERSE);
 	}
@@ -240,6 +245,7 @@ static void top_report(struct sink *s, const struct sink_report *r)
 		x->heap = row->proc->heap_size >= 0 ? row->proc->heap_size
 						   : row->proc->long_lived_total;
 		x->live = !row->proc->exited_ns;
+		x->rss = row->proc->rss;
 	}
 	/* since start, for the same processes */
 	for (i = 0; i < all.nr; i++) {

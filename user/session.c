@@ -20,6 +20,7 @@
 #include "out_bpftrace.h"
 #include "output.h"
 #include "py_build.h"
+#include "pystack.h"
 #include "session.h"
 #include "target.h"
 #include "text.h"
@@ -50,6 +51,7 @@ struct session {
 	int nr_targets;
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
+	struct pystack stacks;	/* --stacks */
 };
 
 /* The targets of -p, or the interpreter a command will run; said on failure. */
@@ -230,6 +232,8 @@ static void on_event(void *ctx, const struct gc_event *e)
 	ev.proc = totals__event(&s->totals, e);
 	if (ev.proc && !ev.proc->id.matched)
 		return;		/* --match: not this command line */
+	if (s->opt->stack_depth)
+		ev.stack = pystack__resolve(&s->stacks, e, s->tracer.ev_stack);
 	outputs__event(&s->out, &ev);
 }
 
@@ -429,6 +433,10 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	bool opened = false;
 	int err;
 
+	if (opt->stack_depth) {
+		pystack__init(&s->stacks, opt->stack_depth);
+		topts.stacks = &s->stacks;
+	}
 	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
 		goto out;
 	if ((err = outputs__open(&s->out, &oo, &s->totals)))
@@ -475,6 +483,10 @@ out:
 	}
 	tracer__close(&s->tracer);
 	follower__free(&s->follow);
+	if (opt->stack_depth) {
+		pystack__report(&s->stacks);
+		pystack__free(&s->stacks);
+	}
 	if (err)
 		return 1;
 	return opt->mode == MODE_LAUNCH ? s->child.exit_code : 0;

@@ -43,6 +43,7 @@ struct options {
 	bool hide_args;		/* --hide-args */
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
+	int stack_depth;	/* --stacks[=DEPTH], 0: no stacks */
 };
 
 /* The mode's entry point; returns the process exit status. */

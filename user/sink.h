@@ -15,6 +15,8 @@
 #include "py_build.h"
 #include "totals.h"
 
+struct py_stack;
+
 enum table_format {
 	TABLE_PLAIN,
 	TABLE_MD,
@@ -46,6 +48,7 @@ struct sink_event {
 	const struct gc_event *e;
 	const struct py_build *build;	/* NULL if unknown */
 	const struct proc_totals *proc;	/* its process: identity; NULL if unknown */
+	const struct py_stack *stack;	/* --stacks: its Python stack (pystack.h), else NULL */
 };
 
 /* A report over the totals (caller holds totals->lock). */

@@ -101,7 +101,7 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 		return NULL;
 	t->last = t->procs.nr - 1;
 	p->pid = pid;
-	p->heap_size = p->long_lived_total = -1;
+	p->heap_size = p->long_lived_total = p->rss = -1;
 	/* Once per process, while /proc still has it. */
 	if (comm)
 		snprintf(p->comm, sizeof(p->comm), "%s", comm);
@@ -145,6 +145,8 @@ const struct proc_totals *totals__event(struct totals *t, const struct gc_event 
 			p->heap_size = e->heap_size;
 		if (e->long_lived_total >= 0)
 			p->long_lived_total = e->long_lived_total;
+		if (e->rss >= 0)
+			p->rss = e->rss;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return p;

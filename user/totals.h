@@ -43,6 +43,7 @@ struct proc_totals {
 	struct gc_hist *base[3];	/* as of the last interval report */
 	__s64 heap_size;	/* last event's, -1 unknown */
 	__s64 long_lived_total;	/* last event's, -1 unknown */
+	__s64 rss;		/* last event's resident memory, bytes, -1 unknown */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
 };

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "gcbpf.skel.h"
 #include "log.h"
+#include "pystack.h"
 #include "tracer.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -33,9 +34,17 @@ static int handle_proc_event(void *ctx, void *data, size_t size)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
+	const struct gc_event *e = data;
+	const struct gc_stack *st = (const void *)(e + 1);
 
-	if (size >= sizeof(struct gc_event))
-		t->opts.on_event(t->opts.ctx, data);
+	if (size < sizeof(*e))
+		return 0;
+	t->ev_stack = NULL;
+	if ((e->flags & GC_EV_STACK) && size >= sizeof(*e) + sizeof(*st) &&
+	    st->nr <= (size - sizeof(*e) - sizeof(*st)) / sizeof(st->frames[0]))
+		t->ev_stack = st;
+	t->opts.on_event(t->opts.ctx, e);
+	t->ev_stack = NULL;
 	return 0;
 }
 
@@ -164,6 +173,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	t->skel->rodata->targ_report_exec = opts->report_exec;
 	t->skel->rodata->targ_gen = opts->filter_gen ? opts->gen : -1;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
+	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
 	if (opts->comm) {
 		t->skel->rodata->targ_filter_comm = true;
 		strncpy((char *)t->skel->rodata->targ_comm, opts->comm, GCBPF_COMM_LEN - 1);
@@ -223,6 +233,16 @@ int tracer__add_build(struct tracer *t, const struct py_build *b)
 				   sizeof(b->layout), BPF_ANY);
 	if (err)
 		return err;
+	if (t->opts.stacks) {
+		struct gc_stack_layout sl = {};
+
+		/* No layout (read_len 0): its events say "no stack", said once. */
+		pystack__add_build(t->opts.stacks, idx, b, &sl);
+		err = bpf_map__update_elem(t->skel->maps.stack_layouts, &idx, sizeof(idx), &sl,
+					   sizeof(sl), BPF_ANY);
+		if (err)
+			return err;
+	}
 	t->builds[idx] = malloc(sizeof(*b));
 	if (!t->builds[idx])
 		return -ENOMEM;

@@ -14,6 +14,7 @@
 struct gcbpf_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct pystack;
 
 typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
 
@@ -38,6 +39,7 @@ struct tracer_opts {
 	void (*on_exec)(void *ctx, const struct gc_proc_event *e);
 	tracer_event_fn on_event;
 	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
+	struct pystack *stacks;	/* --stacks: walk frames (depth: stacks->depth); NULL: no */
 	void *ctx;
 };
 
@@ -50,6 +52,7 @@ struct tracer {
 	int nr_probes;
 	struct bpf_link **links;
 	int nr_links, cap_links;
+	const struct gc_stack *ev_stack;	/* during on_event: the event's stack, or NULL */
 };
 
 /* Checks privileges and kernel support, loads the programs. 0 or -errno; says why. */

@@ -83,6 +83,7 @@ static struct gc_event event(void)
 	e.collections = 7;
 	e.probe = GC_PROBE_USDT;
 	e.cgroup_id = 42;
+	e.rss = 123 << 20;
 	return e;
 }
 
@@ -174,7 +175,7 @@ static void test_jsonl_event(void)
 		"K == [['pid', 'tid', 'comm', 'iid', 'gen', 'reason', 'ts_start', 'ts_stop', "
 		"'duration_ns', 'duration', 'collected', 'uncollectable', 'heap_size', "
 		"'long_lived_total', 'long_lived_pending', 'candidates', 'collections', "
-		"'python', 'probe', 'binary', 'cgroup']]";
+		"'python', 'probe', 'binary', 'cgroup', 'rss']]";
 	struct gc_event e = event();
 	struct py_build b;
 	char *out;
@@ -192,6 +193,7 @@ static void test_jsonl_event(void)
 	CHECK_PY(out, "D[0]['heap_size'] is None and D[0]['long_lived_total'] == 100");
 	CHECK_PY(out, "D[0]['long_lived_pending'] is None and D[0]['candidates'] is None");
 	CHECK_PY(out, "D[0]['collections'] == 7 and D[0]['cgroup'] == 42");
+	CHECK_PY(out, "D[0]['rss'] == 123 * 2**20");
 	CHECK_PY(out, "D[0]['python'] == '3.11.7' and D[0]['probe'] == 'usdt'");
 	CHECK_PY(out, "D[0]['binary'] == '/opt/we\"ird\\\\/libpython3.11.so.1.0'");
 	/* Without python3, at least the key order and the nulls. */
@@ -213,9 +215,10 @@ static void test_jsonl_event(void)
 	e.collections = -1;
 	e.long_lived_total = -1;
 	e.cgroup_id = UINT64_MAX;
+	e.rss = -1;
 	out = jsonl_of(&e, NULL);
 	CHECK(count_lines(out) == 1, "one line: %s", out);
-	CHECK_PY(out, "len(L) == 1 and len(K[0]) == 21");
+	CHECK_PY(out, "len(L) == 1 and len(K[0]) == 22");
 	CHECK_PY(out, "D[0]['comm'] == 'a\"b\\\\c\\x01\\x1f\\t\\n'");
 	CHECK_PY(out, "D[0]['iid'] is None and D[0]['reason'] is None and D[0]['gen'] == 0");
 	CHECK_PY(out, "D[0]['python'] is None and D[0]['binary'] is None");
@@ -225,7 +228,7 @@ static void test_jsonl_event(void)
 	CHECK_PY(out, "abs(D[0]['duration'] - 123.456789) < 1e-6");
 	CHECK_PY(out, "all(D[0][k] is None for k in ('collected', 'uncollectable', "
 		 "'collections', 'long_lived_total', 'heap_size'))");
-	CHECK_PY(out, "D[0]['cgroup'] == 2**64 - 1");
+	CHECK_PY(out, "D[0]['cgroup'] == 2**64 - 1 and D[0]['rss'] is None");
 	CHECK(strstr(out, "\"duration_ns\":123456789,"), "%s", out);
 	free(out);
 
@@ -619,12 +622,15 @@ static void test_chrome(void)
 				*p = ' ';
 		strcat(flat, "\n");
 		CHECK_PY(flat, "len(D) == 1 and J[0]['displayTimeUnit'] == 'ms'");
-		CHECK_PY(flat, "[x['ph'] for x in J[0]['traceEvents']] == ['M', 'M', 'X', 'C', 'X', 'C']");
+		CHECK_PY(flat, "[x['ph'] for x in J[0]['traceEvents']] == ['M', 'M', 'X', 'C', 'C', 'X', 'C', "
+			 "'C']");
+		CHECK_PY(flat, "J[0]['traceEvents'][3] == {'name': 'rss_bytes', 'ph': 'C', "
+			 "'ts': 1002500.0, 'pid': 1234, 'args': {'bytes': 123 * 2**20}}");
 		CHECK_PY(flat, "J[0]['traceEvents'][0]['args']['name'] == 'python3 (Python 3.11.7)'");
 		CHECK_PY(flat, "(lambda x: x['ts'] == 1000000.0 and x['dur'] == 2500.0 and "
 			 "x['args']['reason'] == 'manual' and x['args']['collected'] == 5 and "
 			 "x['name'] == 'GC gen 2')(J[0]['traceEvents'][2])");
-		CHECK_PY(flat, "J[0]['traceEvents'][3]['args'] == {'objects': 100}");
+		CHECK_PY(flat, "J[0]['traceEvents'][4]['args'] == {'objects': 100}");
 		free(flat);
 	}
 	CHECK(strstr(out, "\"ts\":1000000.000,\"dur\":2500.000,"), "exact us: %s", out);
