@@ -448,11 +448,23 @@ def _private_libpython():
     return None
 
 
-def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb):
+# The unit's view of the file system, as far as mounts in a private mount
+# namespace can show it without systemd: ProtectSystem=strict (/ read-only),
+# ProtectHome=yes (/root and /home empty), PrivateTmp, ProtectKernelTunables
+# (/sys and /proc/sys read-only).
+SANDBOX = ("mount --bind / / && mount -o remount,bind,ro / && "
+           "mount -t tmpfs -o mode=0755 none /root && mount -t tmpfs none /home && "
+           "mount --bind /sys /sys && mount -o remount,bind,ro /sys && "
+           "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && "
+           "mount -t tmpfs none /tmp && exec \"$@\"")
+
+
+def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb, sandbox=False):
     """The exporter as user nobody with ambient CAPS, system-wide; target A
     (/usr/bin/python3.11, root's) runs before it starts, B (PYB, a libpython
-    in a directory only root can enter) is exec'd after.  Returns (rc,
-    {service: collections}, stderr)."""
+    in a directory only root can enter) is exec'd after; SANDBOX: in the
+    unit's view of the file system.  Returns (rc, {service: collections},
+    stderr)."""
     work = tmp_path / name
     work.mkdir()
     os.chmod(str(work), 0o755)
@@ -465,12 +477,14 @@ def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb):
     g = None
     try:
         time.sleep(0.3)
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+               "--inh-caps=" + c, "--ambient-caps=" + c, gcbpf_bin,
+               "--prometheus", "127.0.0.1:%d" % port, "-q", "--match", "*fleet_cap_*"]
+        if sandbox:
+            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", SANDBOX,
+                   "sh"] + cmd
         with open(str(err), "w") as e:
-            g = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup",
-                                  "--clear-groups", "--inh-caps=" + c, "--ambient-caps=" + c,
-                                  gcbpf_bin, "--prometheus", "127.0.0.1:%d" % port, "-q",
-                                  "--match", "*fleet_cap_*"],
-                                 stdout=subprocess.DEVNULL, stderr=e)
+            g = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e)
         end = time.monotonic() + 30
         while time.monotonic() < end and g.poll() is None and "Tracing" not in _read(err):
             time.sleep(0.1)
@@ -498,7 +512,8 @@ def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb):
 @pytest.mark.needs_root
 def test_unit_capabilities(gcbpf_bin, tmp_path):
     """The unit's capabilities are enough for a non-root exporter to trace
-    every process, and each one is needed (measured on this kernel)."""
+    every process, also in the unit's view of the file system, and each one
+    is needed (measured on this kernel)."""
     _need("setpriv")
     pyb = _private_libpython()
     if pyb is None:
@@ -507,7 +522,8 @@ def test_unit_capabilities(gcbpf_bin, tmp_path):
     caps = _unit_values("AmbientCapabilities")[0].split()
     assert sorted(caps) == sorted(_unit_values("CapabilityBoundingSet")[0].split())
     assert _unit_values("DynamicUser") == ["yes"]
-    rc, counts, err = _caps_run(gcbpf_bin, tmp_path, caps, "all", pyb)
+    _need("unshare")
+    rc, counts, err = _caps_run(gcbpf_bin, tmp_path, caps, "all", pyb, sandbox=True)
     assert rc == 0, err
     assert counts.get("fleet_cap_a", 0) > 0 and counts.get("fleet_cap_b", 0) > 0, (counts, err)
     for drop in caps:
