@@ -11,7 +11,9 @@ and the Debian package.
   the GC-share alert must be pending for the workload that collects all the
   time and not for the idle one;
 - contrib/systemd/gcbpf-exporter.service: `systemd-analyze verify` and
-  `security` (offline: systemd is not PID 1 on the test machines), its
+  `security` (offline: systemd is not PID 1 on the test machines), the unit
+  as packaged started by a real systemd (the bookworm chroot booted with
+  systemd-nspawn), its
   capabilities (each is needed: the exporter run as a non-root user with one
   of them dropped traces less), its system-call filter and address families
   (compared with an strace of the exporter);
@@ -764,10 +766,31 @@ def _bookworm_base():
     return BOOKWORM_ROOT
 
 
-@pytest.mark.needs_root
-def test_deb_in_bookworm_chroot(deb):
-    """The .deb, installed with apt into a fresh copy of a bookworm chroot
-    (dependencies from the mirror), runs there and traces a real collection."""
+def _mount_api(root):
+    """/proc, /sys and /dev inside ROOT; returns the mount points."""
+    mounts = []
+    for args, sub in ((["-t", "proc", "proc"], "proc"), (["--rbind", "/sys"], "sys"),
+                      (["--bind", "/dev"], "dev")):
+        tgt = os.path.join(root, sub)
+        m = _run(["mount"] + args + [tgt])
+        assert m.returncode == 0, m.stderr
+        mounts.append(tgt)
+        if sub == "sys":
+            _run(["mount", "--make-rslave", tgt])
+    return mounts
+
+
+def _umount(mounts):
+    for m in reversed(mounts):
+        if _run(["umount", "-R", m]).returncode != 0:
+            _run(["umount", "-R", "-l", m])
+    del mounts[:]
+
+
+@pytest.fixture(scope="module")
+def bookworm(deb):
+    """A fresh copy of the bookworm chroot with the .deb installed by apt
+    (dependencies from the mirror) and systemd, for the unit's test."""
     _need("chroot", "mount", "umount")
     base = _bookworm_base()
     work = tempfile.mkdtemp(prefix="gcbpf-bookworm-test.", dir=os.path.dirname(BOOKWORM_ROOT))
@@ -779,14 +802,7 @@ def test_deb_in_bookworm_chroot(deb):
         shutil.copy("/etc/resolv.conf", os.path.join(root, "etc/resolv.conf"))
         debname = os.path.basename(deb["deb"])
         shutil.copy(deb["deb"], os.path.join(root, "tmp", debname))
-        for args, sub in ((["-t", "proc", "proc"], "proc"), (["--rbind", "/sys"], "sys"),
-                          (["--bind", "/dev"], "dev")):
-            tgt = os.path.join(root, sub)
-            m = _run(["mount"] + args + [tgt])
-            assert m.returncode == 0, m.stderr
-            mounts.append(tgt)
-            if sub == "sys":
-                _run(["mount", "--make-rslave", tgt])
+        mounts += _mount_api(root)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         up = _run(["chroot", root, "apt-get", "update", "-qq"], env=env, timeout=300)
         if up.returncode != 0:
@@ -795,13 +811,33 @@ def test_deb_in_bookworm_chroot(deb):
         inst = _run(["chroot", root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
                      "/tmp/" + debname], env=env, timeout=600)
         assert inst.returncode == 0, inst.stdout + inst.stderr
+        # after the package, so that its postinst ran without systemd
+        sysd = _run(["chroot", root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                     "systemd"], env=env, timeout=600)
+        _umount(mounts)
+        yield {"root": root, "systemd": sysd.returncode == 0,
+               "systemd_error": (sysd.stdout + sysd.stderr)[-1000:]}
+    finally:
+        _umount(mounts)
+        if not (" %s/" % root) in _read("/proc/self/mountinfo"):
+            _run(["rm", "-rf", "--one-file-system", work], timeout=300)
+
+
+@pytest.mark.needs_root
+def test_deb_in_bookworm_chroot(bookworm):
+    """The .deb, installed with apt into a fresh copy of a bookworm chroot
+    (dependencies from the mirror), runs there and traces a real collection."""
+    root = bookworm["root"]
+    mounts = _mount_api(root)
+    try:
         st = _run(["chroot", root, "dpkg-query", "-W", "-f", "${Status}", "gcbpf"])
         assert st.stdout == "install ok installed", st.stdout
         for f in INSTALLED:
             if f.startswith("usr/share/man/"):
                 f += ".gz"
             assert os.path.isfile(os.path.join(root, f)), f
-        # not enabled
+        # not enabled (deb-systemd-helper is in the chroot: it would have)
+        assert os.access(os.path.join(root, "usr/bin/deb-systemd-helper"), os.X_OK)
         assert not glob.glob(os.path.join(root, "etc/systemd/system/*/gcbpf-exporter.service"))
         v = _run(["chroot", root, "gcbpf", "--version"])
         assert v.returncode == 0 and v.stdout.startswith("gcbpf "), v.stdout + v.stderr
@@ -818,8 +854,73 @@ def test_deb_in_bookworm_chroot(deb):
         assert len([e for e in gen2 if e["ts_stop"] <= t]) == n >= 2, (tr.stdout, gen2)
         assert gen2[0]["python"].startswith("3.11"), gen2
     finally:
-        for m in reversed(mounts):
-            if _run(["umount", "-R", m]).returncode != 0:
-                _run(["umount", "-R", "-l", m])
-        if not (" %s/" % root) in _read("/proc/self/mountinfo"):
-            _run(["rm", "-rf", "--one-file-system", work], timeout=300)
+        _umount(mounts)
+
+
+def _container_pid1(nspawn):
+    kids = _read("/proc/%d/task/%d/children" % (nspawn.pid, nspawn.pid)).split()
+    return int(kids[0]) if kids else None
+
+
+@pytest.mark.needs_root
+def test_unit_under_systemd(bookworm, tmp_path):
+    """The packaged unit, enabled and started by a real systemd: the bookworm
+    chroot booted with systemd-nspawn (systemd is not PID 1 on the host).  Its
+    options come from /etc/default/gcbpf-exporter; it runs as a transient
+    user with exactly the unit's capabilities and serves the collections of a
+    Python started inside the container (which has its own PID namespace)."""
+    _need("systemd-nspawn", "nsenter")
+    if not bookworm["systemd"]:
+        pytest.skip("systemd did not install in the chroot: %s" % bookworm["systemd_error"])
+    root = bookworm["root"]
+    port = _free_port()
+    with open(os.path.join(root, "etc/default/gcbpf-exporter"), "a") as f:
+        f.write("GCBPF_LISTEN=127.0.0.1:%d\n" % port)
+    en = _run(["chroot", root, "systemctl", "enable", "gcbpf-exporter"])
+    assert en.returncode == 0, en.stderr
+    log = tmp_path / "boot.log"
+    nspawn = None
+    try:
+        with open(str(log), "w") as o:
+            # the host's network (the test scrapes it); bpf() and perf_event_open()
+            # are outside nspawn's own filter, CAP_BPF/CAP_PERFMON outside its set
+            nspawn = subprocess.Popen(["systemd-nspawn", "-q", "--register=no", "--keep-unit",
+                                       "-D", root, "--capability=all",
+                                       "--system-call-filter=bpf perf_event_open", "--boot"],
+                                      stdin=subprocess.DEVNULL, stdout=o,
+                                      stderr=subprocess.STDOUT)
+        _wait_for(lambda: "gcbpf_build_info" in _metrics(port), 90,
+                  "the unit's /metrics on port %d" % port, nspawn, log)
+        pid1 = _container_pid1(nspawn)
+        inside = ["nsenter", "-t", str(pid1), "-a"]
+        st = _run(inside + ["systemctl", "show", "-p", "MainPID", "-p", "ActiveState",
+                            "gcbpf-exporter"])
+        props = dict(l.split("=", 1) for l in st.stdout.split())
+        assert props["ActiveState"] == "active", st.stdout
+        status = _run(inside + ["cat", "/proc/%s/status" % props["MainPID"]]).stdout
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
+        assert uid != "0", status                      # DynamicUser
+        cap_eff = int(re.search(r"^CapEff:\s+(\w+)", status, re.M).group(1), 16)
+        want = {"CAP_SYS_ADMIN": 21, "CAP_SYS_PTRACE": 19, "CAP_DAC_READ_SEARCH": 2}
+        caps = _unit_values("AmbientCapabilities")[0].split()
+        assert cap_eff == sum(1 << want[c] for c in caps), (hex(cap_eff), caps)
+        py = subprocess.Popen(inside + ["python3", "-c", WORKLOAD, "20", "0.01", "1000"])
+        try:
+            _wait_for(lambda: any(v > 0 for l, v in _samples(
+                _metrics(port), "python_gc_collections_total")), 30,
+                "the container's Python in /metrics", nspawn, log)
+        finally:
+            _stop(py, signal.SIGKILL)
+        text = _metrics(port)
+        assert _samples(text, "python_gc_processes"), text
+        journal = _run(inside + ["journalctl", "-u", "gcbpf-exporter", "--no-pager", "-q"])
+        assert "Serving Prometheus metrics at http://127.0.0.1:%d/metrics" % port in \
+            journal.stdout, journal.stdout
+    finally:
+        if nspawn is not None and nspawn.poll() is None:
+            nspawn.send_signal(signal.SIGTERM)      # nspawn powers the container off
+            try:
+                nspawn.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                nspawn.kill()
+                nspawn.wait(timeout=10)
