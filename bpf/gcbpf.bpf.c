@@ -29,7 +29,11 @@ const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= thi
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
 const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
-/* Cleared by the loader before it stops reading exec events: nobody would continue. */
+const volatile bool targ_watch_exec = false;	/* -p: report execs of the processes in `tracked` */
+/*
+ * Cleared by the loader before it stops reading exec events, and by its
+ * watchdog when the loader died: nobody would continue a process stopped after.
+ */
 __u32 stops_live = 1;
 const volatile bool targ_report_exec = false;	/* system-wide: report every exec */
 const volatile bool targ_filter_cgroup = false;	/* only tasks under cgroups[0] */
@@ -64,7 +68,10 @@ struct {
 	__uint(max_entries, 256 << 10);
 } proc_events SEC(".maps");
 
-/* Launch mode: the command and every process it forks, by tgid. */
+/*
+ * Launch mode: the command and every process it forks, by tgid; -p: the
+ * targets. Value: enum gc_tracked (TRACKED_STOPPED once stopped at an exec).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -462,7 +469,10 @@ static __always_inline int gc_exit(void)
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	if (!st || !st->active) {
-		count(GC_CNT_NO_ENTRY);
+		/* Probes are per binary: an untraced process running the same
+		 * binary exits here too, and is not a missed entry. */
+		if (st || wanted(NULL))
+			count(GC_CNT_NO_ENTRY);
 		return 0;
 	}
 	st->active = 0;
@@ -639,8 +649,8 @@ int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	__u8 one = 1;
 
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
-		return 0;	/* a thread, or not ours */
+	if (!targ_follow || ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
+		return 0;	/* -p targets' children are not theirs; a thread; not ours */
 	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
 	return 0;
 }
@@ -660,14 +670,16 @@ int BPF_PROG(follow_exit, struct task_struct *p)
  * exec: the loader inspects the new image and arms probes for a new binary.
  * In launch mode the process is stopped first (SIGSTOP, delivered before
  * the new image's first instruction) so its first collection is seen; the
- * loader continues it. System-wide, nothing is stopped.
+ * loader continues it. The mark in `tracked` lets the loader's watchdog
+ * find it if the loader dies first. System-wide and -p, nothing is stopped.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = p->tgid, zero = 0;
 	struct gc_proc_event *e;
-	bool follow = targ_follow && bpf_map_lookup_elem(&tracked, &tgid);
+	__u8 *mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
+	bool follow = mark != NULL;
 
 	if (!follow && !targ_report_exec)
 		return 0;
@@ -684,6 +696,8 @@ int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->type = PROC_EXEC;
 	e->pid = tgid;
 	e->stopped = follow && targ_stop_on_exec && stops_live && bpf_send_signal(SIGSTOP) == 0;
+	if (e->stopped)
+		*mark = TRACKED_STOPPED;
 	e->pad = zero;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);

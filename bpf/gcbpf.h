@@ -179,6 +179,12 @@ enum gc_proc_event_type {
 	PROC_EXEC = 1,		/* a traced (or, system-wide, any) process called exec */
 };
 
+/* Values of the `tracked` map. */
+enum gc_tracked {
+	TRACKED = 1,
+	TRACKED_STOPPED = 2,	/* stopped at an exec at least once: continued at the end */
+};
+
 struct gc_proc_event {
 	__u64 ts;		/* CLOCK_MONOTONIC ns */
 	__u32 type;		/* enum gc_proc_event_type */
@@ -192,7 +198,7 @@ struct gc_proc_event {
 enum gc_counter {
 	GC_CNT_LOST,		/* events the ring buffer had no room for */
 	GC_CNT_READ_ERRORS,	/* collections whose statistics could not be read */
-	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
+	GC_CNT_NO_ENTRY,	/* exits in a traced process with no entry seen (attached mid-collection) */
 	GC_CNT_SUBMITTED,	/* events handed to the ring buffer */
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */

@@ -39,7 +39,7 @@ _gcbpf()
 		COMPREPLY=(--hist=pid)
 		return
 	fi
-	COMPREPLY=($(compgen -W "-p --pid -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
+	COMPREPLY=($(compgen -W "-p --pid --strict -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
 		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
 		--hist=pid --min-ms --prometheus --bpftrace --stacks -v --verbose --help --usage
 		--version --" -- "$cur"))

@@ -657,7 +657,8 @@ def test_man_files_section():
         assert f in files, f
 
 
-_IGNORE = shutil.ignore_patterns(".git", ".output", "__pycache__", ".pytest_cache", "*.pyc")
+_IGNORE = shutil.ignore_patterns(".git", ".output*", "gcbpf-asan", "__pycache__", ".pytest_cache",
+                                 "*.pyc")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,10 @@ struct follower {
 	struct py_build_opts build_opts;
 	struct seen_binary *seen;
 	int nr_seen, cap_seen;
+	bool per_pid;		/* -p: probes for the exec'ing process only, not every process */
 	int nr_armed;		/* binaries with probes */
+	int nr_failed;		/* binaries that could not be armed (said) */
+	int err;		/* the first arming error, a permission error first: -errno */
 	__u64 max_arm_ns;	/* slowest exec-to-armed so far */
 	__u64 last_scan_ns;	/* how long the last scan of /proc took */
 };
@@ -36,7 +39,7 @@ void follower__init(struct follower *f, struct tracer *t, const struct py_build_
 int follower__scan(struct follower *f);
 /*
  * An exec the BPF side reported: arm a new binary, continue a stopped
- * process. True when the process now runs a traced interpreter.
+ * process (launch mode). True when the process now runs a traced interpreter.
  */
 bool follower__on_exec(struct follower *f, const struct gc_proc_event *e);
 void follower__free(struct follower *f);

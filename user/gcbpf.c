@@ -64,6 +64,7 @@ enum {
 	OPT_COMM,
 	OPT_CGROUP,
 	OPT_GEN,
+	OPT_STRICT,
 	OPT_MATCH,
 	OPT_HIDE_ARGS,
 	OPT_PROMETHEUS_PID,
@@ -76,6 +77,8 @@ static struct argp_option opts[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "Trace these processes", 0 },
 	{ "all", 'a', NULL, 0,
 	  "Trace every Python process, also those started later (the default with no target)", 0 },
+	{ "strict", OPT_STRICT, NULL, 0,
+	  "With -p: a PID that cannot be traced is an error (default: warn, trace the others)", 0 },
 	{ "comm", OPT_COMM, "NAME", 0, "Only processes named NAME", 0 },
 	{ "cgroup", OPT_CGROUP, "PATH|ID", 0,
 	  "Only processes in this cgroup (v2 path, or a container id) and below", 0 },
@@ -143,7 +146,15 @@ static int parse_pids(char *arg, struct argp_state *state)
 {
 	char *tok, *save = NULL, *end;
 
-	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* What -p "$(pgrep app)" becomes when app is not running: not "every process". */
+	if (!arg[strspn(arg, ", \t\n")]) {
+		p_err("-p '%s' names no process: expected PID[,PID...] (is the program running?)",
+		      arg);
+		argp_usage(state);
+	}
+
+	/* Commas, or the newlines of "$(pgrep app)". */
+	for (tok = strtok_r(arg, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save)) {
 		long pid;
 
 		errno = 0;
@@ -246,6 +257,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_COMM:
 		opt.comm = arg;
+		break;
+	case OPT_STRICT:
+		opt.strict = true;
 		break;
 	case OPT_MATCH:
 		opt.match = arg;
@@ -385,8 +399,6 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	signal(SIGINT, session__on_signal);
-	signal(SIGTERM, session__on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	session__catch_signals();
 	return session__run(&opt);
 }

@@ -4,7 +4,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <microhttpd.h>
+#include "clock.h"
 #include "hdr.h"
 #include "log.h"
 #include "out_prometheus.h"
@@ -343,28 +346,156 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return ret;
 }
 
+/* An open connection: its socket and when its current request must be in. */
+struct prom_conn {
+	struct prom_conn *next, **pprev;
+	int fd;
+	bool shut;
+	__u64 deadline_ns;
+};
+
+static __u64 request_deadline(void)
+{
+	return mono_ns() + PROM_REQUEST_S * 1000000000ULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct prometheus *p = cls;
+	struct prom_conn *c = *socket_context;
+	const union MHD_ConnectionInfo *info;
+
+	pthread_mutex_lock(&p->lock);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = calloc(1, sizeof(*c));
+		if (c && info) {
+			c->fd = info->connect_fd;
+			c->deadline_ns = request_deadline();
+			c->next = p->conns;
+			c->pprev = &p->conns;
+			if (p->conns)
+				p->conns->pprev = &c->next;
+			p->conns = c;
+		} else {
+			free(c);
+			c = NULL;
+		}
+		*socket_context = c;
+	} else if (c) {
+		*c->pprev = c->next;
+		if (c->next)
+			c->next->pprev = c->pprev;
+		free(c);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A request answered: the next one on this connection gets a deadline of its own. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct prometheus *p = cls;
+	const union MHD_ConnectionInfo *info;
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	pthread_mutex_lock(&p->lock);
+	if (info && info->socket_context)
+		((struct prom_conn *)info->socket_context)->deadline_ns = request_deadline();
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * Once a second: a connection past its deadline is shut down (not closed:
+ * the fd stays MHD's, which then sees the end and closes it).
+ */
+static void *reaper(void *arg)
+{
+	struct prometheus *p = arg;
+	struct timespec ts;
+	struct prom_conn *c;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		__u64 now = mono_ns();
+
+		for (c = p->conns; c; c = c->next) {
+			if (!c->shut && c->deadline_ns < now) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->shut = true;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Connections allowed: PROM_MAX_CONNS, or fewer if the fd limit is low. */
+static unsigned int max_conns(void)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return PROM_MAX_CONNS;
+	/* A quarter of what gcbpf has at most: the rest stays for probes and files. */
+	room = rl.rlim_cur / 4;
+	return room < PROM_MAX_CONNS ? (room < 4 ? 4 : (unsigned int)room) : PROM_MAX_CONNS;
+}
+
 int prometheus__start(struct prometheus *p, struct totals *t)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	/* epoll: no FD_SETSIZE ceiling on the fd numbers gcbpf itself may reach. */
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD, conns = max_conns();
+	pthread_condattr_t ca;
 
 	p->totals = t;
 	if (p->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	errno = 0;
 	p->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, p, MHD_OPTION_SOCK_ADDR,
 				     (struct sockaddr *)&p->addr, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned int)10, MHD_OPTION_END);
+				     (unsigned int)PROM_IDLE_S, MHD_OPTION_CONNECTION_LIMIT, conns,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     conns < PROM_MAX_PER_IP ? conns : (unsigned int)PROM_MAX_PER_IP,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, p,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, p, MHD_OPTION_END);
 	if (!p->daemon) {
 		int err = errno ? errno : EADDRINUSE;
 
 		p_err("cannot serve Prometheus metrics on %s: %s", p->where, strerror(err));
 		return -err;
 	}
+	if (pthread_create(&p->reaper, NULL, reaper, p)) {
+		p_err("cannot serve Prometheus metrics on %s: cannot start a thread", p->where);
+		MHD_stop_daemon(p->daemon);
+		p->daemon = NULL;
+		return -EAGAIN;
+	}
+	p->reaping = true;
 	return 0;
 }
 
 void prometheus__stop(struct prometheus *p)
 {
+	if (p->reaping) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->reaper, NULL);
+		p->reaping = false;
+	}
 	if (p->daemon)
 		MHD_stop_daemon(p->daemon);
 	p->daemon = NULL;

@@ -59,12 +59,10 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 	memset(o, 0, sizeof(*o));
 	o->cfg = opts->cfg;
 	if (to_file) {
-		o->events_f = fopen(opts->path, "we");
-		if (!o->events_f) {
-			err = -errno;
-			p_err("cannot write %s: %s", opts->path, strerror(errno));
+		err = outfile__open(&o->file, opts->path);
+		if (err)
 			return err;
-		}
+		o->events_f = o->file.f;
 		o->own_events_f = true;
 		o->events_name = opts->path;
 	} else {
@@ -137,7 +135,11 @@ static int check_stream(struct outputs *o, FILE *f, const char *name)
 
 int outputs__flush(struct outputs *o)
 {
-	int err = check_stream(o, o->events_f, o->events_name);
+	int err = o->own_events_f ? outfile__flush(&o->file) : check_stream(o, o->events_f,
+									   o->events_name);
+
+	if (err)
+		o->write_failed = true;	/* said by outfile */
 
 	if (o->human_f && o->human_f != o->events_f)
 		err = check_stream(o, o->human_f, o->human_f == stdout ? "stdout" : "stderr") ?: err;
@@ -189,10 +191,8 @@ int outputs__close(struct outputs *o, struct totals *t, __u64 wall_ns)
 		if (o->sinks[i].ops->free)
 			o->sinks[i].ops->free(&o->sinks[i]);
 	o->nr = 0;
-	if (o->own_events_f && fclose(o->events_f) && !err) {
-		p_err("cannot write the output to %s: %s", o->events_name, strerror(errno));
-		err = -EIO;
-	}
+	if (o->own_events_f)
+		err = outfile__close(&o->file) ?: err;
 	o->own_events_f = false;
 	o->events_f = NULL;
 	return err;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "outfile.h"
 #include "sink.h"
 
 #define OUTPUT_MAX_SINKS 6
@@ -28,6 +29,7 @@ struct outputs {
 	FILE *events_f;		/* the event format's stream */
 	FILE *human_f;		/* tables and histograms; NULL: none (they would break a machine stream) */
 	const char *events_name;	/* for messages: the -o path, "stdout" or "stderr" */
+	struct outfile file;	/* -o FILE: opened safely, its write errors kept */
 	bool own_events_f;
 	bool write_failed;	/* said once */
 };

@@ -182,13 +182,13 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
  * its separate debug information (opened once, on first need), else NULL.
  */
 static struct elf_file *symbol_file(struct py_build *b, struct elf_file *ef,
-				    struct debuginfo *di, bool *tried)
+				    struct debuginfo *di, bool *tried, const char *root)
 {
 	if (elf_file__has_symtab(ef))
 		return ef;
 	if (!*tried) {
 		*tried = true;
-		if (!debuginfo__open(di, ef, b->path, b->display_path)) {
+		if (!debuginfo__open(di, ef, root, b->display_path)) {
 			snprintf(b->debug_file, sizeof(b->debug_file), "%s", di->path);
 			b->symbols_from = di->kind == DEBUGINFO_DEBUGDATA ? ".gnu_debugdata" :
 					  b->debug_file;
@@ -302,8 +302,10 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 	struct debuginfo di = { .kind = DEBUGINFO_NONE };
 	struct elf_file ef, *syms = NULL;
 	bool tried_debuginfo = false;
+	char root[64] = "/";
 	struct stat st;
 	GElf_Sym sym;
+	pid_t pid;
 	__u64 runtime_vaddr = 0;
 	char why[256];
 	bool have_dbg;
@@ -312,19 +314,25 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 	memset(b, 0, sizeof(*b));
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	snprintf(b->display_path, sizeof(b->display_path), "%s", display ? display : path);
-	if (stat(path, &st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open %s: %s", b->display_path, strerror(-ret));
-		return ret;
-	}
-	b->dev = st.st_dev;
-	b->ino = st.st_ino;
+	if (opts && opts->root)
+		snprintf(root, sizeof(root), "%s", opts->root);
+	else if (sscanf(path, "/proc/%d/", &pid) == 1)
+		snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	/* Regular files only, never blocking: see rootfs.h. */
 	ret = elf_file__open(&ef, path);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", b->display_path,
-			 ret == -ENOEXEC ? "not an ELF file" : strerror(-ret));
+			 ret == -ENOEXEC ? "not an ELF file" :
+			 ret == -EPERM ? "not a regular file of a sane size" : strerror(-ret));
 		return ret;
 	}
+	if (fstat(ef.fd, &st)) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot stat %s: %s", b->display_path, strerror(-ret));
+		goto out;
+	}
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
 	if (elf_file__find_symbol(&ef, "PyGC_Collect", &sym)) {
 		snprintf(err, err_len, "%s is not a CPython interpreter (no PyGC_Collect)",
 			 b->display_path);
@@ -357,7 +365,7 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		goto out;
 	}
 	if (b->ver->anchor_local && !runtime_vaddr)
-		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo, root);
 	ret = find_anchor(b, &ef, syms, runtime_vaddr, err, err_len);
 	if (ret)
 		goto out;
@@ -367,7 +375,7 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 		goto out;
 	}
 	if ((opts && opts->force_uprobe) || plan_usdt(b, &ef)) {
-		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo, root);
 		ret = plan_uprobe(b, &ef, syms, err, err_len);
 	}
 	for (int i = 0; !ret && i < b->nr_points; i++) {

@@ -51,6 +51,9 @@ struct py_build {
 
 struct py_build_opts {
 	bool force_uprobe;	/* ignore USDT even when the build has it */
+	/* The target's root directory, where its debug files are (target.root);
+	 * NULL: /proc/PID/root for a path under /proc/PID, else ours. */
+	const char *root;
 };
 
 /*

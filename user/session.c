@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include "clock.h"
 #include "follow.h"
 #include "identity.h"
@@ -32,11 +34,38 @@
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
 #define SERVICE_IDLE_NS (300 * 1000000000ULL)	/* a service without processes: exported 5 min */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting;	/* the signal that ends the run */
+static volatile sig_atomic_t signals;	/* SIGINT/SIGTERMs received */
+static volatile pid_t forward_to;	/* launch mode: the command, while it runs */
 
-void session__on_signal(int sig)
+/*
+ * SIGINT/SIGTERM, as perf and strace take them. Launch mode: the first is
+ * passed to the command, unless a terminal sent it to the whole foreground
+ * process group, the command's too (not twice); tracing goes on until the
+ * command ends, so the report is complete. The second ends the run at once.
+ * Other modes: the first ends the run.
+ */
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	exiting = 1;
+	pid_t cmd = forward_to;
+
+	if (cmd > 0 && !signals++) {
+		/* si_code <= 0: kill(2) or sigqueue(3) from a process, to gcbpf alone. */
+		if (si->si_code <= 0 || getpgid(cmd) != getpgrp())
+			kill(cmd, sig);
+		return;
+	}
+	exiting = sig;
+}
+
+void session__catch_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 struct session {
@@ -54,13 +83,27 @@ struct session {
 	struct pystack stacks;	/* --stacks */
 };
 
+/*
+ * A -p target that cannot be traced: with several, the others are traced
+ * and this one is warned about (--strict: an error). Returns 0 to go on.
+ */
+static int skip_pid(struct session *s, int ret, const char *why)
+{
+	if (s->opt->mode != MODE_PIDS || s->opt->nr_pids == 1 || s->opt->strict) {
+		p_err("%s", why);
+		return ret;
+	}
+	p_warn("%s; tracing the other processes (--strict makes this an error)", why);
+	return 0;
+}
+
 /* The targets of -p, or the interpreter a command will run; said on failure. */
 static int resolve_targets(struct session *s)
 {
 	const struct options *opt = s->opt;
 	struct py_build_opts bopts = { .force_uprobe = opt->force_uprobe };
-	char err[512];
-	int i, ret;
+	char err[512], why[700];
+	int i, n, ret;
 
 	if (opt->cmd) {
 		struct target *t = &s->targets[s->nr_targets++];
@@ -79,28 +122,36 @@ static int resolve_targets(struct session *s)
 		for (i = 0; i < opt->nr_pids; i++) {
 			ret = target__from_pid(&s->targets[s->nr_targets], opt->pids[i], err,
 					       sizeof(err));
-			if (ret) {
-				p_err("%s", err);
+			if (!ret)
+				s->nr_targets++;
+			else if ((ret = skip_pid(s, ret, err)))
 				return ret;
-			}
-			s->nr_targets++;
 		}
 	}
-	for (i = 0; i < s->nr_targets; i++) {
+	for (i = n = 0; i < s->nr_targets; i++) {
 		struct target *t = &s->targets[i];
 
-		ret = py_build__inspect(&s->builds[i], t->elf_path, t->elf_display, &bopts, err,
+		ret = py_build__inspect(&s->builds[n], t->elf_path, t->elf_display, &bopts, err,
 					sizeof(err));
-		if (!ret)
+		if (!ret) {
+			s->targets[n++] = *t;
 			continue;
+		}
 		if (ret == -ENOEXEC && !opt->cmd)
-			p_err("pid %d (%s) is not Python: %s", t->pid, t->comm, err);
+			snprintf(why, sizeof(why), "pid %d (%s) is not Python: %s", t->pid, t->comm,
+				 err);
 		else if (ret == -ENOEXEC)
-			p_err("%s does not run Python directly: %s (give the interpreter's path, "
-			      "not a wrapper)", opt->cmd[0], err);
+			snprintf(why, sizeof(why), "%s does not run Python directly: %s (give the "
+				 "interpreter's path, not a wrapper)", opt->cmd[0], err);
 		else
-			p_err("%s", err);
-		return ret;
+			snprintf(why, sizeof(why), "%s", err);
+		if ((ret = skip_pid(s, ret, why)))
+			return ret;
+	}
+	s->nr_targets = n;
+	if (!n) {
+		p_err("none of the processes given with -p can be traced (said why above)");
+		return -ESRCH;
 	}
 	return 0;
 }
@@ -260,6 +311,8 @@ static int attach_pids(struct session *s)
 		}
 		t->build = idx;
 		ret = tracer__attach(&s->tracer, idx, t->pid);
+		if (!ret)
+			ret = tracer__track(&s->tracer, t->pid);	/* its execs reported */
 		if (ret)
 			return ret;
 		if (!target__alive(t)) {
@@ -282,10 +335,28 @@ static int attach_launch(struct session *s)
 }
 
 /* System-wide: every interpreter binary running now; later ones as they come. */
+static bool has_cap(int cap)
+{
+	unsigned long long eff = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return true;	/* cannot tell: the failures will say */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff >> cap & 1;
+}
+
 static int attach_system(struct session *s)
 {
+	if (!has_cap(CAP_SYS_PTRACE))
+		p_warn("without CAP_SYS_PTRACE, other users' processes cannot be inspected: they "
+		       "are not traced (run as root)");
 	follower__scan(&s->follow);
-	return 0;
+	return s->follow.err == -EPERM || s->follow.err == -EACCES ? s->follow.err : 0;
 }
 
 static void banner(struct session *s)
@@ -376,7 +447,7 @@ static int poll_loop(struct session *s)
 {
 	const struct options *opt = s->opt;
 	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	int ticks = 0, err;
+	int ticks = 0, err = 0;
 
 	while (!exiting && !s->write_err) {
 		if (outputs__idle(&s->out))
@@ -384,7 +455,13 @@ static int poll_loop(struct session *s)
 		err = tracer__poll(&s->tracer, 100);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
-			return err;
+			break;
+		}
+		err = 0;
+		/* A permission error arming a binary: every other would fail too. */
+		if (s->follow.err == -EPERM || s->follow.err == -EACCES) {
+			err = s->follow.err;
+			break;
 		}
 		if (targets_done(s))
 			break;
@@ -409,10 +486,27 @@ static int poll_loop(struct session *s)
 			last_report = t;
 		}
 	}
+	/* On every path: nothing stays stopped. */
 	tracer__stop_following(&s->tracer);
 	tracer__drain(&s->tracer);
 	warn_losses(s, &seen_lost);
-	return s->write_err;
+	return err ?: s->write_err;
+}
+
+/*
+ * Probes, links, maps and exporter clients are all fds: the soft limit up to
+ * the hard one, so that only the hard limit bounds gcbpf (the exporter keeps
+ * its clients to a fraction of it). After the command's fork: it keeps its own.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		p_debug("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
 }
 
 /* The tracing modes: attach is what differs. Returns the exit status. */
@@ -427,6 +521,8 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		.aggregate = opt->programs == PROGRAMS_GCBPF,
 		.follow = opt->mode == MODE_LAUNCH, .stop_on_exec = opt->mode == MODE_LAUNCH,
 		.report_exec = opt->mode == MODE_SYSTEM, .comm = opt->comm,
+		/* A -p target that execs another Python: its new binary armed too. */
+		.watch_exec = opt->mode == MODE_PIDS,
 		.filter_gen = opt->gen >= 0, .gen = opt->gen,
 		.on_event = on_event, .on_batch = on_batch, .on_exec = on_exec, .ctx = s,
 	};
@@ -437,6 +533,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		pystack__init(&s->stacks, opt->stack_depth);
 		topts.stacks = &s->stacks;
 	}
+	raise_nofile();
 	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
 		goto out;
 	if ((err = outputs__open(&s->out, &oo, &s->totals)))
@@ -456,29 +553,44 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		goto out;
 	follower__init(&s->follow, &s->tracer,
 		       &(struct py_build_opts){ .force_uprobe = opt->force_uprobe });
+	s->follow.per_pid = opt->mode == MODE_PIDS;
 	if ((err = attach(s)))
 		goto out;
 	banner(s);
 	s->start_ns = mono_ns();
+	if (exiting)
+		goto out;	/* a signal while loading: the command never runs */
 	launch__release(&s->child);
+	forward_to = s->child.pid;
 	err = poll_loop(s);
+	forward_to = 0;
 	refresh(s, false);
 	pthread_mutex_lock(&s->totals.lock);
 	err = outputs__close(&s->out, &s->totals, mono_ns() - s->start_ns) ?: err;
 	pthread_mutex_unlock(&s->totals.lock);
 	opened = false;
-	if (opt->mode == MODE_LAUNCH && !s->follow.nr_armed)
+	if (opt->mode == MODE_LAUNCH && !s->follow.nr_armed && !s->follow.nr_failed)
 		p_warn("%s ran no Python interpreter gcbpf could trace (-v says why)", opt->cmd[0]);
+	if (s->follow.nr_failed && !err) {
+		p_err("%d interpreter binar%s could not be traced (said above)", s->follow.nr_failed,
+		      s->follow.nr_failed == 1 ? "y" : "ies");
+		err = s->follow.err;
+	}
 	if (s->totals.counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
 		       (unsigned long long)s->totals.counters[GC_CNT_LOST]);
 out:
 	if (opened)
 		outputs__close(&s->out, NULL, 0);	/* a trace's JSON is closed on every path */
-	if (opt->mode == MODE_LAUNCH && err) {
+	if (opt->mode == MODE_LAUNCH && (err || s->child.gate >= 0)) {
 		launch__abort(&s->child);
+	} else if (opt->mode == MODE_LAUNCH && exiting) {
+		/* A second signal: at once, everything stopped continued already. */
+		if (!launch__reap(&s->child, false))
+			p_warn("%s (pid %d) is still running: not waited for, no longer traced",
+			       opt->cmd[0], s->child.pid);
 	} else if (opt->mode == MODE_LAUNCH) {
-		/* Ended by Ctrl-C or -d: the command got the signal too; report its status. */
+		/* Ended by -d: its status once it ends. */
 		launch__reap(&s->child, true);
 	}
 	tracer__close(&s->tracer);
@@ -489,6 +601,8 @@ out:
 	}
 	if (err)
 		return 1;
+	if (opt->mode == MODE_LAUNCH && exiting)
+		return 128 + exiting;
 	return opt->mode == MODE_LAUNCH ? s->child.exit_code : 0;
 }
 

@@ -44,12 +44,13 @@ struct options {
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
 	int stack_depth;	/* --stacks[=DEPTH], 0: no stacks */
+	bool strict;		/* --strict: every -p PID must be traced */
 };
 
 /* The mode's entry point; returns the process exit status. */
 int session__run(const struct options *opt);
 
-/* Set from a signal handler: end the run. */
-void session__on_signal(int sig);
+/* SIGINT and SIGTERM end the run (launch mode: see session.c); SIGPIPE is ignored. */
+void session__catch_signals(void);
 
 #endif

@@ -31,6 +31,7 @@ struct tracer_opts {
 	bool aggregate;		/* count every pause into the kernel's histograms */
 	bool follow;		/* only processes added with tracer__track() and their children */
 	bool stop_on_exec;	/* with follow: stop them at exec until tracer__continue() */
+	bool watch_exec;	/* -p: report execs of the processes added with tracer__track() */
 	bool report_exec;	/* report every exec on the host (system-wide mode) */
 	const char *comm;	/* only processes with this comm */
 	int cgroup_fd;		/* > 0: only tasks in this cgroup (v2) and below */
@@ -53,18 +54,30 @@ struct tracer {
 	struct bpf_link **links;
 	int nr_links, cap_links;
 	const struct gc_stack *ev_stack;	/* during on_event: the event's stack, or NULL */
+	struct { int build; pid_t pid; } *attached;	/* tracer__attach() done, once each */
+	int nr_attached, cap_attached;
+	pid_t watchdog;		/* stop_on_exec: continues the stopped processes if gcbpf dies */
+	int watchdog_fd;	/* our end of its pipe: EOF tells it gcbpf ended */
 };
 
 /* Checks privileges and kernel support, loads the programs. 0 or -errno; says why. */
 int tracer__open(struct tracer *t, const struct tracer_opts *opts);
 /* Registers a build (once per file, by device and inode); returns its index or -errno. */
 int tracer__add_build(struct tracer *t, const struct py_build *b);
-/* Attaches a build's probes for one process (pid -1: every process). 0 or -errno; says why. */
+/*
+ * Attaches a build's probes for one process (pid -1: every process); again
+ * for the same pair is a no-op. 0 or -errno; says why.
+ */
 int tracer__attach(struct tracer *t, int build, pid_t pid);
-/* Follow mode: trace pid, and every process it forks, from now on. */
+/* Follow mode: trace pid, and every process it forks, from now on; watch_exec: report its execs. */
 int tracer__track(struct tracer *t, pid_t pid);
-/* Follow mode, before gcbpf stops reading events: no more stops at exec,
- * and every process of the tree continued. */
+/* A process the BPF side stopped at exec (gc_proc_event.stopped), once its probes are armed. */
+void tracer__continue(struct tracer *t, pid_t pid);
+/*
+ * Follow mode, before gcbpf stops reading events: no more stops at exec,
+ * and every process of the tree that is still stopped by gcbpf continued.
+ * The watchdog does the same if gcbpf dies without calling this.
+ */
 void tracer__stop_following(struct tracer *t);
 /* Waits up to timeout_ms for events and hands them to on_event. */
 int tracer__poll(struct tracer *t, int timeout_ms);
