@@ -126,12 +126,23 @@ vmlinux:
 	$(Q)mkdir -p $(dir $(VMLINUX_H))
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
 
+# Debian's layout (policy, FHS): a daemon in sbin, the unit in the systemd
+# system unit directory (bookworm: /lib), data in share/gcbpf, the service's
+# options in /etc/default.  debian/rules runs `make install PREFIX=/usr`.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMD_UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 install: gcbpf
 	install -D -m 0755 gcbpf $(DESTDIR)$(PREFIX)/sbin/gcbpf
 	install -D -m 0644 gcbpf.8 $(DESTDIR)$(PREFIX)/share/man/man8/gcbpf.8
 	install -D -m 0644 completion/gcbpf.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gcbpf
 	install -d $(DESTDIR)$(PREFIX)/share/gcbpf/scripts
 	install -m 0755 scripts/*.bt $(DESTDIR)$(PREFIX)/share/gcbpf/scripts/
+	install -m 0644 contrib/prometheus/gcbpf.rules.yml contrib/grafana/gcbpf-dashboard.json \
+		$(DESTDIR)$(PREFIX)/share/gcbpf/
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSCONFDIR)/default
+	sed 's|/usr/sbin/gcbpf|$(PREFIX)/sbin/gcbpf|' contrib/systemd/gcbpf-exporter.service \
+		> $(DESTDIR)$(SYSTEMD_UNITDIR)/gcbpf-exporter.service
+	install -m 0644 contrib/systemd/gcbpf-exporter.default $(DESTDIR)$(SYSCONFDIR)/default/gcbpf-exporter
 
 format:
 	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h
