@@ -2,8 +2,8 @@
 /*
  * Where each CPython version keeps its frames, code objects and strings:
  * what the BPF side needs to walk the frame chain (struct gc_stack_layout)
- * and what user space needs to name the frames. One table row per version
- * family; 3.13+ rows are checked against the file's _Py_DebugOffsets.
+ * and what user space needs to name the frames, from the version table's
+ * frame facts (py_versions.c); 3.13+ from the file's _Py_DebugOffsets.
  */
 #ifndef GCBPF_PY_FRAMES_H
 #define GCBPF_PY_FRAMES_H
@@ -12,13 +12,8 @@
 #include <linux/types.h>
 #include "gcbpf.h"
 #include "py_build.h"
+#include "py_versions.h"
 
-/* How a code object maps instruction offsets to lines. */
-enum py_line_kind {
-	PY_LINES_LNOTAB = 0,	/* <= 3.9: co_lnotab, (byte delta, line delta) pairs */
-	PY_LINES_310 = 1,	/* 3.10: co_linetable, (byte delta, line delta or -128) pairs */
-	PY_LINES_311 = 2,	/* 3.11+: co_linetable, the location table (varint entries) */
-};
 
 struct py_frames {
 	struct gc_stack_layout bpf;

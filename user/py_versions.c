@@ -39,6 +39,40 @@
 #define FROM_FILE .main_interp_off = -1, .tstate_interp_off = -1, .interp_id_off = -1, \
 		  .gc_off = -1
 
+/* The frame facts per minor (struct py_frame_facts, field order). */
+#define FRAMES_6 { GC_TSTATE_GLOBAL, -1, -1, 24, -1, 24, 32, 120, -1, GC_INSTR_LASTI, 0, \
+		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+#define FRAMES_7 { GC_TSTATE_GLOBAL, 1480, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
+		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+#define FRAMES_8 { GC_TSTATE_GLOBAL, 1368, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
+		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+#define FRAMES_9 { GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
+		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+/* 3.10: f_lasti counts code units */
+#define FRAMES_10 { GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 96, -1, GC_INSTR_LASTI, 0, \
+		    104, 112, 40, 120, -1, -1, PY_LINES_310, 2, 48, 72 }
+#define FRAMES_11 { GC_TSTATE_GLOBAL, 576, -1, 56, 8, 48, 32, 56, 69, GC_INSTR_PTR, 0, \
+		    112, 128, 72, 136, 168, 184, PY_LINES_311, 0, 48, 72 }
+/* 3.12: PyInterpreterState._gil at 1040 */
+#define FRAMES_12 { GC_TSTATE_GIL, -1, 1048, 56, 0, 8, 0, 56, 70, GC_INSTR_PTR, 0, \
+		    112, 128, 68, 136, 176, 192, PY_LINES_311, 0, 40, 56 }
+#define FRAMES_13 { GC_TSTATE_GIL, -1, 7760, 72, -1, 8, 0, 56, 70, GC_INSTR_PTR, 0, \
+		    112, 128, 68, 136, 184, 200, PY_LINES_311, 0, 40, 56 }
+#define FRAMES_14 { GC_TSTATE_GIL, -1, 7792, 72, -1, 8, 0, 56, 74, GC_INSTR_PTR, 3, \
+		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56 }
+#define FRAMES_15 { GC_TSTATE_GIL, -1, 7744, 72, -1, 8, 0, 56, 74, GC_INSTR_PTR, 3, \
+		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56 }
+
+static const struct py_frame_dbg_pos frames_dbg_313 = {
+	584, 144, 184, 232, 240, 248, 264, 280, 296, 304, 312, 344, 560
+};
+static const struct py_frame_dbg_pos frames_dbg_314 = {
+	760, 152, 208, 256, 264, 272, 288, 320, 336, 344, 352, 384, 640
+};
+static const struct py_frame_dbg_pos frames_dbg_315 = {
+	888, 152, 208, 320, 328, 336, 352, 384, 400, 408, 416, 448, 736
+};
+
 static const struct py_debug_offsets_pos dbg_313 = {
 	.size = 584, .interpreters_head = 40, .interp_id = 56, .interp_gc = 80,
 	.tstate_interp = 176, .gc_size = 568, .gc_collecting = 576,
@@ -70,6 +104,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 0, .long_lived_off = -1, .long_lived_pending_off = -1,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_6,
 	},
 	{
 		.name = "3.7", .minor = 7, .micro_min = 0, .micro_max = 255, .builds = PY_RELEASE,
@@ -82,6 +117,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 240, .long_lived_off = 336, .long_lived_pending_off = 344,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_7,
 	},
 	{
 		.name = "3.8", .minor = 8, .micro_min = 0, .micro_max = 255, .builds = PY_RELEASE,
@@ -94,6 +130,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_8,
 	},
 	{
 		.name = "3.9", .minor = 9, .micro_min = 0, .micro_max = 255, .builds = PY_RELEASE,
@@ -106,6 +143,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_9,
 	},
 	{
 		.name = "3.10", .minor = 10, .micro_min = 0, .micro_max = 255, .builds = PY_RELEASE,
@@ -117,6 +155,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_10,
 	},
 	{
 		/* python3.11d (Debian's -dbg) measured: the same offsets as the release. */
@@ -130,6 +169,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_11,
 	},
 	{
 		.name = "3.12", .minor = 12, .micro_min = 0, .micro_max = 255, .builds = PY_RELEASE,
@@ -141,6 +181,7 @@ const struct py_version py_versions[] = {
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_12,
 	},
 	{
 		/* Generational: the incremental GC was reverted before 3.13.0. */
@@ -153,6 +194,8 @@ const struct py_version py_versions[] = {
 		.stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_13,
+		.frames_dbg = &frames_dbg_313,
 	},
 	{
 		/* Incremental: _PyGC_Collect dispatches; automatic GC is always an
@@ -166,6 +209,8 @@ const struct py_version py_versions[] = {
 		.stats_off = 120, .long_lived_off = -1, .long_lived_pending_off = -1,
 		.heap_size_off = 216,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_14,
+		.frames_dbg = &frames_dbg_314,
 	},
 	{
 		/* Generational again (gh-148726); new members appended: 240 -> 264. */
@@ -178,6 +223,8 @@ const struct py_version py_versions[] = {
 		.stats_off = 120, .long_lived_off = 240, .long_lived_pending_off = 248,
 		.heap_size_off = 216,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
+		.frames = FRAMES_14,
+		.frames_dbg = &frames_dbg_314,
 	},
 	{
 		/* The statistics moved to a heap-allocated seqlock ring (GIL build). */
@@ -198,6 +245,8 @@ const struct py_version py_versions[] = {
 		 * _Py_DebugOffsets gives only its size, which pins this layout. */
 		.ring = { .bytes = 1120, .items_off = { 0, 712, 912 },
 			  .index_off = { 704, 904, 1104 }, .len = { 11, 3, 3 }, .seq_off = 1112 },
+		.frames = FRAMES_15,
+		.frames_dbg = &frames_dbg_315,
 	},
 };
 

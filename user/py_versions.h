@@ -49,6 +49,48 @@ struct py_debug_offsets_pos {
 	int gc_generation_stats, gc_generation_stats_size;	/* -1 before 3.15 */
 };
 
+/* How a code object maps instruction offsets to lines. */
+enum py_line_kind {
+	PY_LINES_LNOTAB = 0,	/* <= 3.9: co_lnotab, (byte delta, line delta) pairs */
+	PY_LINES_310 = 1,	/* 3.10: co_linetable, (byte delta, line delta or -128) pairs */
+	PY_LINES_311 = 2,	/* 3.11+: co_linetable, the location table (varint entries) */
+};
+
+/*
+ * Python frames, for walking the stack at a collection (py_frames.c), in
+ * bytes. Checked with `gdb -batch -ex 'print (long)&((T *)0)->field'` on
+ * the DWARF of pyenv 3.6.15 ... 3.12.1 (libpython, GCC 12) and Debian's
+ * python3.11d (3.11.2, equal to 3.11.7's); 3.13-3.15 from pyenv 3.13.0 and
+ * sid's python3.13d/3.14d/3.15d, and replaced at run time by the file's own
+ * _Py_DebugOffsets values (positions below). Owners >= 3 (enum _frameowner:
+ * CSTACK, INTERPRETER) are shims, never Python frames.
+ */
+struct py_frame_facts {
+	/* thread state -> innermost frame */
+	int tstate_from;	/* enum gc_tstate_from */
+	int tstate_global;	/* GLOBAL: offset in _PyRuntime; -1: the symbol _PyThreadState_Current */
+	int gil_holder;		/* GIL: PyInterpreterState -> _gil.last_holder */
+	int tstate_frame;	/* PyThreadState.frame / .cframe / .current_frame */
+	int cframe_frame;	/* _PyCFrame.current_frame, -1: none */
+	/* frame: PyFrameObject (<= 3.10) or _PyInterpreterFrame */
+	int back, code, instr, owner;	/* f_back/previous, f_code/f_executable, f_lasti/instr, owner */
+	int instr_kind;		/* enum gc_instr_kind */
+	int tag_mask;		/* 3.14+: f_executable is a _PyStackRef (Py_TAG_BITS = 3) */
+	/* PyCodeObject */
+	int co_filename, co_name, co_firstlineno, co_lines, co_firsttraceable, co_code;
+	int lines;		/* enum py_line_kind */
+	int lasti_unit;		/* <= 3.10: bytes per f_lasti unit */
+	/* sizeof(PyASCIIObject), sizeof(PyCompactUnicodeObject): where the characters start */
+	int ascii_size, compact_size;
+};
+
+/* 3.13+: where the frame facts' values sit inside _Py_DebugOffsets. */
+struct py_frame_dbg_pos {
+	int size;
+	int gil_holder, current_frame, back, code, instr, owner;
+	int co_filename, co_name, co_lines, co_firstlineno, co_code, ascii_size;
+};
+
 struct py_version {
 	const char *name;	/* "3.14.0-3.14.4", for messages */
 	int minor;
@@ -100,11 +142,9 @@ struct py_version {
 	struct py_gc_record rec;
 	struct py_gc_ring ring;	/* GC_STATS_RING only; all 0 otherwise */
 
-	/*
-	 * Python frames (stack walking): reserved for the per-version frame
-	 * offsets (thread state -> frame, frame -> previous/code, ...) that a
-	 * later change adds here, next to the facts above.
-	 */
+	/* Python frames (stack walking, §frames). */
+	struct py_frame_facts frames;
+	const struct py_frame_dbg_pos *frames_dbg;	/* 3.13+; NULL before */
 };
 
 #define PY_GEN_CHOSEN 99	/* py_version.auto_gen: the caller chose the generation */
