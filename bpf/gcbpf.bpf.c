@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set before load. */
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
+const volatile bool targ_events = true;		/* push an event per collection */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
 const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
 /* Cleared by the loader before it stops reading exec events: nobody would continue. */
@@ -178,9 +179,14 @@ static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, 
 
 static __always_inline __s64 snap_counter(const __u8 *buf, __s32 off)
 {
-	if (off < 0 || off > GC_RING_BYTES - 8)
+	__u32 o = off;	/* negative: huge */
+
+	/* One register for the check and the load, or the verifier sees an
+	 * unchecked copy. */
+	asm volatile("" : "+r"(o));
+	if (o > GC_RING_BYTES - 8)
 		return -1;
-	return *(const __s64 *)(buf + off);
+	return *(const __s64 *)(buf + o);
 }
 
 /* Cumulative counters of one generation as a snapshot shows them. */
@@ -370,8 +376,27 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	return 0;
 }
 
+/*
+ * The gauges an event would carry: tracked objects at the start (3.14+) and
+ * long_lived_total after the collection (3.8-3.13), -1 where unknown.
+ */
+static __always_inline void gauges(const struct gc_layout *l, const struct inflight *st,
+				   const struct gen_record *after, __s64 *heap_size,
+				   __s64 *long_lived_total)
+{
+	if (!st->stats_ok) {
+		*heap_size = *long_lived_total = -1;
+	} else if (l->stats_kind == GC_STATS_RING) {
+		*heap_size = after->heap_size;
+		*long_lived_total = -1;
+	} else {
+		*heap_size = snap_counter(st->before, l->snap_heap_size);
+		*long_lived_total = snap_counter(st->after, l->snap_long_lived);
+	}
+}
+
 static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collected,
-				      __s64 uncollectable)
+				      __s64 uncollectable, __s64 heap_size, __s64 long_lived_total)
 {
 	struct gc_hist_key key = { .pid = pid, .gen = gen };
 	struct gc_hist *h = bpf_map_lookup_elem(&hists, &key);
@@ -388,7 +413,12 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 			count(GC_CNT_HIST_FULL);
 			return;
 		}
+		/* Named once: with no events, the loader may find the process gone. */
+		process_comm(h->comm);
 	}
+	/* Last writer wins: gauges, not counts. */
+	h->heap_size = heap_size;
+	h->long_lived_total = long_lived_total;
 	/* Collections of one process can end on several CPUs at once. */
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, ns);
@@ -409,12 +439,13 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
-	struct gen_record before, after;
+	struct gen_record before = {}, after = {};	/* the verifier wants them set on every path */
 	struct gc_layout *l;
 	struct inflight *st;
 	struct gc_event *e;
 	__u32 submitted_key = GC_CNT_SUBMITTED;
 	__u64 pid_tgid, *submitted;
+	__s64 heap_size, long_lived_total;
 	int gen = -1, i;
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
@@ -455,11 +486,14 @@ static __always_inline int gc_exit(void)
 	if (targ_gen >= 0 && gen != targ_gen)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
+	gauges(l, st, &after, &heap_size, &long_lived_total);
 	if (targ_aggregate)
 		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
 			  st->stats_ok ? after.collected - before.collected : 0,
-			  st->stats_ok ? after.uncollectable - before.uncollectable : 0);
-	if (ts_stop - st->ts_start < targ_min_ns)
+			  st->stats_ok ? after.uncollectable - before.uncollectable : 0,
+			  heap_size, long_lived_total);
+	/* Aggregation only (-q with --stats/--hist/--prometheus): no record. */
+	if (!targ_events || ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -481,15 +515,13 @@ static __always_inline int gc_exit(void)
 		e->collections = after.collections;
 		e->collected = after.collected - before.collected;
 		e->uncollectable = after.uncollectable - before.uncollectable;
+		e->heap_size = heap_size;
+		e->long_lived_total = long_lived_total;
 		if (l->stats_kind == GC_STATS_RING) {
 			e->candidates = after.candidates - before.candidates;
-			e->heap_size = after.heap_size;
-			e->long_lived_total = -1;
 			e->long_lived_pending = -1;
 		} else {
 			e->candidates = -1;
-			e->heap_size = snap_counter(st->before, l->snap_heap_size);
-			e->long_lived_total = snap_counter(st->after, l->snap_long_lived);
 			e->long_lived_pending = l->snap_long_lived < 0 ? -1
 					      : snap_counter(st->after, l->snap_long_lived + 8);
 		}

@@ -94,6 +94,13 @@ void agg__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_his
 			return;
 	}
 	memcpy(p->cur[key->gen], h, sizeof(*h));
+	/* With no events (-q), the kernel's entry names the process and keeps the gauges. */
+	if (h->comm[0] && (!p->comm[0] || !strcmp(p->comm, "?")))
+		memcpy(p->comm, h->comm, sizeof(p->comm));
+	if (h->heap_size >= 0)
+		p->heap_size = h->heap_size;
+	if (h->long_lived_total >= 0)
+		p->long_lived_total = h->long_lived_total;
 }
 
 int agg__expired(struct agg *a, double now, double expire_s, pid_t *out, int max)

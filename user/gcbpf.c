@@ -61,10 +61,12 @@ static struct env {
 /* Exported processes that exited are dropped this long after (one scrape interval). */
 #define PROM_EXPIRE_S 60.0
 
-/* Kernel-side aggregation: every pause counted, whatever reaches user space. */
+/* Kernel-side aggregation: every pause counted, whatever reaches user space.
+ * -q needs nothing else: no event per collection is made then. */
 static bool aggregating(void)
 {
-	return env.stats || env.hist != HIST_NONE || env.prometheus || env.min_ns;
+	return env.stats || env.hist != HIST_NONE || env.prometheus || env.min_ns ||
+	       env.format == OUTPUT_NONE;
 }
 
 const char *argp_program_version = "gcbpf 0.1";
@@ -631,6 +633,7 @@ int main(int argc, char **argv)
 	topts.programs = env.programs;
 	topts.min_ns = env.min_ns;
 	topts.aggregate = aggregating();
+	topts.events = env.format != OUTPUT_NONE;
 	topts.follow = env.cmd != NULL;
 	topts.stop_on_exec = env.cmd != NULL;
 	topts.report_exec = env.all;
