@@ -8,6 +8,8 @@ and the floors emit no events.
 """
 import json
 import os
+import re
+import signal
 import subprocess
 
 import pytest
@@ -45,11 +47,15 @@ def _interps():
     return out
 
 
-def _run_counts(names):
+def _run_counts(names, pid):
+    """Runs of the named programs gcbpf process pid attached (other tracers on
+    the host load programs of the same names)."""
+    perf = json.loads(subprocess.check_output([BPFTOOL, "perf", "show", "-j"]))
+    ids = {e["prog_id"] for e in perf if e.get("pid") == pid}
     progs = json.loads(subprocess.check_output([BPFTOOL, "prog", "show", "-j"]))
     counts = {}
     for p in progs:
-        if p.get("name") in names:
+        if p.get("name") in names and p["id"] in ids:
             counts[p["name"]] = counts.get(p["name"], 0) + p.get("run_cnt", 0)
     return counts
 
@@ -69,26 +75,134 @@ def bpf_stats():
 @pytest.mark.parametrize("interp", _interps())
 def test_floor_runs_once_per_collection(gcbpf_bin, bpf_stats, interp, mode):
     names = PROGRAMS[mode]
-    proc = subprocess.Popen(
-        [gcbpf_bin, "--%s-probes" % mode, "--", interp.path, "-c", TARGET],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True)
+    # By pid: in launch mode the floors run in every process of the binary,
+    # and other users' Pythons would count too.
+    target = subprocess.Popen([interp.path, "-c", TARGET], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    proc = None
     try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        before = _run_counts(names)
+        assert target.stdout.readline().strip() == "ready"
+        proc = subprocess.Popen(
+            [gcbpf_bin, "--%s-probes" % mode, "-p", str(target.pid)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert "Tracing CPython GC" in proc.stderr.readline()
+        before = _run_counts(names, proc.pid)
         assert set(before) == set(names), "programs not loaded: %s" % before
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "done"
-        after = _run_counts(names)
-        proc.stdin.write("\n")
-        proc.stdin.flush()
+        target.stdin.write("\n")
+        target.stdin.flush()
+        assert target.stdout.readline().strip() == "done"
+        after = _run_counts(names, proc.pid)
+        proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        target.stdin.write("\n")
+        target.stdin.flush()
+        target.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for p in (target, proc):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
     for name, per_collection in names.items():
         assert after[name] - before[name] == per_collection * N, (name, before, after)
     assert proc.returncode == 0, err
     assert "(no collections)" in out, out
+
+
+# Counts every collection per generation with gc.callbacks (the ground truth)
+# between the two lines on stdin, then reports them and waits.
+TRUTH = r"""
+import gc, json, sys
+gc.disable()
+counts, collected = [0, 0, 0], [0, 0, 0]
+def cb(phase, info):
+    if phase == "stop":
+        counts[info["generation"]] += 1
+        collected[info["generation"]] += info["collected"]
+print("ready", flush=True); sys.stdin.readline()
+gc.callbacks.append(cb)
+for i in range(%d):
+    gc.collect(i %% 3 if i %% 10 == 0 else 0)
+gc.callbacks.remove(cb)
+print(json.dumps({"counts": counts, "collected": collected}), flush=True)
+sys.stdin.readline()
+""" % N
+GC_CNT_SUBMITTED = 3  # enum gc_counter, bpf/gcbpf.h
+
+
+def _maps_of(pid):
+    """name -> id of the maps the programs attached by gcbpf process pid use."""
+    perf = json.loads(subprocess.check_output([BPFTOOL, "perf", "show", "-j"]))
+    ids = set()
+    for e in perf:
+        if e.get("pid") == pid and e.get("fd_type") in ("uprobe", "uretprobe"):
+            prog = json.loads(subprocess.check_output(
+                [BPFTOOL, "prog", "show", "id", str(e["prog_id"]), "-j"]))
+            ids.update(prog.get("map_ids", []))
+    out = {}
+    for i in ids:
+        m = json.loads(subprocess.check_output([BPFTOOL, "map", "show", "id", str(i), "-j"]))
+        out[m.get("name")] = i
+    return out
+
+
+def _percpu_counter(map_id, key):
+    v = json.loads(subprocess.check_output(
+        [BPFTOOL, "map", "lookup", "id", str(map_id), "key"] +
+        [str(b) for b in key.to_bytes(4, "little")] + ["-j"]))
+    return sum(c["value"] for c in v["formatted"]["values"])
+
+
+def _summary_counts(text):
+    """gen -> COUNT from the summary table (PID COMM GEN COUNT ...)."""
+    out, comms = {}, set()
+    for line in text.splitlines():
+        m = re.match(r"(\d+)\s+(\S+)\s+([012])\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+$", line)
+        if m:
+            comms.add(m.group(2))
+            out[int(m.group(3))] = out.get(int(m.group(3)), 0) + int(m.group(4))
+    return out, comms
+
+
+@pytest.mark.parametrize("mode", ["-q", "-q --stats", "jsonl"])
+@pytest.mark.parametrize("interp", _interps())
+def test_aggregation_only_makes_no_ring_record(gcbpf_bin, bpf_stats, interp, mode, tmp_path):
+    """-q (alone or with --stats) counts in the kernel only: the exit program
+    runs once per collection but hands nothing to the ring buffer
+    (GC_CNT_SUBMITTED stays 0), and the summary still equals gc.callbacks'
+    counts per generation, with the process's name. jsonl, which needs
+    events, submits one per collection: the check can tell the two apart."""
+    events = tmp_path / "events.jsonl"
+    args = {"-q": ["-q"], "-q --stats": ["-q", "--stats"],
+            "jsonl": ["-f", "jsonl", "-o", str(events)]}[mode]
+    target = subprocess.Popen([interp.path, "-c", TRUTH], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    tracer = None
+    try:
+        assert target.stdout.readline().strip() == "ready"
+        tracer = subprocess.Popen([gcbpf_bin] + args + ["-p", str(target.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True)
+        assert "Tracing CPython GC" in tracer.stderr.readline()
+        maps = _maps_of(tracer.pid)
+        assert "counters" in maps, maps
+        target.stdin.write("\n")
+        target.stdin.flush()
+        truth = json.loads(target.stdout.readline())
+        submitted = _percpu_counter(maps["counters"], GC_CNT_SUBMITTED)
+        tracer.send_signal(signal.SIGINT)
+        out, err = tracer.communicate(timeout=60)
+        target.stdin.write("\n")
+        target.stdin.flush()
+        target.wait(timeout=60)
+    finally:
+        for p in (target, tracer):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert tracer.returncode == 0, err
+    want = {g: c for g, c in enumerate(truth["counts"]) if c}
+    assert sum(want.values()) == N
+    assert submitted == (N if mode == "jsonl" else 0), (mode, submitted)
+    counts, comms = _summary_counts(out)
+    assert counts == want, (out, truth)
+    assert comms == {os.path.basename(interp.path)[:15]}, out
