@@ -544,9 +544,38 @@ def mypy(interps, tmp):
     print()
 
 
+def parts(root, n):
+    """scripts/bench_parts.sh: ns per run of each program, per variant build."""
+    global GCBPF
+    names = ["as-is"] + sorted(d for d in os.listdir(root) if d != "as-is")
+    per = {}
+    with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
+        interps = private_copies(tmp)
+        with BpfStats():
+            for _ in range(STATS_RUNS):
+                for v in names:  # interleaved: noise hits every variant alike
+                    GCBPF = os.path.join(root, v, "gcbpf")
+                    for it in interps:
+                        r = run_clean(it, "-q --stats", n, tmp, stats=True)
+                        for prog, (runs, ns) in r["progs"].items():
+                            if runs:
+                                per.setdefault((it.label, prog, v), []).append(ns / runs)
+    print("-q --stats, %d collections, %d interleaved runs; median ns per run, and minus "
+          "the unchanged build's" % (n, STATS_RUNS))
+    print("%-20s %-18s %-15s %8s %8s" % ("PATH", "PROGRAM", "VARIANT", "NS/RUN", "DELTA"))
+    for (label, prog, v), xs in sorted(per.items(), key=lambda kv: (kv[0][0], kv[0][1],
+                                                                    names.index(kv[0][2]))):
+        base = med(per.get((label, prog, "as-is"), []))
+        print("%-20s %-18s %-15s %8.0f %8.0f" % (label, prog, v, med(xs), med(xs) - base))
+    if DISTURBED:
+        print("(other tracers were attached meanwhile: BENCH_ATTACHED=ignore)")
+
+
 def main():
     if os.geteuid():
         die("needs root (BPF)")
+    if len(sys.argv) == 4 and sys.argv[1] == "--parts":
+        return parts(sys.argv[2], int(sys.argv[3]))
     if not os.access(GCBPF, os.X_OK):
         die("%s not built: run make" % GCBPF)
     with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
