@@ -206,3 +206,36 @@ def test_aggregation_only_makes_no_ring_record(gcbpf_bin, bpf_stats, interp, mod
     counts, comms = _summary_counts(out)
     assert counts == want, (out, truth)
     assert comms == {os.path.basename(interp.path)[:15]}, out
+
+
+# A short-lived process: its own collection counters (every collection since
+# its start; at exit it only makes full ones) as the ground truth.
+SHORT = r"""
+import gc, json
+for _ in range(200):
+    gc.collect(0)
+print(json.dumps({"pid": __import__("os").getpid(),
+                  "gen0": gc.get_stats()[0]["collections"]}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("interp", _interps())
+def test_aggregation_only_short_lived_processes(gcbpf_bin, interp, tmp_path):
+    """-q: processes gone before gcbpf first reads the kernel's histograms are
+    still counted exactly and named (the name comes from the kernel's entry,
+    as there is no event to carry it)."""
+    script = tmp_path / "short.py"
+    script.write_text(SHORT)
+    cmd = "for i in 1 2 3; do %s %s; done" % (interp.path, script)
+    p = subprocess.run([gcbpf_bin, "-q", "--", "sh", "-c", cmd], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    truth = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    assert len(truth) == 3, p.stdout
+    rows = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"(\d+)\s+(\S+)\s+0\s+(\d+)\s", line)
+        if m:
+            rows[int(m.group(1))] = (m.group(2), int(m.group(3)))
+    name = os.path.basename(interp.path)[:15]
+    assert rows == {t["pid"]: (name, t["gen0"]) for t in truth}, p.stdout

@@ -525,11 +525,11 @@ static void refresh_agg(struct session *s)
 	pthread_mutex_lock(&s->agg.lock);
 	tracer__for_each_hist(&s->tracer, agg__set_hist, &s->agg);
 	tracer__counters(&s->tracer, s->agg.counters);
-	if (env.prometheus) {
-		n = agg__expired(&s->agg, mono_ns() / 1e9, PROM_EXPIRE_S, gone, 64);
-		for (i = 0; i < n; i++)
-			tracer__forget_pid(&s->tracer, gone[i]);
-	}
+	/* The kernel's map is bounded: an exited process's entries go once copied
+	 * (at the next refresh), or once its last scrape interval is over. */
+	n = agg__expired(&s->agg, mono_ns() / 1e9, env.prometheus ? PROM_EXPIRE_S : 0.5, gone, 64);
+	for (i = 0; i < n; i++)
+		tracer__forget_pid(&s->tracer, gone[i]);
 	pthread_mutex_unlock(&s->agg.lock);
 }
 
@@ -689,6 +689,10 @@ int main(int argc, char **argv)
 	if (counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
 		       (unsigned long long)counters[GC_CNT_LOST]);
+	if (counters[GC_CNT_HIST_FULL])
+		p_warn("%llu collections not in the statistics: the kernel's histogram map was full "
+		       "(too many live processes at once; narrow with -p, --comm or --cgroup)",
+		       (unsigned long long)counters[GC_CNT_HIST_FULL]);
 
 cleanup:
 	if (env.cmd && err) {
