@@ -1,6 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build with Debian bookworm packages: clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev.
+# SANITIZE=1: an ASan+UBSan build, ./gcbpf-asan from .output-asan (the normal build untouched).
+# make fuzz FUZZ_TIME=SECONDS: every libFuzzer target in fuzz/ (clang, libfuzzer-14-dev).
+ifeq ($(SANITIZE),1)
+OUTPUT := .output-asan
+BIN := gcbpf-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+else
 OUTPUT := .output
+BIN := gcbpf
+SAN_FLAGS :=
+endif
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
@@ -14,10 +24,15 @@ LIBBPF_LIBS ?= $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf)
 LIBS := $(LIBBPF_LIBS) -lelf -lz -lcapstone -llzma
 # --prometheus: libmicrohttpd (Debian libmicrohttpd-dev); percentiles: libm.
 LIBS += -lmicrohttpd -lpthread -lm
+# gcbpf top: ncurses (Debian libncurses-dev).
+LIBS += -lncursesw
 
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
-	  -Wno-unused-parameter -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -MMD -MP
+# Needed whatever CFLAGS says (make CFLAGS=... keeps them).
+REQ_CFLAGS := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wundef \
+	      -Wno-unused-parameter -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -MMD -MP \
+	      $(SAN_FLAGS)
+ALL_CFLAGS = $(CFLAGS) $(REQ_CFLAGS)
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS)
 BPF_CFLAGS := $(BPF_EXTRA) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 	      -I$(dir $(VMLINUX_H)) -Ibpf
@@ -38,8 +53,8 @@ Q = @
 endif
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all clean install test check bench vmlinux format
-all: gcbpf
+.PHONY: all clean install test check bench vmlinux format fuzz fuzz-build
+all: $(BIN)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -58,19 +73,19 @@ $(USER_OBJS): | $(OUTPUT)/gcbpf.skel.h
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(INCLUDES) -c $< -o $@
 
-gcbpf: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(filter %.c %.o,$^) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(INCLUDES) $(filter %.c %.o,$^) $(LIBS) -o $@
 
 # Unit tests: no root, no BPF.
 test: $(UNIT_BINS)
-	$(Q)set -e; for t in $(UNIT_BINS); do $$t; done
+	$(Q)bash tests/unit/run.sh $(UNIT_BINS)
 
 # Everything, as CI runs it (installs its own dependencies, needs root).
 check:
@@ -78,6 +93,33 @@ check:
 
 bench: gcbpf
 	$(Q)bash scripts/bench.sh
+
+# libFuzzer targets: the library objects again, instrumented (clang only).
+FUZZ_OUT := .output/fuzz
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	       -fno-omit-frame-pointer \
+	       $(filter-out -MMD -MP -Wno-format-truncation $(SAN_FLAGS),$(REQ_CFLAGS))
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(filter-out user/gcbpf.c,$(USER_SRCS)))
+
+$(FUZZ_OUT)/obj:
+	$(Q)mkdir -p $@
+
+$(FUZZ_OUT)/obj/%.o: user/%.c $(wildcard user/*.h) $(OUTPUT)/gcbpf.skel.h | $(FUZZ_OUT)/obj
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(subst fuzzer-no-link,fuzzer,$(FUZZ_CFLAGS)) $(INCLUDES) $^ $(LIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target FUZZ_TIME seconds, two at a time; fails on any finding.
+fuzz: fuzz-build
+	$(Q)bash fuzz/run.sh $(FUZZ_OUT) $(FUZZ_TIME)
 
 vmlinux:
 	$(call msg,GEN,$(VMLINUX_H))
@@ -96,7 +138,7 @@ format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) gcbpf
+	$(Q)rm -rf .output .output-asan gcbpf gcbpf-asan
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
 

@@ -30,7 +30,11 @@ const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_events = true;		/* push an event per collection */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
 const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
-/* Cleared by the loader before it stops reading exec events: nobody would continue. */
+const volatile bool targ_watch_exec = false;	/* -p: report execs of the processes in `tracked` */
+/*
+ * Cleared by the loader before it stops reading exec events, and by its
+ * watchdog when the loader died: nobody would continue a process stopped after.
+ */
 __u32 stops_live = 1;
 const volatile bool targ_report_exec = false;	/* system-wide: report every exec */
 const volatile bool targ_filter_cgroup = false;	/* only tasks under cgroups[0] */
@@ -65,7 +69,10 @@ struct {
 	__uint(max_entries, 256 << 10);
 } proc_events SEC(".maps");
 
-/* Launch mode: the command and every process it forks, by tgid. */
+/*
+ * Launch mode: the command and every process it forks, by tgid; -p: the
+ * targets. Value: enum gc_tracked (TRACKED_STOPPED once stopped at an exec).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -122,6 +129,8 @@ struct inflight {
 	__u8 active;
 	__u8 stats_ok;
 	__u8 followed;		/* passed the `tracked` check (launch mode) */
+	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
+	__u64 stack_bias;	/* --stacks: the binary's load bias */
 };
 
 /* Per thread, without a global lock; freed with the thread. */
@@ -140,6 +149,8 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
+#include "stack.bpf.h"
+
 static __always_inline __u64 read_ptr(__u64 addr)
 {
 	__u64 v = 0;
@@ -152,26 +163,39 @@ static __always_inline __u64 read_ptr(__u64 addr)
 /* The statistics: one bpf_probe_read_user per probe, the dominant cost. */
 static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, __u8 *buf)
 {
+	/* 64 bits and one register for the check and the size, or the
+	 * verifier sees an unbounded copy. */
+	__u64 n = (__u32)l->snap_bytes;
+
 	if (!addr)
 		return -1;
+	asm volatile("" : "+r"(n));
 	if (l->stats_kind == GC_STATS_RING) {
+		__s32 seq = l->ring_seq_off;
+
+		if (n > GC_RING_BYTES)
+			return -1;
 		/* 3.15's seqlock: the writer is the collector itself, on the
 		 * thread this probe runs on, so an odd count means corruption. */
-		if (bpf_probe_read_user(buf, GC_RING_BYTES, (void *)addr))
+		if (bpf_probe_read_user(buf, n, (void *)addr))
 			return -1;
-		if (l->ring_seq_off < 0 || l->ring_seq_off > GC_RING_BYTES - 4)
+		if (seq < 0 || seq > GC_RING_BYTES - 4)
 			return -1;
-		return (*(__u32 *)(buf + l->ring_seq_off) & 1) ? -1 : 0;
+		return (*(__u32 *)(buf + seq) & 1) ? -1 : 0;
 	}
 	/* Through the stack: copying user memory straight into map memory
 	 * costs more per read (measured ~35 ns) than the copy that follows. */
 	{
 		__u64 tmp[GC_SNAP_BYTES / 8];
-		int i, err = bpf_probe_read_user(tmp, sizeof(tmp), (void *)addr);
+		int i, err;
 
+		if (n > GC_SNAP_BYTES)
+			return -1;
+		err = bpf_probe_read_user(tmp, n, (void *)addr);
 		if (err)
 			return err;
-		for (i = 0; i < GC_SNAP_BYTES / 8; i++)
+		/* Only what was read (snap_bytes is 8-aligned). */
+		for (i = 0; i < GC_SNAP_BYTES / 8 && i * 8 < n; i++)
 			((__u64 *)buf)[i] = tmp[i];
 		return 0;
 	}
@@ -198,13 +222,25 @@ struct gen_record {
 	__s64 heap_size;	/* 3.15: at the start of that generation's newest collection */
 };
 
+/* Field off of the record at base: 0, or -1 when it is outside the snapshot. */
+static __always_inline int rec_field(const __u8 *buf, __s32 base, __s32 off, __s64 *v)
+{
+	if (off < 0) {
+		*v = -1;	/* not in this version's record */
+		return 0;
+	}
+	off += base;
+	if (off < 0 || off > GC_RING_BYTES - 8)
+		return -1;
+	*v = *(const __s64 *)(buf + off);
+	return 0;
+}
+
 static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, int gen,
 				    struct gen_record *r)
 {
 	__s32 base;
 
-	r->candidates = -1;
-	r->heap_size = -1;
 	if (gen < 0 || gen > 2)
 		return -1;
 	if (l->stats_kind == GC_STATS_RING) {
@@ -213,23 +249,20 @@ static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, 
 
 		if (idx_off < 0 || idx_off > GC_RING_BYTES - 1)
 			return -1;
+		/* The low byte is the index whatever its width (little-endian). */
 		idx = *(const __s8 *)(buf + idx_off);
 		if (idx < 0 || idx >= l->ring_len[gen])
 			return -1;
-		base = l->ring_items_off[gen] + idx * GC_RING_REC_BYTES;
-		if (base < 0 || base > GC_RING_BYTES - GC_RING_REC_BYTES)
-			return -1;
-		r->collections = *(const __s64 *)(buf + base + 16);
-		r->collected = *(const __s64 *)(buf + base + 24);
-		r->uncollectable = *(const __s64 *)(buf + base + 32);
-		r->candidates = *(const __s64 *)(buf + base + 40);
-		r->heap_size = *(const __s64 *)(buf + base + 56);
-		return 0;
+		base = l->ring_items_off[gen] + idx * l->rec_size;
+	} else {
+		base = gen * l->rec_size;	/* generation_stats[3] */
 	}
-	base = gen * 24;	/* struct gc_generation_stats[3], 3.6-3.14 */
-	r->collections = *(const __s64 *)(buf + base);
-	r->collected = *(const __s64 *)(buf + base + 8);
-	r->uncollectable = *(const __s64 *)(buf + base + 16);
+	if (rec_field(buf, base, l->rec_collections, &r->collections) ||
+	    rec_field(buf, base, l->rec_collected, &r->collected) ||
+	    rec_field(buf, base, l->rec_uncollectable, &r->uncollectable) ||
+	    rec_field(buf, base, l->rec_candidates, &r->candidates) ||
+	    rec_field(buf, base, l->rec_heap_size, &r->heap_size))
+		return -1;
 	return 0;
 }
 
@@ -286,6 +319,22 @@ static __always_inline void process_comm(char comm[GCBPF_COMM_LEN])
 
 	((__u64 *)comm)[0] = *(__u64 *)&leader->comm[0];
 	((__u64 *)comm)[1] = *(__u64 *)&leader->comm[8];
+}
+
+/*
+ * Resident memory as /proc/PID/status's VmRSS gives it (get_mm_counter: the
+ * counters' shared part, file + anon + shmem pages), by direct BTF loads.
+ */
+static __always_inline __s64 current_rss(void)
+{
+	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
+	__s64 pages;
+
+	if (!mm)
+		return -1;
+	pages = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
+		mm->rss_stat[MM_SHMEMPAGES].count;
+	return pages < 0 ? 0 : pages * 4096;	/* x86-64 pages */
 }
 
 /* bpf_get_current_cgroup_id() without the helper call: the same pointers. */
@@ -368,6 +417,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->gen_hint = (p->flags & GC_PROBE_GEN_ESI) ? (int)PT_REGS_PARM2(ctx) : -1;
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
+	stack__enter(ctx, p, st);
 	st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
 	if (!st->stats_ok && kind == GC_PROBE_USDT)
 		st->gen_hint = usdt_arg(ctx, &p->gen_arg);
@@ -415,10 +465,12 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 		}
 		/* Named once: with no events, the loader may find the process gone. */
 		process_comm(h->comm);
+		h->named = 1;
 	}
 	/* Last writer wins: gauges, not counts. */
 	h->heap_size = heap_size;
 	h->long_lived_total = long_lived_total;
+	h->rss = current_rss();
 	/* Collections of one process can end on several CPUs at once. */
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, ns);
@@ -439,7 +491,7 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
-	struct gen_record before = {}, after = {};	/* the verifier wants them set on every path */
+	struct gen_record before = {}, after = {};	/* = {}: clang may spill them unset */
 	struct gc_layout *l;
 	struct inflight *st;
 	struct gc_event *e;
@@ -450,7 +502,10 @@ static __always_inline int gc_exit(void)
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	if (!st || !st->active) {
-		count(GC_CNT_NO_ENTRY);
+		/* Probes are per binary: an untraced process running the same
+		 * binary exits here too, and is not a missed entry. */
+		if (st || wanted(NULL))
+			count(GC_CNT_NO_ENTRY);
 		return 0;
 	}
 	st->active = 0;
@@ -496,7 +551,7 @@ static __always_inline int gc_exit(void)
 	if (!targ_events || ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
 	if (!e) {
 		count(GC_CNT_LOST);
 		return 0;
@@ -511,6 +566,7 @@ static __always_inline int gc_exit(void)
 	e->probe = st->probe;
 	e->iid = st->iid;
 	e->cgroup_id = current_cgroup_id();
+	e->rss = current_rss();
 	if (st->stats_ok) {
 		e->collections = after.collections;
 		e->collected = after.collected - before.collected;
@@ -522,8 +578,7 @@ static __always_inline int gc_exit(void)
 			e->long_lived_pending = -1;
 		} else {
 			e->candidates = -1;
-			e->long_lived_pending = l->snap_long_lived < 0 ? -1
-					      : snap_counter(st->after, l->snap_long_lived + 8);
+			e->long_lived_pending = snap_counter(st->after, l->snap_long_lived_pending);
 		}
 		e->flags = 0;
 	} else {
@@ -537,6 +592,7 @@ static __always_inline int gc_exit(void)
 		e->flags = GC_EV_READ_ERROR;
 	}
 	process_comm(e->comm);
+	stack__walk(st, l, e);	/* after ts_stop: not part of the pause */
 	/*
 	 * The loader drains the ring every poll interval; a wakeup per event
 	 * would bill the target for a context switch, and asking the ring how
@@ -627,8 +683,8 @@ int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	__u8 one = 1;
 
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
-		return 0;	/* a thread, or not ours */
+	if (!targ_follow || ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
+		return 0;	/* -p targets' children are not theirs; a thread; not ours */
 	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
 	return 0;
 }
@@ -648,14 +704,16 @@ int BPF_PROG(follow_exit, struct task_struct *p)
  * exec: the loader inspects the new image and arms probes for a new binary.
  * In launch mode the process is stopped first (SIGSTOP, delivered before
  * the new image's first instruction) so its first collection is seen; the
- * loader continues it. System-wide, nothing is stopped.
+ * loader continues it. The mark in `tracked` lets the loader's watchdog
+ * find it if the loader dies first. System-wide and -p, nothing is stopped.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = p->tgid, zero = 0;
 	struct gc_proc_event *e;
-	bool follow = targ_follow && bpf_map_lookup_elem(&tracked, &tgid);
+	__u8 *mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
+	bool follow = mark != NULL;
 
 	if (!follow && !targ_report_exec)
 		return 0;
@@ -672,6 +730,8 @@ int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->type = PROC_EXEC;
 	e->pid = tgid;
 	e->stopped = follow && targ_stop_on_exec && stops_live && bpf_send_signal(SIGSTOP) == 0;
+	if (e->stopped)
+		*mark = TRACKED_STOPPED;
 	e->pad = zero;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);

@@ -10,9 +10,9 @@
 #define GCBPF_COMM_LEN 16
 #define GCBPF_MAX_BINARIES 1024
 #define GCBPF_MAX_PROBES 8192
-#define GC_SNAP_BYTES 136	/* generation_stats .. long_lived_pending, 3.7-3.14 */
-#define GC_RING_BYTES 1120	/* sizeof(struct gc_stats), 3.15 GIL build */
-#define GC_RING_REC_BYTES 64	/* sizeof(struct gc_generation_stats), 3.15 */
+/* Capacities, not version facts: each build's read size is gc_layout.snap_bytes. */
+#define GC_SNAP_BYTES 136	/* largest array-kind read (on the stack): 3.14.5+ */
+#define GC_RING_BYTES 1536	/* per-thread snapshot buffers; 3.15's ring is 1120 */
 
 /* How the loader reached the collector: one per event. */
 enum gc_probe_kind {
@@ -36,6 +36,7 @@ enum gc_stats_kind {
 /* gc_event.flags */
 enum gc_event_flags {
 	GC_EV_READ_ERROR = 1 << 0,	/* target memory could not be read: counts unknown */
+	GC_EV_STACK = 1 << 1,		/* a struct gc_stack follows the event (--stacks) */
 };
 
 /*
@@ -49,20 +50,30 @@ struct gc_layout {
 	__s32 interp_id_off;	/* PyInterpreterState.id */
 	__s32 gc_off;		/* interp (or anchor) -> GC state */
 	__s32 stats_off;	/* GC state -> generation_stats[3] or struct gc_stats * */
-	__s32 long_lived_off;	/* GC state -> long_lived_total (long_lived_pending follows) */
+	__s32 long_lived_off;	/* GC state -> long_lived_total */
 	__s32 heap_size_off;	/* GC state -> heap_size (3.14+) */
-	/* One read per probe: GC_SNAP_BYTES from stats_off cover the statistics
-	 * and, where these are >= 0, the counters at these offsets from it. */
+	/* One read per probe: snap_bytes from the statistics (stats_off, or the
+	 * ring it points to) cover them and, where these are >= 0, the counters
+	 * at these offsets from it (GC_STATS_ARRAY). */
+	__s32 snap_bytes;	/* <= GC_SNAP_BYTES (array) or GC_RING_BYTES (ring), 8-aligned */
 	__s32 snap_long_lived;
+	__s32 snap_long_lived_pending;
 	__s32 snap_heap_size;
 	__s32 stats_kind;	/* enum gc_stats_kind */
-	/* GC_STATS_RING (3.15): struct gc_stats, read whole (GC_RING_BYTES);
-	 * per generation a ring of records, the newest at its index. */
+	/* One generation's record, at gen * rec_size (array) or in its ring's
+	 * newest slot: its fields' offsets, -1 where the record has none. */
+	__s32 rec_size;
+	__s32 rec_collections;
+	__s32 rec_collected;
+	__s32 rec_uncollectable;
+	__s32 rec_candidates;	/* 3.15 */
+	__s32 rec_heap_size;	/* 3.15: at the start of that generation's newest collection */
+	/* GC_STATS_RING (3.15): struct gc_stats, read whole; per generation a
+	 * ring of records, the newest at its (int8) index. */
 	__s32 ring_items_off[3];
 	__s32 ring_index_off[3];
 	__s32 ring_len[3];
-	__s32 ring_seq_off;
-	__s32 pad;
+	__s32 ring_seq_off;	/* uint32 seqlock count */
 };
 
 /* A USDT argument where its note says it is (x86-64). */
@@ -94,6 +105,7 @@ struct gc_event {
 	__s64 candidates;	/* 3.15: objects examined, else -1 */
 	__s64 iid;		/* interpreter id, -1 unknown */
 	__u64 cgroup_id;
+	__s64 rss;		/* the process's resident memory in bytes at the exit, -1 unknown */
 	__u32 pid;
 	__u32 tid;
 	__u32 binary;		/* index in the layouts map */
@@ -104,9 +116,73 @@ struct gc_event {
 	char comm[GCBPF_COMM_LEN];	/* the process's name (its main thread's comm) */
 };
 
+/*
+ * --stacks: the Python frames of the collecting thread, innermost first,
+ * as the BPF side found them (bpf/stack.bpf.h); user space names them.
+ */
+#define GCBPF_MAX_STACK 256
+
+enum gc_stack_status {
+	GC_STACK_OK = 0,	/* the whole chain */
+	GC_STACK_DEPTH = 1,	/* cut at the requested depth */
+	GC_STACK_FAULT = 2,	/* a frame could not be read: the chain ends there */
+	GC_STACK_NO_TSTATE = 3,	/* no thread state found: no frames */
+	GC_STACK_NONE = 4,	/* this build has no stack layout */
+};
+
+/* gc_stack_layout.tstate_from */
+enum gc_tstate_from {
+	GC_TSTATE_GLOBAL = 0,	/* <= 3.11: the pointer at anchor + tstate_anchor_off */
+	GC_TSTATE_GIL = 1,	/* 3.12+: interpreter's GIL last holder (gcstate - gc_off + gil_holder_off) */
+};
+
+/* gc_stack_layout.instr_kind */
+enum gc_instr_kind {
+	GC_INSTR_LASTI = 0,	/* <= 3.10: int f_lasti in the frame */
+	GC_INSTR_PTR = 1,	/* 3.11+: instruction pointer; sent as its distance from the code object */
+};
+
+/* Per binary (same index as the layouts map): how to walk its frames. */
+struct gc_stack_layout {
+	__s64 tstate_anchor_off;	/* GC_TSTATE_GLOBAL: from the gc_layout anchor */
+	__s32 gil_holder_off;	/* GC_TSTATE_GIL: interp -> _gil.last_holder */
+	__s32 tstate_from;	/* enum gc_tstate_from */
+	__s32 tstate_frame_off;	/* tstate -> innermost frame, or -> cframe (3.11/3.12) */
+	__s32 cframe_frame_off;	/* cframe -> current_frame, -1: no cframe */
+	__s32 read_off;		/* one read per frame: read_len bytes from frame + read_off */
+	__s32 read_len;
+	__s32 back_off;		/* the caller's frame, relative to read_off */
+	__s32 code_off;		/* the code object (3.14+: a tagged stack reference) */
+	__s32 instr_off;	/* f_lasti or the instruction pointer */
+	__s32 owner_off;	/* 3.11+: frame owner (char), -1: none */
+	__u32 owner_max;	/* owners above this are no Python frame (C-stack/base shims) */
+	__u32 instr_kind;	/* enum gc_instr_kind */
+	__u64 code_tag_mask;	/* low bits to clear from the code pointer */
+};
+
+struct gc_frame {
+	__u64 code;		/* PyCodeObject * */
+	__s32 instr;		/* f_lasti (<= 3.10) or instr_ptr - code (3.11+) */
+	__u32 owner;		/* 3.11+: the frame's owner (1: a generator's), else 0 */
+};
+
+/* Follows a gc_event with GC_EV_STACK; nr frames follow it. */
+struct gc_stack {
+	__u64 load_bias;	/* of the binary in this process: symbol vaddr + bias = address */
+	__u32 nr;
+	__u32 status;		/* enum gc_stack_status */
+	struct gc_frame frames[];
+};
+
 /* Process lifecycle, for following a command's tree and system-wide mode. */
 enum gc_proc_event_type {
 	PROC_EXEC = 1,		/* a traced (or, system-wide, any) process called exec */
+};
+
+/* Values of the `tracked` map. */
+enum gc_tracked {
+	TRACKED = 1,
+	TRACKED_STOPPED = 2,	/* stopped at an exec at least once: continued at the end */
 };
 
 struct gc_proc_event {
@@ -122,10 +198,11 @@ struct gc_proc_event {
 enum gc_counter {
 	GC_CNT_LOST,		/* events the ring buffer had no room for */
 	GC_CNT_READ_ERRORS,	/* collections whose statistics could not be read */
-	GC_CNT_NO_ENTRY,	/* exits with no matching entry (attached mid-collection) */
+	GC_CNT_NO_ENTRY,	/* exits in a traced process with no entry seen (attached mid-collection) */
 	GC_CNT_SUBMITTED,	/* events handed to the ring buffer */
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
+	GC_CNT_STACK_FAULT,	/* --stacks: walks ended at a frame that could not be read */
 	GC_CNT_MAX,
 };
 

@@ -34,7 +34,9 @@ struct gc_hist {
 	 * entry was made. */
 	__s64 heap_size;
 	__s64 long_lived_total;
+	__s64 rss;		/* bytes */
 	char comm[GCBPF_COMM_LEN];
+	__u32 named;		/* comm and the gauges were set (by the BPF side) */
 	__u32 buckets[GC_HIST_BUCKETS];
 };
 

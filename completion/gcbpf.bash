@@ -21,7 +21,7 @@ _gcbpf()
 		COMPREPLY=($(compgen -W "$(ls /proc | grep -E '^[0-9]+$')" -- "$cur"))
 		return ;;
 	-f|--format)
-		COMPREPLY=($(compgen -W "text jsonl chrome" -- "$cur"))
+		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto" -- "$cur"))
 		return ;;
 	--table-format)
 		COMPREPLY=($(compgen -W "plain md" -- "$cur"))
@@ -39,9 +39,9 @@ _gcbpf()
 		COMPREPLY=(--hist=pid)
 		return
 	fi
-	COMPREPLY=($(compgen -W "-p --pid -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
+	COMPREPLY=($(compgen -W "-p --pid --strict -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
 		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
-		--hist=pid --min-ms --prometheus --bpftrace -v --verbose --help --usage
+		--hist=pid --min-ms --prometheus --bpftrace --stacks -v --verbose --help --usage
 		--version --" -- "$cur"))
 }
 complete -F _gcbpf gcbpf

@@ -198,12 +198,23 @@ def wait_clean(interps):
 DISCARDED = [0]
 
 
+class Retry(Exception):
+    pass
+
+
 def run_clean(it, *args, **kw):
     """run_one() on a copy nothing else was attached to before or after: a run
     disturbed by another tracer is thrown away and run again."""
+    tries = 0
     while True:
         wait_clean([it])
-        res = run_one(it, *args, **kw)
+        try:
+            res = run_one(it, *args, **kw)
+        except Retry as e:
+            tries += 1
+            if tries == 3:
+                die(str(e))
+            continue
         msg = attachments(it)
         if not msg or IGNORE_ATTACHED:
             DISTURBED.update(msg)
@@ -235,16 +246,22 @@ class BpfStats:
 
 def prog_ids_of(pid):
     perf = json.loads(subprocess.check_output([BPFTOOL, "perf", "show", "-j"], text=True))
-    return {e["prog_id"] for e in perf
+    return {e["prog_id"]: e["fd_type"] for e in perf
             if e.get("pid") == pid and e.get("fd_type") in ("uprobe", "uretprobe")}
 
 
 def prog_counts(ids):
+    """prog id -> (name, runs, ns); bpftrace names entry and return programs alike:
+    the attachment's kind then tells them apart."""
     progs = json.loads(subprocess.check_output([BPFTOOL, "prog", "show", "-j"], text=True))
+    names = [p.get("name", "?") for p in progs if p["id"] in ids]
     out = {}
     for p in progs:
         if p["id"] in ids:
-            out[p["id"]] = (p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+            name = p.get("name", "?")
+            if names.count(name) > 1:
+                name = "%s:%s" % (ids[p["id"]], name)
+            out[p["id"]] = (name, p.get("run_cnt", 0), p.get("run_time_ns", 0))
     return out
 
 
@@ -326,7 +343,10 @@ def run_one(it, mode, n, tmp, stats=False, syscalls=False):
                 tracer = subprocess.Popen(cmd, stdout=o, stderr=e)
             if not wait_for(log, ready, tracer):
                 with open(err_log) as f:
-                    die("%s did not attach: %s" % (" ".join(cmd), f.read().strip()))
+                    why = "%s did not attach: %s" % (" ".join(cmd), f.read().strip())
+                if args == "bpftrace":
+                    raise Retry(why)  # its USDT attachment by pid fails now and then
+                die(why)
             if syscalls:
                 perf = subprocess.Popen([PERF, "trace", "-s", "-p", str(tracer.pid), "-o",
                                          os.path.join(tmp, "perf.txt")],
@@ -398,7 +418,8 @@ def summary_events(path):
         return 0
     with open(path) as f:
         for line in f:
-            m = re.match(r"\d+\s+\S.*?\s+([012])\s+(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+$", line)
+            # PID COMM [SERVICE] GEN COUNT SUM MEAN MAX
+            m = re.match(r"\d+\s+\S.*?\s([012])\s+(\d+)\s+\S+\s+\S+\s+\S+$", line)
             if m:
                 n += int(m.group(2))
     return n

@@ -12,7 +12,8 @@ fi
 # Debian packages only: the toolchain, libbpf 1.1, the interpreters under test.
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       python3 python3-pytest python3.11-dbg binutils libcapstone-dev liblzma-dev
-      xz-utils libmicrohttpd-dev prometheus bpftrace curl"
+      xz-utils libmicrohttpd-dev prometheus bpftrace curl libncurses-dev tmux
+      libfuzzer-14-dev util-linux"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 	grep -q 'install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then
@@ -39,3 +40,30 @@ fi
 rm -f "$sid_log"
 # /usr/bin/python3: Debian's, which has pytest (a pyenv shim on PATH may not).
 GCBPF_REQUIRE=1 /usr/bin/python3 -m pytest -q -rs tests/ "$@"
+
+# The same suite once more against an ASan+UBSan build: any report aborts
+# that gcbpf (a failed test) and leaves a log file, which fails the run even
+# where a test expected gcbpf to fail.
+make -s SANITIZE=1
+san_logs=$(mktemp -d)
+chmod 1777 "$san_logs"	# gcbpf runs as nobody in test_errors
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:log_path=$san_logs/asan"
+# UBSan (gcc) reports on stderr whatever log_path says; it aborts too (exit 134).
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+san_status=0
+GCBPF="$PWD/gcbpf-asan" GCBPF_REQUIRE=1 /usr/bin/python3 -m pytest -q -rs tests/ "$@" ||
+	san_status=$?
+# LeakSanitizer over a minute of system-wide tracing with processes coming and going.
+bash tests/leak_check.sh "$PWD/gcbpf-asan" 60 || san_status=1
+unset ASAN_OPTIONS UBSAN_OPTIONS
+if ls "$san_logs"/* >/dev/null 2>&1; then
+	echo "tests/run.sh: sanitizer reports:" >&2
+	head -n 40 "$san_logs"/* >&2
+	san_status=1
+fi
+rm -rf "$san_logs"
+[ $san_status -eq 0 ] || { echo "tests/run.sh: the sanitizer pass failed" >&2; exit 1; }
+
+# Every fuzz target for 60 s (two at a time), on seeds from this machine's
+# interpreters; any finding fails.
+make -s fuzz FUZZ_TIME=60

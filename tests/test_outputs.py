@@ -87,6 +87,13 @@ def _need_py311():
         pytest.skip("%s missing (apt-get install python3.11)" % PY311)
 
 
+def _dur_ns(text):
+    """A table's duration ("705ns", "12.35us", "1.234ms") in ns."""
+    m = re.match(r"^([\d.]+)(ns|us|ms)$", text)
+    assert m, "not a duration: %r" % text
+    return float(m.group(1)) * {"ns": 1, "us": 1e3, "ms": 1e6}[m.group(2)]
+
+
 def _hist_sections(text):
     """{label: {bucket-label: count}} from bpftrace-style @pause_ns output."""
     out, cur = {}, None
@@ -175,15 +182,20 @@ def test_stats_and_hist_match_events(gcbpf_bin, tmp_path):
                 "%s gen %s: %s %d vs exact %d" % (row["pid"], row["gen"], name, got, exact))
             checked += 1
     assert checked >= 16, stats
-    # the plain table on stdout carries the same numbers in ms
-    table = [l.split() for l in p.stdout.splitlines() if l.startswith("total ")]
-    assert [r[2] for r in table] == ["0", "1", "2", "all"], p.stdout
+    # the table carries the same numbers, each in the unit that fits; in
+    # launch mode on stderr (stdout is the command's)
+    assert "PID" not in p.stdout and "@pause_ns" not in p.stdout, p.stdout
+    table = [l.split() for l in p.stderr.splitlines() if l.startswith("total ")]
+    # PID COMM SERVICE GEN COUNT SUM MEAN P50 P90 P95 P99 MAX GC(%)
+    assert [r[3] for r in table] == ["0", "1", "2", "all"], p.stderr
     for r in table:
-        durs = by_gen[int(r[2])] if r[2] != "all" else [e["duration_ns"] for e in events]
-        assert int(r[3]) == len(durs)
-        assert float(r[6]) == pytest.approx(_exact(durs, 0.5) / 1e6, rel=0.01, abs=0.0015)
+        durs = by_gen[int(r[3])] if r[3] != "all" else [e["duration_ns"] for e in events]
+        assert int(r[4]) == len(durs)
+        assert _dur_ns(r[5]) == pytest.approx(sum(durs), rel=1e-6, abs=1000)
+        assert _dur_ns(r[7]) == pytest.approx(_exact(durs, 0.5), rel=0.01, abs=10)
+        assert _dur_ns(r[11]) == pytest.approx(max(durs), rel=1e-6, abs=1000)
     # --hist: one section per generation, each row exact
-    hists = _hist_sections(p.stdout)
+    hists = _hist_sections(p.stderr)
     for g in range(3):
         want = {}
         for d in by_gen[g]:
@@ -312,9 +324,9 @@ def test_prometheus_metrics(gcbpf_bin, tmp_path):
     g = None
     try:
         with open(str(err), "w") as e:
-            g = subprocess.Popen([gcbpf_bin, "--prometheus", str(port), "-f", "jsonl",
-                                  "-o", str(ev), "--", PY311, GC_N, "90", "--counts",
-                                  str(counts), "--hold", str(hold)], stderr=e)
+            g = subprocess.Popen([gcbpf_bin, "--prometheus", str(port), "--prometheus-pid",
+                                  "-f", "jsonl", "-o", str(ev), "--", PY311, GC_N, "90",
+                                  "--counts", str(counts), "--hold", str(hold)], stderr=e)
         _wait_for(counts.exists, 60, "the target's collections", g, err)
         time.sleep(2.5)     # the exporter's snapshot is refreshed every second
         t_scrape = time.monotonic_ns()
@@ -336,6 +348,11 @@ def test_prometheus_metrics(gcbpf_bin, tmp_path):
               e["ts_stop"] < t_scrape]
     s = _prom_samples(text)
     pid = str(truth["pid"])
+    # who the process is: its process record (the job is the script's name)
+    proc = [o for o in _typed(ev, "process") if o["pid"] == truth["pid"]][0]
+    assert proc["cmdline"].endswith("gc_n.py 90 --counts %s --hold %s" % (counts, hold)), proc
+    assert proc["service"] == proc["unit"] or proc["service"] == proc["container"] or \
+        proc["service"] == "gc_n", proc
     for gen in range(3):
         n = sum(1 for e in events if e["gen"] == gen)
         lab = lambda l: l.get("pid") == pid and l.get("generation") == str(gen)
@@ -348,9 +365,54 @@ def test_prometheus_metrics(gcbpf_bin, tmp_path):
         assert coll == cnt == inf == [n], (gen, coll, cnt, inf, n)
         assert got_coll == [ncoll]
         assert n >= truth["gen"][gen]
-        comm = [l.get("comm") for l, v in s["python_gc_collections_total"] if lab(l)]
-        assert comm == ["python3.11"]
+        service = [l.get("service") for l, v in s["python_gc_collections_total"] if lab(l)]
+        assert service == [proc["service"]], (service, proc)
     assert s["gcbpf_events_lost_total"][0][1] == 0
+
+
+@pytest.mark.needs_root
+def test_prometheus_per_service(gcbpf_bin, tmp_path):
+    """By default a service's series sum its processes (no pid label): two
+    runs of one script add up, and --match keeps only the matching one."""
+    _need_py311()
+    port = _free_port()
+    err = tmp_path / "err"
+    hold = tmp_path / "hold"
+    c1, c2 = tmp_path / "c1.json", tmp_path / "c2.json"
+    script = tmp_path / "svc_job.py"
+    script.write_text(_read(GC_N))
+    other = tmp_path / "other_job.py"
+    other.write_text(_read(GC_N))
+    procs, g = [], None
+    try:
+        with open(str(err), "w") as e:
+            g = subprocess.Popen([gcbpf_bin, "--prometheus", str(port), "-q", "--match",
+                                  "*svc_job*"], stderr=e)
+        _wait_for(lambda: "Tracing" in _read(err), 30, "Tracing", g, err)
+        for c, prog in ((c1, script), (c2, script), (tmp_path / "c3.json", other)):
+            procs.append(subprocess.Popen([PY311, str(prog), "60", "--counts", str(c),
+                                           "--hold", str(hold)]))
+        _wait_for(lambda: c1.exists() and c2.exists() and (tmp_path / "c3.json").exists(),
+                  60, "the targets' collections")
+        time.sleep(2.5)
+        s = _prom_samples(_run(["curl", "-sf", "http://127.0.0.1:%d/metrics" % port]).stdout)
+    finally:
+        hold.write_text("x")
+        for p in procs:
+            p.wait(timeout=30)
+        _stop(g)
+    t1, t2 = json.loads(_read(c1)), json.loads(_read(c2))
+    series = [(l, v) for l, v in s["python_gc_collections_total"]]
+    assert all("pid" not in l for l, v in series), series
+    assert not any(l["service"] == "other_job" for l, v in series), series
+    mine = [l["service"] for l, v in series]
+    assert len(set(mine)) == 1, series
+    for gen in range(3):
+        got = [v for l, v in series if l["generation"] == str(gen)]
+        # the scripts' own collections, at least (interpreter start-up adds a few)
+        assert got and got[0] >= t1["gen"][gen] + t2["gen"][gen], (gen, got, t1, t2)
+    live = [v for l, v in s["python_gc_processes"]]
+    assert live == [2], s["python_gc_processes"]
 
 
 def _uprobe_interp():

@@ -243,8 +243,9 @@ def _run_pid_mode(gcbpf_bin, cmd, comm, host_dir, tmp_path, fmt="jsonl",
             before_trace(workload.pid)
         with open(str(gc_err), "w") as e:
             gcbpf = subprocess.Popen(
-                [gcbpf_bin, "-p", str(workload.pid), "-f", fmt, "-o",
-                 str(trace)], stdout=subprocess.DEVNULL, stderr=e)
+                [gcbpf_bin, "-p", str(workload.pid), "-f", fmt, "-o", str(trace)] +
+                (["--all-events"] if fmt == "text" else []),
+                stdout=subprocess.DEVNULL, stderr=e)
         gt._wait_for_tracing(gcbpf, str(gc_err))
         with open(os.path.join(host_dir, "go"), "w") as f:
             f.write("go\n")
@@ -277,7 +278,8 @@ def _run_launch_mode(gcbpf_bin, cmd, tmp_path, fmt="jsonl", extra=()):
     try:
         with open(str(gc_err), "w") as e:
             gcbpf = subprocess.Popen(
-                [gcbpf_bin] + list(extra) + ["-f", fmt, "-o", str(trace), "--"] + cmd,
+                [gcbpf_bin] + list(extra) + ["-f", fmt, "-o", str(trace)] +
+                (["--all-events"] if fmt == "text" else []) + ["--"] + cmd,
                 stdout=subprocess.DEVNULL, stderr=e)
         try:
             grc = gcbpf.wait(timeout=gt.WORKLOAD_TIMEOUT + gt.TRACING_TIMEOUT)
@@ -469,7 +471,7 @@ def test_container_ground_truth(it, mode, gcbpf_bin, root, case, ctr_mnt,
 
 
 _TEXT_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d+\s+(\d+)\s+(\d+)\s+(\S+)\s+"
-                        r"(\d)\s+([\d.]+)\s+(\d+)\s+(\d+)\s*$")
+                        r"(\d)\s+([\d.]+(?:ns|us|ms))\s+(\d+)\s+(\d+)\s+\S.*$")
 
 
 @pytest.mark.needs_root
@@ -509,4 +511,4 @@ def test_container_text(it, mode, gcbpf_bin, root, case, ctr_mnt, tmp_path):
                    "text lines of pid %d\ntruth: %r\ntext:\n%s"
                    % (n, len(rows), pid, want[:10], text[:3000]))
     # the summary names the pid too
-    assert re.search(r"^%d\s+\S+\s+\d\s+\d+" % pid, text, re.M), text
+    assert re.search(r"^%d\s+\S+\s+\S+\s+\d\s+\d+" % pid, text, re.M), text

@@ -10,10 +10,11 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "debuginfo.h"
+#include "rootfs.h"
 
 #define DEBUG_ROOT "/usr/lib/debug"
-/* A decompressed .gnu_debugdata is a few MB; anything far bigger is not one. */
-#define DEBUGDATA_MAX (256u << 20)
+/* xz's own presets need at most ~65 MiB to decompress (-9: 64 MiB dictionary). */
+#define XZ_MEMLIMIT (80u << 20)
 
 const char *debuginfo__kind_name(enum debuginfo_kind kind)
 {
@@ -38,27 +39,15 @@ void debuginfo__close(struct debuginfo *di)
 	di->kind = DEBUGINFO_NONE;
 }
 
-/*
- * The part of path that display does not have: "/proc/PID/root" when the
- * target's files are reached through its root, "" otherwise.
- */
-static void root_prefix(const char *path, const char *display, char *buf, size_t len)
+/* Opens file (a path inside the target's root) if it is an ELF file with a .symtab. */
+static int open_with_symtab(struct debuginfo *di, int root_fd, const char *file)
 {
-	size_t pl = strlen(path), dl = strlen(display);
+	char err[PATH_MAX + 128];
+	int fd = rootfs__open(root_fd, file, err, sizeof(err));
 
-	buf[0] = 0;
-	if (pl > dl && !strcmp(path + pl - dl, display))
-		snprintf(buf, len, "%.*s", (int)(pl - dl), path);
-}
-
-/* Opens prefix+file if it is an ELF file with a .symtab. */
-static int open_with_symtab(struct debuginfo *di, const char *prefix, const char *file)
-{
-	char full[PATH_MAX];
-
-	if (snprintf(full, sizeof(full), "%s%s", prefix, file) >= (int)sizeof(full))
-		return -ENAMETOOLONG;
-	if (elf_file__open(&di->ef, full))
+	if (fd < 0)
+		return fd;
+	if (elf_file__open_fd(&di->ef, fd, file))
 		return -ENOENT;
 	if (!elf_file__has_symtab(&di->ef)) {
 		elf_file__close(&di->ef);
@@ -68,14 +57,14 @@ static int open_with_symtab(struct debuginfo *di, const char *prefix, const char
 	return 0;
 }
 
-static int try_build_id(struct debuginfo *di, struct elf_file *ef, const char *prefix)
+static int try_build_id(struct debuginfo *di, struct elf_file *ef, int root_fd)
 {
 	char id[128], other[128], file[PATH_MAX];
 
 	if (elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 4)
 		return -ENOENT;
 	snprintf(file, sizeof(file), DEBUG_ROOT "/.build-id/%.2s/%s.debug", id, id + 2);
-	if (open_with_symtab(di, prefix, file))
+	if (open_with_symtab(di, root_fd, file))
 		return -ENOENT;
 	/* The path is the id; a mismatch means a stale or misplaced file. */
 	if (elf_file__build_id(&di->ef, other, sizeof(other)) || strcmp(id, other)) {
@@ -104,25 +93,16 @@ static int file_crc32(int fd, uint32_t *crc)
 	return 0;
 }
 
-static int try_debuglink(struct debuginfo *di, struct elf_file *ef, const char *prefix,
+static int try_debuglink(struct debuginfo *di, struct elf_file *ef, int root_fd,
 			 const char *display)
 {
-	char dir[PATH_MAX], file[PATH_MAX], copy[PATH_MAX];
-	const char *name, *fmt[] = { "%s/%s", "%s/.debug/%s", DEBUG_ROOT "%s/%s" };
-	GElf_Shdr shdr;
-	Elf_Scn *scn = elf_file__section(ef, ".gnu_debuglink", &shdr);
-	Elf_Data *data;
+	char dir[PATH_MAX], file[PATH_MAX], copy[PATH_MAX], name[256];
+	const char *fmt[] = { "%s/%s", "%s/.debug/%s", DEBUG_ROOT "%s/%s" };
 	uint32_t want, crc = 0;
-	size_t nlen, i;
+	size_t i;
 
-	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
+	if (elf_file__debuglink(ef, name, sizeof(name), &want))
 		return -ENOENT;
-	name = data->d_buf;
-	nlen = strnlen(name, data->d_size);
-	/* name, NUL, padding to 4, then the CRC in the file's byte order (LE here). */
-	if (!nlen || strchr(name, '/') || ((nlen + 4) & ~3u) + 4 > data->d_size)
-		return -ENOENT;
-	memcpy(&want, (const char *)data->d_buf + ((nlen + 4) & ~3u), 4);
 	snprintf(copy, sizeof(copy), "%s", display);
 	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	if (!strcmp(dir, "/"))
@@ -130,7 +110,7 @@ static int try_debuglink(struct debuginfo *di, struct elf_file *ef, const char *
 	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
 		snprintf(file, sizeof(file), fmt[i], dir, name);
 		/* The link may name the stripped file itself (same dir, same name). */
-		if (!strcmp(file, display) || open_with_symtab(di, prefix, file))
+		if (!strcmp(file, display) || open_with_symtab(di, root_fd, file))
 			continue;
 		if (!file_crc32(di->ef.fd, &crc) && crc == want) {
 			di->kind = DEBUGINFO_DEBUGLINK;
@@ -141,29 +121,27 @@ static int try_debuglink(struct debuginfo *di, struct elf_file *ef, const char *
 	return -ENOENT;
 }
 
-/* Decompresses .gnu_debugdata (xz) and opens the ELF inside from memory. */
-static int try_debugdata(struct debuginfo *di, struct elf_file *ef, const char *display)
+int debuginfo__xz_decode(const void *in, size_t len, unsigned char **outp, size_t *out_len)
 {
 	lzma_stream strm = LZMA_STREAM_INIT;
-	GElf_Shdr shdr;
-	Elf_Scn *scn = elf_file__section(ef, ".gnu_debugdata", &shdr);
-	Elf_Data *data;
 	size_t cap = 1 << 20;
 	unsigned char *out = NULL, *p;
 	lzma_ret lr;
 
-	if (!scn || shdr.sh_type == SHT_NOBITS || !(data = elf_getdata(scn, NULL)) ||
-	    !data->d_buf || !data->d_size)
-		return -ENOENT;
-	if (lzma_stream_decoder(&strm, UINT64_MAX, 0) != LZMA_OK)
+	*outp = NULL;
+	*out_len = 0;
+	if (!in || !len)
+		return -EINVAL;
+	/* A bounded decoder: a hostile stream may ask for a huge dictionary. */
+	if (lzma_stream_decoder(&strm, XZ_MEMLIMIT, 0) != LZMA_OK)
 		return -ENOMEM;
-	strm.next_in = data->d_buf;
-	strm.avail_in = data->d_size;
+	strm.next_in = in;
+	strm.avail_in = len;
 	do {
 		if (!out || !strm.avail_out) {
 			if (out)
 				cap *= 2;
-			if (cap > DEBUGDATA_MAX || !(p = realloc(out, cap))) {
+			if (cap > DEBUGINFO_XZ_MAX || !(p = realloc(out, cap))) {
 				lr = LZMA_MEM_ERROR;
 				break;
 			}
@@ -174,39 +152,59 @@ static int try_debugdata(struct debuginfo *di, struct elf_file *ef, const char *
 		lr = lzma_code(&strm, LZMA_FINISH);
 	} while (lr == LZMA_OK);
 	lzma_end(&strm);
-	if (lr != LZMA_STREAM_END)
-		goto fail;
-	memset(&di->ef, 0, sizeof(di->ef));
-	di->ef.fd = -1;
-	di->ef.elf = elf_memory((char *)out, strm.total_out);
-	if (!di->ef.elf || elf_kind(di->ef.elf) != ELF_K_ELF ||
-	    !gelf_getehdr(di->ef.elf, &di->ef.ehdr) || !elf_file__has_symtab(&di->ef)) {
-		if (di->ef.elf)
-			elf_end(di->ef.elf);
-		goto fail;
+	if (lr != LZMA_STREAM_END) {
+		free(out);
+		return -EINVAL;
+	}
+	*outp = out;
+	*out_len = strm.total_out;
+	return 0;
+}
+
+/* Decompresses .gnu_debugdata (xz) and opens the ELF inside from memory. */
+static int try_debugdata(struct debuginfo *di, struct elf_file *ef, const char *display)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = elf_file__section(ef, ".gnu_debugdata", &shdr);
+	Elf_Data *data;
+	unsigned char *out;
+	size_t len;
+
+	if (!scn || shdr.sh_type == SHT_NOBITS || !(data = elf_getdata(scn, NULL)) ||
+	    debuginfo__xz_decode(data->d_buf, data->d_size, &out, &len))
+		return -ENOENT;
+	if (elf_file__open_mem(&di->ef, out, len, display)) {
+		free(out);
+		return -ENOENT;
+	}
+	if (!elf_file__has_symtab(&di->ef)) {
+		elf_file__close(&di->ef);
+		free(out);
+		return -ENOENT;
 	}
 	di->mem = out;
 	di->kind = DEBUGINFO_DEBUGDATA;
 	/* The symbols are in the binary itself. */
 	snprintf(di->path, sizeof(di->path), "%s", display);
-	snprintf(di->ef.path, sizeof(di->ef.path), "%s", di->path);
 	return 0;
-fail:
-	free(out);
-	return -ENOENT;
 }
 
-int debuginfo__open(struct debuginfo *di, struct elf_file *ef, const char *path,
+int debuginfo__open(struct debuginfo *di, struct elf_file *ef, const char *root,
 		    const char *display)
 {
-	char prefix[PATH_MAX];
+	int root_fd, ret = -ENOENT;
 
 	memset(di, 0, sizeof(*di));
 	di->ef.fd = -1;
-	root_prefix(path, display, prefix, sizeof(prefix));
-	if (!try_build_id(di, ef, prefix) || !try_debuglink(di, ef, prefix, display) ||
-	    !try_debugdata(di, ef, display))
-		return 0;
-	di->kind = DEBUGINFO_NONE;
-	return -ENOENT;
+	root_fd = open(root ? root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd >= 0 && (!try_build_id(di, ef, root_fd) ||
+			     !try_debuglink(di, ef, root_fd, display)))
+		ret = 0;
+	if (root_fd >= 0)
+		close(root_fd);
+	if (ret && !try_debugdata(di, ef, display))
+		ret = 0;
+	if (ret)
+		di->kind = DEBUGINFO_NONE;
+	return ret;
 }

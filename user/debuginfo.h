@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include "elf_file.h"
 
 enum debuginfo_kind {
@@ -26,14 +27,22 @@ struct debuginfo {
 };
 
 /*
- * Finds debug information with a .symtab for ef, the ELF file at path (as
- * this process opens it; display: as the target sees it, a suffix of path
- * when path goes through /proc/PID/root, and the debug directories are
- * looked up under the same prefix). 0, or -ENOENT when there is none.
+ * Finds debug information with a .symtab for ef, the ELF file the target
+ * sees at display. The debug directories are looked up inside root, the
+ * target's root directory as this process opens it ("/proc/PID/root",
+ * "/proc/self/fd/N"; NULL: ours), never outside it. 0, or -ENOENT when
+ * there is none.
  */
-int debuginfo__open(struct debuginfo *di, struct elf_file *ef, const char *path,
+int debuginfo__open(struct debuginfo *di, struct elf_file *ef, const char *root,
 		    const char *display);
 void debuginfo__close(struct debuginfo *di);
+
+/*
+ * Decompresses an xz stream (.gnu_debugdata) of at most DEBUGINFO_XZ_MAX
+ * bytes out into a malloc'ed *out. 0, or -EINVAL (not xz, or too big).
+ */
+#define DEBUGINFO_XZ_MAX (64u << 20)
+int debuginfo__xz_decode(const void *in, size_t len, unsigned char **out, size_t *out_len);
 
 /* "build-id", "debuglink", ".gnu_debugdata" */
 const char *debuginfo__kind_name(enum debuginfo_kind kind);

@@ -16,8 +16,8 @@ struct call_target {
 	uint64_t target, site;
 	uint64_t first, last;	/* its first and last call sites */
 	int count;		/* calls/jmps to it inside PyGC_Collect */
-	bool gen2;		/* esi == 2 at one of them */
-	bool manual;		/* edx == 2 there too */
+	bool gen;		/* esi == the generation looked for at one of them */
+	bool reason;		/* edx == the reason looked for there too */
 };
 
 enum { REG_SI, REG_DX, NR_TRACKED };
@@ -156,7 +156,8 @@ static int read_text(struct elf_file *ef, GElf_Shdr *s, unsigned char **text)
 
 /* The calls and jmps of PyGC_Collect into .text, with the esi/edx set up for each. */
 static int scan_pygc(csh h, const unsigned char *code, size_t size, uint64_t addr,
-		     const GElf_Shdr *text, struct call_target *t, int *nr)
+		     const GElf_Shdr *text, const struct py_version *v, struct call_target *t,
+		     int *nr)
 {
 	const uint8_t *p = code;
 	uint64_t a = addr, end = addr + size;
@@ -192,10 +193,10 @@ static int scan_pygc(csh h, const unsigned char *code, size_t size, uint64_t add
 		}
 		t[i].count++;
 		t[i].last = insn->address;
-		if (imm[REG_SI] == 2) {
-			t[i].gen2 = true;
+		if (v && imm[REG_SI] == v->disasm_gen) {
+			t[i].gen = true;
 			t[i].site = insn->address;
-			t[i].manual = imm[REG_DX] == 2;
+			t[i].reason = imm[REG_DX] == v->disasm_reason;
 		}
 		/* A call clobbers both; after a jmp nothing here runs on that path. */
 		imm[REG_SI] = imm[REG_DX] = -1;
@@ -238,7 +239,7 @@ static uint64_t unwrap_callbacks(csh h, const unsigned char *text, const GElf_Sh
 
 	if (!end || end <= vaddr || end - vaddr > PYGC_MAX_SIZE ||
 	    end > s->sh_addr + s->sh_size ||
-	    scan_pygc(h, text + (vaddr - s->sh_addr), end - vaddr, vaddr, s, t, &nr))
+	    scan_pygc(h, text + (vaddr - s->sh_addr), end - vaddr, vaddr, s, NULL, t, &nr))
 		return 0;
 	for (i = 0; i < nr; i++) {
 		if (t[i].count == 2 && invoker < 0)
@@ -254,8 +255,8 @@ static uint64_t unwrap_callbacks(csh h, const unsigned char *text, const GElf_Sh
 	return t[inner].target;
 }
 
-int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collector *out,
-			   char *err, size_t err_len)
+int disasm__find_collector(struct elf_file *ef, const struct py_version *v,
+			   struct disasm_collector *out, char *err, size_t err_len)
 {
 	struct call_target t[MAX_TARGETS];
 	unsigned char code[PYGC_MAX_SIZE], *text;
@@ -267,6 +268,11 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 	csh h;
 
 	memset(out, 0, sizeof(*out));
+	if (v->disasm_gen < 0) {
+		snprintf(err, err_len, "Python %s's collector cannot be found from PyGC_Collect",
+			 v->name);
+		return -ENOTSUP;
+	}
 	if (ef->ehdr.e_machine != EM_X86_64) {
 		snprintf(err, err_len, "disassembly is implemented for x86-64 only");
 		return -ENOTSUP;
@@ -287,30 +293,32 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 		return -ENOMEM;
 	}
 	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	ret = scan_pygc(h, code, size, sym.st_value, &ts, t, &nr);
+	ret = scan_pygc(h, code, size, sym.st_value, &ts, v, t, &nr);
 	if (ret) {
 		snprintf(err, err_len, "capstone: out of memory");
 		goto out;
 	}
 	/*
-	 * The collector: called once, with generation 2 (and, 3.13+, reason
-	 * MANUAL). The callback invoker gets a string in rsi and is called twice.
+	 * The collector: called once, with the oldest generation (and, where it
+	 * takes one, reason MANUAL). The callback invoker gets a string in rsi
+	 * and is called twice.
 	 */
 	for (i = 0; i < nr; i++) {
-		if (t[i].count != 1 || !t[i].gen2 || (minor >= 13 && !t[i].manual))
+		if (t[i].count != 1 || !t[i].gen || (v->disasm_reason >= 0 && !t[i].reason))
 			continue;
 		if (found >= 0) {
 			snprintf(err, err_len, "PyGC_Collect calls both %#lx and %#lx with "
-				 "generation 2", (unsigned long)t[found].target,
-				 (unsigned long)t[i].target);
+				 "generation %d", (unsigned long)t[found].target,
+				 (unsigned long)t[i].target, v->disasm_gen);
 			ret = -ENOENT;
 			goto out;
 		}
 		found = i;
 	}
 	if (found < 0) {
-		snprintf(err, err_len, "PyGC_Collect makes no single call with generation 2%s "
-			 "(%d calls into .text)", minor >= 13 ? " and reason MANUAL" : "", nr);
+		snprintf(err, err_len, "PyGC_Collect makes no single call with generation %d%s "
+			 "(%d calls into .text)", v->disasm_gen,
+			 v->disasm_reason >= 0 ? " and reason MANUAL" : "", nr);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -322,7 +330,8 @@ int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collect
 	}
 	/* A function entry: .eh_frame says so, and others call it too. */
 	ret = eh_frame_start(ef, out->vaddr, &fn_end);
-	if (ret == 1 && (next = unwrap_callbacks(h, text, &ts, out->vaddr, fn_end))) {
+	if (ret == 1 && v->disasm_wrapper &&
+	    (next = unwrap_callbacks(h, text, &ts, out->vaddr, fn_end))) {
 		out->vaddr = next;
 		out->unwrapped = true;
 		ret = eh_frame_start(ef, out->vaddr, &fn_end);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "elf_file.h"
+#include "py_versions.h"
 
 struct disasm_collector {
 	uint64_t vaddr;		/* the collector's entry (file vaddr) */
@@ -20,13 +21,13 @@ struct disasm_collector {
 };
 
 /*
- * In 3.9+ PyGC_Collect calls the collector exactly once with esi=2 (the
- * oldest generation), and on 3.13+ also edx=2 (_Py_GC_REASON_MANUAL); the
- * callback invoker inlined around it (3.9-3.12) gets the phase string in rsi
- * and is called twice. minor is the Python minor version (9 or newer).
- * Returns 0, or -ENOENT/-ENOTSUP with why the search failed in err.
+ * PyGC_Collect calls the collector exactly once with esi = v->disasm_gen (the
+ * oldest generation) and, where v has a reason argument, edx = v->disasm_reason
+ * (_Py_GC_REASON_MANUAL); where v->disasm_wrapper, the callback invoker around
+ * it gets the phase string in rsi and is called twice. Returns 0, or
+ * -ENOENT/-ENOTSUP with why the search failed in err.
  */
-int disasm__find_collector(struct elf_file *ef, int minor, struct disasm_collector *out,
-			   char *err, size_t err_len);
+int disasm__find_collector(struct elf_file *ef, const struct py_version *v,
+			   struct disasm_collector *out, char *err, size_t err_len);
 
 #endif

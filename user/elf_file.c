@@ -6,23 +6,54 @@
 #include <string.h>
 #include <unistd.h>
 #include "elf_file.h"
+#include "rootfs.h"
 
-int elf_file__open(struct elf_file *ef, const char *path)
+/* libelf's handle on ef's fd or memory; 0 or -ENOEXEC (closes ef). */
+static int elf_file__begin(struct elf_file *ef)
 {
-	memset(ef, 0, sizeof(*ef));
-	ef->fd = -1;
-	snprintf(ef->path, sizeof(ef->path), "%s", path);
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		elf_file__close(ef);
 		return -EINVAL;
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ef->fd < 0)
-		return -errno;
-	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
+	}
+	/* Read, not mmap: a target may truncate its file under us (SIGBUS). */
+	ef->elf = ef->mem ? elf_memory((char *)ef->mem, ef->mem_len)
+			  : elf_begin(ef->fd, ELF_C_READ, NULL);
 	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || !gelf_getehdr(ef->elf, &ef->ehdr)) {
 		elf_file__close(ef);
 		return -ENOEXEC;
 	}
 	return 0;
+}
+
+int elf_file__open_fd(struct elf_file *ef, int fd, const char *name)
+{
+	memset(ef, 0, sizeof(*ef));
+	ef->fd = fd;
+	snprintf(ef->path, sizeof(ef->path), "%s", name);
+	return elf_file__begin(ef);
+}
+
+int elf_file__open_mem(struct elf_file *ef, const void *mem, size_t len, const char *name)
+{
+	memset(ef, 0, sizeof(*ef));
+	ef->fd = -1;
+	ef->mem = mem;
+	ef->mem_len = len;
+	snprintf(ef->path, sizeof(ef->path), "%s", name);
+	return elf_file__begin(ef);
+}
+
+int elf_file__open(struct elf_file *ef, const char *path)
+{
+	char err[PATH_MAX + 128];
+	int fd = rootfs__open_link(path, err, sizeof(err));
+
+	if (fd < 0) {
+		memset(ef, 0, sizeof(*ef));
+		ef->fd = -1;
+		return fd;
+	}
+	return elf_file__open_fd(ef, fd, path);
 }
 
 void elf_file__close(struct elf_file *ef)
@@ -33,6 +64,7 @@ void elf_file__close(struct elf_file *ef)
 		close(ef->fd);
 	ef->elf = NULL;
 	ef->fd = -1;
+	ef->mem = NULL;
 }
 
 int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset)
@@ -46,7 +78,7 @@ int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off
 
 		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
 			*offset = vaddr - ph.p_vaddr + ph.p_offset;
 			return 0;
 		}
@@ -94,15 +126,26 @@ int elf_file__read_vaddr(struct elf_file *ef, uint64_t vaddr, void *buf, size_t 
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr shdr;
+	uint64_t off;
 
 	while ((scn = elf_nextscn(ef->elf, scn))) {
 		if (!gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_ALLOC))
 			continue;
-		if (vaddr < shdr.sh_addr || vaddr + len > shdr.sh_addr + shdr.sh_size)
+		/* Written so that a hostile header cannot overflow. */
+		if (vaddr < shdr.sh_addr || len > shdr.sh_size ||
+		    vaddr - shdr.sh_addr > shdr.sh_size - len)
 			continue;
 		if (shdr.sh_type == SHT_NOBITS)
 			return -ENODATA;
-		if (pread(ef->fd, buf, len, shdr.sh_offset + (vaddr - shdr.sh_addr)) != (ssize_t)len)
+		off = shdr.sh_offset + (vaddr - shdr.sh_addr);
+		if (ef->mem) {
+			if (off < shdr.sh_offset || off > ef->mem_len || len > ef->mem_len - off)
+				return -EIO;
+			memcpy(buf, ef->mem + off, len);
+			return 0;
+		}
+		if (off < shdr.sh_offset || off > INT64_MAX ||
+		    pread(ef->fd, buf, len, off) != (ssize_t)len)
 			return -EIO;
 		return 0;
 	}
@@ -338,17 +381,37 @@ int elf_file__build_id(struct elf_file *ef, char *buf, size_t len)
 	return for_each_note(ef, build_id_cb, &b) == 1 ? 0 : -ENOENT;
 }
 
-int elf_file__debuglink(struct elf_file *ef, char *buf, size_t len)
+int elf_file__parse_debuglink(const void *sec, size_t len, char *name, size_t name_len,
+			      uint32_t *crc)
+{
+	const char *s = sec;
+	const char *nul = s ? memchr(s, 0, len) : NULL;
+	size_t nlen, crc_off;
+
+	/* name, NUL, padding to 4, then the CRC in the file's byte order (LE here). */
+	if (!nul || nul == s)
+		return -ENOENT;
+	nlen = nul - s;
+	crc_off = (nlen + 4) & ~(size_t)3;
+	if (memchr(s, '/', nlen) || crc_off > len || len - crc_off < 4 || nlen >= name_len)
+		return -ENOENT;
+	memcpy(name, s, nlen + 1);
+	memcpy(crc, s + crc_off, 4);
+	return 0;
+}
+
+int elf_file__debuglink(struct elf_file *ef, char *buf, size_t len, uint32_t *crc)
 {
 	GElf_Shdr shdr;
 	Elf_Scn *scn = elf_file__section(ef, ".gnu_debuglink", &shdr);
 	Elf_Data *data;
+	uint32_t ignored;
 
-	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_size)
+	/* A NOBITS section has a size but no bytes (d_buf NULL). */
+	if (!scn || shdr.sh_type == SHT_NOBITS || !(data = elf_getdata(scn, NULL)))
 		return -ENOENT;
-	snprintf(buf, len, "%.*s", (int)strnlen(data->d_buf, data->d_size),
-		 (const char *)data->d_buf);
-	return buf[0] ? 0 : -ENOENT;
+	return elf_file__parse_debuglink(data->d_buf, data->d_size, buf, len,
+					 crc ? crc : &ignored);
 }
 
 int elf_file__find_string(struct elf_file *ef, bool (*match)(const char *s, void *ctx),

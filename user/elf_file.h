@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 struct elf_file {
-	int fd;
+	int fd;			/* -1 for an ELF in memory */
+	const unsigned char *mem;	/* ... its bytes, the caller's */
+	size_t mem_len;
 	Elf *elf;
 	GElf_Ehdr ehdr;
 	char path[PATH_MAX];
@@ -28,8 +30,18 @@ struct usdt_note {
 /* File offset of vaddr, from the PT_LOAD segment holding it; 0 or -ENOENT. */
 int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset);
 
-/* Returns 0 or -errno (-ENOEXEC: not an ELF file). */
+/*
+ * The file at path, a path of ours (a kernel link such as /proc/PID/exe or
+ * /proc/self/fd/N, or the launched command's): opened as rootfs__open_link
+ * does (regular files only, never blocking). A target's paths must go
+ * through rootfs__open and elf_file__open_fd instead.
+ * Returns 0 or -errno (-ENOEXEC: not an ELF file, -EPERM: not read).
+ */
 int elf_file__open(struct elf_file *ef, const char *path);
+/* The same from an fd rootfs__open returned; takes it (closed on failure too). */
+int elf_file__open_fd(struct elf_file *ef, int fd, const char *name);
+/* An ELF image of len bytes at mem, which must outlive ef. 0 or -ENOEXEC. */
+int elf_file__open_mem(struct elf_file *ef, const void *mem, size_t len, const char *name);
 void elf_file__close(struct elf_file *ef);
 
 /* The section called `name`, or NULL. */
@@ -66,8 +78,14 @@ int elf_file__usdt_notes(struct elf_file *ef, struct usdt_note *notes, int max);
 /* Build id as lowercase hex into buf; 0 or -ENOENT. */
 int elf_file__build_id(struct elf_file *ef, char *buf, size_t len);
 
-/* .gnu_debuglink file name; 0 or -ENOENT. */
-int elf_file__debuglink(struct elf_file *ef, char *buf, size_t len);
+/*
+ * The .gnu_debuglink section: the file name (NUL-terminated inside the
+ * section, no '/') and the CRC-32 after its padding (crc may be NULL).
+ * 0 or -ENOENT. elf_file__parse_debuglink: the same over the section's bytes.
+ */
+int elf_file__debuglink(struct elf_file *ef, char *buf, size_t len, uint32_t *crc);
+int elf_file__parse_debuglink(const void *sec, size_t len, char *name, size_t name_len,
+			      uint32_t *crc);
 
 /*
  * Finds a NUL-terminated string in the file's read-only data for which

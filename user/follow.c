@@ -54,66 +54,115 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
 	return &f->seen[f->nr_seen++];
 }
 
-/*
- * Inspects pid's interpreter binary and arms it if it is new. exec_ts: when
- * the process exec'd (0 from a scan), for the exec-to-armed latency.
- */
-static void add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+/* Arming failed: said (by the tracer); a permission error ends the run, since every binary would fail. */
+static void arm_failed(struct follower *f, int err)
 {
+	f->nr_failed++;
+	if (!f->err || err == -EPERM || err == -EACCES)
+		f->err = err;
+}
+
+/* The "Armed" line, and the exec-to-armed latency. */
+static void armed(struct follower *f, const struct py_build *b, pid_t pid, __u64 exec_ts)
+{
+	if (exec_ts) {
+		__u64 ns = mono_ns() - exec_ts;
+
+		if (ns > f->max_arm_ns)
+			f->max_arm_ns = ns;
+		p_info("Armed %s (Python %s, %s) %.3f ms after pid %d exec'd it", b->display_path,
+		       b->version, py_build__probe_name(b->probe), ns / 1e6, pid);
+	} else {
+		p_debug("tracing %s (Python %s, %s), first seen in pid %d", b->display_path,
+			b->version, py_build__probe_name(b->probe), pid);
+	}
+}
+
+/*
+ * Inspects pid's interpreter binary and arms it if it is new (per_pid: for
+ * pid alone, also a binary armed before for another). exec_ts: when the
+ * process exec'd (0 from a scan), for the exec-to-armed latency. Returns
+ * the build index pid now runs, or -1 if it is not traced.
+ */
+static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+{
+	pid_t for_pid = f->per_pid ? pid : -1;
+	struct seen_binary *seen;
+	struct py_build_opts opts;
 	struct py_build b;
 	struct target t;
 	struct stat st;
-	char err[512];
-	int ret, idx, fd;
+	char err[PATH_MAX + 512];
+	int ret, idx;
 
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
-	if (ret)
-		return;		/* gone already, or a kernel thread */
-	/* Hold the file: /proc/PID/root/... dies with a short-lived process,
-	 * and the probes outlive it. */
-	fd = open(t.elf_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	if (find_seen(f, &st)) {
-		close(fd);
-		return;		/* armed already (for every process), or not Python */
-	}
-	snprintf(t.elf_path, sizeof(t.elf_path), "/proc/self/fd/%d", fd);
-	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &f->build_opts, err, sizeof(err));
+	/* Hold the file and root: /proc/PID/... dies with a short-lived
+	 * process, and the probes outlive it. */
+	if (!ret)
+		ret = target__hold(&t, err, sizeof(err));
 	if (ret) {
-		close(fd);
-		/* Not Python is the common case and says nothing; a Python that
-		 * cannot be traced is said once per binary. */
-		if (ret != -ENOEXEC)
+		/* A file no one should have put there (a FIFO, a device): said, and
+		 * skipped; else gone already, or a kernel thread. */
+		if (ret == -EPERM && (stat(t.elf_path, &st) || !find_seen(f, &st))) {
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+			if (!stat(t.elf_path, &st))
+				add_seen(f, &st, -1);	/* once, not every scan */
+		} else if (ret == -EMFILE || ret == -ENFILE) {
+			p_warn("cannot open %s of pid %d: %s", t.elf_display, pid, strerror(-ret));
+		}
+		target__release(&t);
+		return -1;
+	}
+	if (fstat(t.fd, &st)) {
+		target__release(&t);
+		return -1;
+	}
+	if ((seen = find_seen(f, &st))) {
+		target__release(&t);
+		if (f->per_pid && seen->build < 0)
+			p_warn("pid %d exec'd %s, which gcbpf cannot trace (not Python?): not traced "
+			       "until it execs Python again", pid, t.elf_display);
+		if (!f->per_pid || seen->build < 0)
+			return seen->build;	/* armed already (for every process), or not Python */
+		ret = tracer__attach(f->tracer, seen->build, for_pid);
+		if (ret) {
+			arm_failed(f, ret);
+			return -1;
+		}
+		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
+		return seen->build;
+	}
+	opts = f->build_opts;
+	opts.root = t.root;
+	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &opts, err, sizeof(err));
+	if (ret) {
+		target__release(&t);
+		/* Not Python is the common case and says nothing (but for a -p
+		 * target); a Python that cannot be traced is said once per binary. */
+		if (f->per_pid)
+			p_warn("pid %d exec'd %s: not traced: %s", pid, t.elf_display, err);
+		else if (ret == -EPERM)
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+		else if (ret != -ENOEXEC)
 			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
 		add_seen(f, &st, -1);
-		return;
+		return -1;
 	}
 	idx = tracer__add_build(f->tracer, &b);
-	ret = idx >= 0 ? tracer__attach(f->tracer, idx, -1) : idx;
-	close(fd);	/* the probes hold the inode now */
+	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid) : idx;
+	target__release(&t);	/* the probes hold the inode now */
 	if (ret == 0) {
 		f->nr_armed++;
 		add_seen(f, &st, idx);
-		if (exec_ts) {
-			__u64 ns = mono_ns() - exec_ts;
-
-			if (ns > f->max_arm_ns)
-				f->max_arm_ns = ns;
-			fprintf(stderr, "Armed %s (Python %s, %s) %.3f ms after pid %d "
-				"exec'd it\n", b.display_path, b.version,
-				py_build__probe_name(b.probe), ns / 1e6, pid);
-		} else {
-			p_debug("tracing %s (Python %s, %s), first seen in pid %d", b.display_path,
-				b.version, py_build__probe_name(b.probe), pid);
-		}
-	} else {
-		add_seen(f, &st, -1);	/* said why; do not retry for every process */
+		armed(f, &b, pid, exec_ts);
+		return idx;
 	}
+	if (idx < 0)
+		p_err("cannot trace %s: %s", b.display_path, strerror(-idx));
+	arm_failed(f, ret);
+	add_seen(f, &st, -1);	/* said why; do not retry for every process */
+	return -1;
 }
 
 int follower__scan(struct follower *f)
@@ -136,9 +185,11 @@ int follower__scan(struct follower *f)
 	return f->nr_armed - before;
 }
 
-void follower__on_exec(struct follower *f, const struct gc_proc_event *e)
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e)
 {
-	add_pid(f, e->pid, true, e->ts);
-	if (e->stopped && kill(e->pid, SIGCONT) && errno != ESRCH)
-		p_warn("cannot continue pid %d: %s", e->pid, strerror(errno));
+	int build = add_pid(f, e->pid, true, e->ts);
+
+	if (e->stopped)
+		tracer__continue(f->tracer, e->pid);
+	return build >= 0;
 }

@@ -26,7 +26,10 @@ struct follower {
 	struct py_build_opts build_opts;
 	struct seen_binary *seen;
 	int nr_seen, cap_seen;
+	bool per_pid;		/* -p: probes for the exec'ing process only, not every process */
 	int nr_armed;		/* binaries with probes */
+	int nr_failed;		/* binaries that could not be armed (said) */
+	int err;		/* the first arming error, a permission error first: -errno */
 	__u64 max_arm_ns;	/* slowest exec-to-armed so far */
 	__u64 last_scan_ns;	/* how long the last scan of /proc took */
 };
@@ -34,8 +37,11 @@ struct follower {
 void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);
 /* Arms every interpreter binary mapped by a running process; returns how many. */
 int follower__scan(struct follower *f);
-/* An exec the BPF side reported: arm a new binary, continue a stopped process. */
-void follower__on_exec(struct follower *f, const struct gc_proc_event *e);
+/*
+ * An exec the BPF side reported: arm a new binary, continue a stopped
+ * process (launch mode). True when the process now runs a traced interpreter.
+ */
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e);
 void follower__free(struct follower *f);
 
 #endif

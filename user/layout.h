@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Where each CPython version keeps its GC state: a measured table for
- * 3.6-3.12, and _Py_DebugOffsets read from the file for 3.13+.
+ * Where a CPython build keeps its GC state, as the BPF side reads it (struct
+ * gc_layout): the version's row (py_versions.c), and for 3.13+ the file's own
+ * _Py_DebugOffsets.
  */
 #ifndef GCBPF_LAYOUT_H
 #define GCBPF_LAYOUT_H
@@ -11,6 +12,7 @@
 #include <linux/types.h>
 #include "gcbpf.h"
 #include "elf_file.h"
+#include "py_versions.h"
 
 /* The parts of _Py_DebugOffsets gcbpf uses, as read from a file. */
 struct debug_offsets {
@@ -29,17 +31,17 @@ struct debug_offsets {
 /*
  * Reads _Py_DebugOffsets from the .PyRuntime section. Returns 0, -ENOENT when
  * the file has none (before 3.13), -EPROTO when the cookie or version is not
- * one this table knows.
+ * one py_versions knows.
  */
 int debug_offsets__read(struct elf_file *ef, struct debug_offsets *d, __u64 *runtime_vaddr);
 
 /*
- * Fills l for a build of 3.minor (anchor_vaddr is set by the caller). d is the
- * file's _Py_DebugOffsets for 3.13+, NULL before. Returns 0, or -ENOTSUP with
- * a reason in err when the version or build is not in the table or the file's
- * offsets disagree with it.
+ * Fills l for a build of version v (anchor_vaddr is set by the caller). d is
+ * the file's _Py_DebugOffsets where v has them (3.13+), else NULL. Returns 0,
+ * or -ENOTSUP with a reason in err when the file's offsets disagree with v or
+ * v's statistics do not fit the BPF side's buffers.
  */
-int layout__fill(struct gc_layout *l, int minor, int micro, bool debug,
-		 const struct debug_offsets *d, char *err, size_t err_len);
+int layout__fill(struct gc_layout *l, const struct py_version *v, const struct debug_offsets *d,
+		 char *err, size_t err_len);
 
 #endif

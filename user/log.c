@@ -2,14 +2,27 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "log.h"
+#include "text.h"
 
 bool log_verbose;
+static void (*capture)(const char *line);
+
+void log__capture(void (*fn)(const char *line))
+{
+	capture = fn;
+}
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "gcbpf: %s", prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char msg[4096], safe[4 * sizeof(msg)], line[sizeof(safe) + 32];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(line, sizeof(line), "%s%s", prefix, text__escape(safe, sizeof(safe), msg,
+								    sizeof(msg)));
+	if (capture)
+		capture(line);
+	else
+		fprintf(stderr, "%s\n", line);
 }
 
 void p_err(const char *fmt, ...)
@@ -17,7 +30,7 @@ void p_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog("gcbpf: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -26,7 +39,16 @@ void p_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
+	vlog("gcbpf: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void p_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
 	va_end(ap);
 }
 
@@ -37,6 +59,6 @@ void p_debug(const char *fmt, ...)
 	if (!log_verbose)
 		return;
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog("gcbpf: ", fmt, ap);
 	va_end(ap);
 }

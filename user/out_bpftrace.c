@@ -23,10 +23,11 @@ static bool is_clone(const char *name)
 void oneliner__print(FILE *f, const struct py_build *b, const char *path, pid_t pid,
 		     char *const *cmd)
 {
+	const struct py_version *v = b->ver;
 	char prog[8192], gen[32], key[64], hist[64];
 	size_t n = 0;
 	int i;
-	bool clones = false;
+	bool clones = v->arg_gen < 0;	/* no plain collector: only clones (3.8) */
 
 	for (i = 0; i < b->nr_points && b->probe == GC_PROBE_UPROBE; i++)
 		/* A GCC clone (.constprop/.isra) whose registers py_build vouches for
@@ -35,8 +36,8 @@ void oneliner__print(FILE *f, const struct py_build *b, const char *path, pid_t 
 			  !(b->points[i].flags & GC_PROBE_GEN_ESI);
 
 	if (b->probe == GC_PROBE_USDT) {
-		fprintf(f, "# %s, Python %s: USDT python:gc__start(generation) / "
-			"gc__done(collected + uncollectable)\n", path, b->version);
+		fprintf(f, "# %s, Python %s: USDT python:gc__start(%s) / gc__done(%s)\n", path,
+			b->version, v->usdt_start_arg, v->usdt_done_arg);
 		snprintf(gen, sizeof(gen), "arg0");
 	} else if (clones) {
 		fprintf(f, "# %s, Python %s: no USDT; uprobe + uretprobe on %s%s. The generation "
@@ -45,14 +46,15 @@ void oneliner__print(FILE *f, const struct py_build *b, const char *path, pid_t 
 			b->points[0].name, b->nr_points > 1 ? " and its clones" : "");
 		gen[0] = 0;
 	} else {
-		int reg = (b->points[0].flags & GC_PROBE_GEN_ESI) ? 1 : 0;
+		int reg = v->arg_gen;
 
 		fprintf(f, "# %s, Python %s: no USDT; uprobe + uretprobe on %s, generation from "
 			"arg%d\n", path, b->version, b->points[0].name, reg);
-		if (b->minor >= 13)
-			fprintf(f, "# Python 3.13+: automatic entries pass generation -1 and may "
-				"return without collecting; they are counted under gen -1, which "
-				"this one-liner cannot tell apart from real collections (gcbpf can)\n");
+		if (v->entry_may_not_collect)
+			fprintf(f, "# Python %s: automatic entries pass generation %d and may "
+				"return without collecting; they are counted under gen %d, which "
+				"this one-liner cannot tell apart from real collections (gcbpf can)\n",
+				v->name, v->auto_gen, v->auto_gen);
 		snprintf(gen, sizeof(gen), "arg%d", reg);
 	}
 	if (gen[0]) {

@@ -1,120 +1,132 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * -f chrome: the Trace Event Format that ui.perfetto.dev and chrome://tracing
+ * open. One track per process and thread, an "X" slice per collection, a
+ * heap counter track per process, process and thread names ("M").
+ * "{"traceEvents":[" is written at the start and "]}" at the finish, which
+ * gcbpf reaches on every exit path, so the file is valid JSON even after
+ * Ctrl-C or an error.
+ */
+#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include "out_chrome.h"
-#include "output.h"
+#include "gc_reason.h"
+#include "json_writer.h"
+#include "sink.h"
+#include "vec.h"
 
-void chrome_trace__start(struct chrome_trace *c, FILE *f)
+struct chrome_out {
+	struct json_writer w;	/* inside the traceEvents array */
+	VEC(__u32) named;	/* pids (high bit set) and tids already named */
+};
+
+static int chrome_start(struct sink *s)
 {
-	memset(c, 0, sizeof(*c));
-	c->f = f;
-	fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
-	fflush(f);
-	c->started = true;
+	struct chrome_out *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	s->priv = c;
+	jw_init(&c->w, s->f);
+	jw_start_object(&c->w);
+	jw_string_field(&c->w, "displayTimeUnit", "ms");
+	jw_name(&c->w, "traceEvents");
+	jw_start_array(&c->w);
+	fputc('\n', s->f);
+	fflush(s->f);
+	return 0;
 }
 
-/* Every event but the first starts with a comma: the array stays valid when cut after one. */
-static void begin(struct chrome_trace *c)
+/* True the first time id is seen. */
+static bool first_time(struct chrome_out *c, __u32 id)
 {
-	if (c->events++)
-		fputc(',', c->f);
-}
-
-/* True the first time id is seen. The id space of pids is the one of tids. */
-static bool first_time(struct chrome_trace *c, __u32 id)
-{
+	__u32 *slot;
 	int i;
 
-	for (i = c->nr_seen - 1; i >= 0; i--)
-		if (c->seen[i] == id)
+	for (i = c->named.nr - 1; i >= 0; i--)
+		if (c->named.items[i] == id)
 			return false;
-	if (c->nr_seen == c->cap_seen) {
-		int cap = c->cap_seen ? 2 * c->cap_seen : 64;
-		__u32 *s = realloc(c->seen, cap * sizeof(*s));
-
-		if (!s)
-			return true;	/* a repeated name is harmless */
-		c->seen = s;
-		c->cap_seen = cap;
-	}
-	c->seen[c->nr_seen++] = id;
-	return true;
+	slot = vec_push(&c->named);
+	if (slot)
+		*slot = id;
+	return true;	/* out of memory: a repeated name is harmless */
 }
 
-static void proc_comm(__u32 pid, char *comm, size_t len, const char *fallback)
+static void meta(struct chrome_out *c, FILE *f, const char *what, __u32 pid, __u32 tid,
+		 const char *name)
 {
-	char path[64];
-	FILE *f;
-
-	snprintf(comm, len, "%s", fallback);
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	if (fgets(comm, len, f))
-		comm[strcspn(comm, "\n")] = 0;
-	fclose(f);
+	jw_start_object(&c->w);
+	jw_string_field(&c->w, "name", what);
+	jw_string_field(&c->w, "ph", "M");
+	jw_uint_field(&c->w, "pid", pid);
+	jw_uint_field(&c->w, "tid", tid);
+	jw_name(&c->w, "args");
+	jw_start_object(&c->w);
+	jw_string_field(&c->w, "name", name);
+	jw_end_object(&c->w);
+	jw_end_object(&c->w);
+	fputc('\n', f);
 }
 
-static void meta(struct chrome_trace *c, const char *what, __u32 pid, __u32 tid, const char *name)
+/* Trace Event Format times are µs: ns with three decimals, exact. */
+static void us_field(struct json_writer *w, const char *name, __u64 ns)
 {
-	begin(c);
-	fprintf(c->f, "{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", what,
-		pid, tid);
-	json_string(c->f, name, 256);
-	fputs("}}\n", c->f);
+	jw_name(w, name);
+	jw_decimal(w, ns, 3);
 }
 
-static void arg_count(FILE *f, const char *key, __s64 v)
+static void chrome_event(struct sink *s, const struct sink_event *ev)
 {
-	if (v < 0)
-		fprintf(f, ",\"%s\":null", key);
-	else
-		fprintf(f, ",\"%s\":%lld", key, (long long)v);
-}
-
-void chrome_trace__event(struct chrome_trace *c, const struct gc_event *e, const char *python)
-{
-	static const char *const reasons[] = { "heap", "shutdown", "manual" };
-	FILE *f = c->f;
+	const struct gc_event *e = ev->e;
+	const char *python = ev->build ? ev->build->version : NULL;
+	struct chrome_out *c = s->priv;
+	struct json_writer *w = &c->w;
 	char comm[GCBPF_COMM_LEN + 1], name[96];
-	__u64 ts = e->ts_start, dur = e->ts_stop - e->ts_start;
-	const char *counter = NULL;
 	__s64 heap = -1;
+	__u64 ts = e->ts_start;
+	const char *counter = NULL;
 
-	if (!c->started || c->finished)
-		return;
+	snprintf(comm, sizeof(comm), "%.*s", GCBPF_COMM_LEN, e->comm);
 	if (first_time(c, e->pid | 0x80000000u)) {
-		proc_comm(e->pid, comm, sizeof(comm), e->pid == e->tid ? e->comm : "python");
-		snprintf(name, sizeof(name), "%s%s%s", comm, python ? " (Python " : "",
-			 python ? python : "");
-		if (python)
-			strncat(name, ")", sizeof(name) - strlen(name) - 1);
-		meta(c, "process_name", e->pid, e->pid, name);
+		/* The service and its command line name the process track. */
+		const char *who = !ev->proc ? NULL : ev->proc->id.unit[0] ? ev->proc->id.unit
+									  : ev->proc->id.short_cmd;
+		char full[2 * IDENTITY_NAME_LEN + 64];
+
+		snprintf(full, sizeof(full), "%s%s%s%s%s%s", who ? who : comm, who ? " (" : "",
+			 who ? comm : "", python ? (who ? ", Python " : " (Python ") : "",
+			 python ? python : "", who || python ? ")" : "");
+		meta(c, s->f, "process_name", e->pid, e->pid, full);
 	}
-	if (first_time(c, e->tid)) {
-		snprintf(comm, sizeof(comm), "%.*s", GCBPF_COMM_LEN, e->comm);
-		meta(c, "thread_name", e->pid, e->tid, comm);
-	}
-	begin(c);
-	fprintf(f, "{\"name\":\"GC gen %d\",\"cat\":\"gc\",\"ph\":\"X\",\"ts\":%llu.%03llu,"
-		"\"dur\":%llu.%03llu,\"pid\":%u,\"tid\":%u,\"args\":{\"generation\":%d",
-		e->gen, (unsigned long long)(ts / 1000), (unsigned long long)(ts % 1000),
-		(unsigned long long)(dur / 1000), (unsigned long long)(dur % 1000), e->pid, e->tid,
-		e->gen);
+	if (first_time(c, e->tid))
+		meta(c, s->f, "thread_name", e->pid, e->tid, comm);
+
+	snprintf(name, sizeof(name), "GC gen %d", e->gen);
+	jw_start_object(w);
+	jw_string_field(w, "name", name);
+	jw_string_field(w, "cat", "gc");
+	jw_string_field(w, "ph", "X");
+	us_field(w, "ts", e->ts_start);
+	us_field(w, "dur", e->ts_stop - e->ts_start);
+	jw_uint_field(w, "pid", e->pid);
+	jw_uint_field(w, "tid", e->tid);
+	jw_name(w, "args");
+	jw_start_object(w);
+	jw_int_field(w, "generation", e->gen);
 	if (e->flags & GC_EV_READ_ERROR) {
-		fputs(",\"collected\":null,\"uncollectable\":null", f);
+		jw_null_field(w, "collected");
+		jw_null_field(w, "uncollectable");
 	} else {
-		arg_count(f, "collected", e->collected);
-		arg_count(f, "uncollectable", e->uncollectable);
+		jw_count_field(w, "collected", e->collected);
+		jw_count_field(w, "uncollectable", e->uncollectable);
 	}
-	arg_count(f, "heap_size", e->heap_size);
-	arg_count(f, "long_lived_total", e->long_lived_total);
-	if (e->reason >= 0 && e->reason < 3)
-		fprintf(f, ",\"reason\":\"%s\"", reasons[(int)e->reason]);
-	else
-		fputs(",\"reason\":null", f);
-	fprintf(f, ",\"ts_start_ns\":%llu}}\n", (unsigned long long)e->ts_start);
+	jw_count_field(w, "heap_size", e->heap_size);
+	jw_count_field(w, "long_lived_total", e->long_lived_total);
+	jw_string_or_null_field(w, "reason", gc_reason__name(e->reason));
+	jw_uint_field(w, "ts_start_ns", e->ts_start);
+	jw_end_object(w);
+	jw_end_object(w);
+	fputc('\n', s->f);
+
 	/* The heap counter: tracked objects at the start (3.14+), else the
 	 * objects that survived the last full collection, after this one. */
 	if (e->heap_size >= 0) {
@@ -125,22 +137,62 @@ void chrome_trace__event(struct chrome_trace *c, const struct gc_event *e, const
 		heap = e->long_lived_total;
 		ts = e->ts_stop;
 	}
-	if (counter) {
-		begin(c);
-		fprintf(f, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":%llu.%03llu,\"pid\":%u,"
-			"\"args\":{\"objects\":%lld}}\n", counter, (unsigned long long)(ts / 1000),
-			(unsigned long long)(ts % 1000), e->pid, (long long)heap);
+	if (e->rss >= 0) {
+		/* resident memory after the collection */
+		jw_start_object(w);
+		jw_string_field(w, "name", "rss_bytes");
+		jw_string_field(w, "ph", "C");
+		us_field(w, "ts", e->ts_stop);
+		jw_uint_field(w, "pid", e->pid);
+		jw_name(w, "args");
+		jw_start_object(w);
+		jw_int_field(w, "bytes", e->rss);
+		jw_end_object(w);
+		jw_end_object(w);
+		fputc('\n', s->f);
 	}
+	if (!counter)
+		return;
+	jw_start_object(w);
+	jw_string_field(w, "name", counter);
+	jw_string_field(w, "ph", "C");
+	us_field(w, "ts", ts);
+	jw_uint_field(w, "pid", e->pid);
+	jw_name(w, "args");
+	jw_start_object(w);
+	jw_int_field(w, "objects", heap);
+	jw_end_object(w);
+	jw_end_object(w);
+	fputc('\n', s->f);
 }
 
-void chrome_trace__finish(struct chrome_trace *c)
+static void chrome_finish(struct sink *s, const struct sink_report *r)
 {
-	if (!c->started || c->finished)
-		return;
-	fputs("]}\n", c->f);
-	fflush(c->f);
-	c->finished = true;
-	free(c->seen);
-	c->seen = NULL;
-	c->nr_seen = c->cap_seen = 0;
+	struct chrome_out *c = s->priv;
+
+	if (!c)
+		return;		/* never started */
+	jw_end_array(&c->w);
+	jw_end_object(&c->w);
+	jw_end_line(&c->w);
 }
+
+static void chrome_free(struct sink *s)
+{
+	struct chrome_out *c = s->priv;
+
+	if (c)
+		vec_free(&c->named);
+	free(c);
+	s->priv = NULL;
+}
+
+const struct sink_ops chrome_sink = {
+	.name = "chrome",
+	.alias = "perfetto",
+	.machine = true,
+	.start = chrome_start,
+	.event = chrome_event,
+	.finish = chrome_finish,
+	.free = chrome_free,
+};

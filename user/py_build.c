@@ -98,16 +98,6 @@ static int detect_version(struct py_build *b, struct elf_file *ef)
 	return -ENOENT;
 }
 
-/* The collector's name per version (cpython-gc-internals §1a). */
-static const char *collector_name(const struct py_build *b)
-{
-	if (b->minor <= 9)
-		return "collect";
-	if (b->minor == 14 && b->micro < 5)
-		return "_PyGC_Collect";
-	return "gc_collect_main";
-}
-
 struct clone_ctx {
 	struct py_build *b;
 	const char *base;
@@ -150,13 +140,8 @@ static int collector_sym_cb(const char *name, const GElf_Sym *sym, void *vctx)
 	pt = &b->points[b->nr_points++];
 	snprintf(pt->name, sizeof(pt->name), "%s", name);
 	pt->vaddr = sym->st_value;
-	pt->flags = 0;
 	/* Clones get other argument registers (IPA): only the original's are known. */
-	if (!clone && b->minor >= 9) {
-		pt->flags |= GC_PROBE_TSTATE_RDI | GC_PROBE_GEN_ESI;
-		if (b->minor >= 13)
-			pt->flags |= GC_PROBE_REASON_RDX;
-	}
+	pt->flags = clone ? 0 : py_version__probe_flags(b->ver);
 	return 0;
 }
 
@@ -197,13 +182,13 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
  * its separate debug information (opened once, on first need), else NULL.
  */
 static struct elf_file *symbol_file(struct py_build *b, struct elf_file *ef,
-				    struct debuginfo *di, bool *tried)
+				    struct debuginfo *di, bool *tried, const char *root)
 {
 	if (elf_file__has_symtab(ef))
 		return ef;
 	if (!*tried) {
 		*tried = true;
-		if (!debuginfo__open(di, ef, b->path, b->display_path)) {
+		if (!debuginfo__open(di, ef, root, b->display_path)) {
 			snprintf(b->debug_file, sizeof(b->debug_file), "%s", di->path);
 			b->symbols_from = di->kind == DEBUGINFO_DEBUGDATA ? ".gnu_debugdata" :
 					  b->debug_file;
@@ -212,23 +197,10 @@ static struct elf_file *symbol_file(struct py_build *b, struct elf_file *ef,
 	return di->kind != DEBUGINFO_NONE ? &di->ef : NULL;
 }
 
-/* Probe flags of the named collector's own entry (not a clone's), per version. */
-static uint32_t collector_flags(const struct py_build *b)
-{
-	uint32_t flags = 0;
-
-	if (b->minor >= 9) {
-		flags |= GC_PROBE_TSTATE_RDI | GC_PROBE_GEN_ESI;
-		if (b->minor >= 13)
-			flags |= GC_PROBE_REASON_RDX;
-	}
-	return flags;
-}
-
 /*
  * No symbols at all: PyGC_Collect is exported and calls the collector, so
- * disassembling it finds the collector's entry (3.9+; before, the collector
- * has clones that PyGC_Collect alone cannot reveal).
+ * disassembling it finds the collector's entry where the version's row says
+ * how (3.9+; before, the collector has clones PyGC_Collect cannot reveal).
  */
 static int plan_disasm(struct py_build *b, struct elf_file *ef, char *err, size_t err_len)
 {
@@ -237,27 +209,29 @@ static int plan_disasm(struct py_build *b, struct elf_file *ef, char *err, size_
 	char why[160];
 	int ret;
 
-	if (b->minor < 9) {
+	if (b->ver->disasm_gen < 0) {
 		snprintf(err, err_len, "%s (Python %s): no USDT python:gc__start and no %s in "
-			 ".symtab (stripped, no debug file); before 3.9 the collector has clones that "
+			 ".symtab (stripped, no debug file); Python %s's collector %s that "
 			 "cannot be found without symbols: install its debug symbols or use a "
-			 "build with USDT", b->display_path, b->version, collector_name(b));
+			 "build with USDT", b->display_path, b->version, b->ver->collector,
+			 b->ver->name, b->ver->clones == PY_CLONES_ONLY ? "exists only as clones" :
+			 "has clones");
 		return -ENOTSUP;
 	}
-	ret = disasm__find_collector(ef, b->minor, &dc, why, sizeof(why));
+	ret = disasm__find_collector(ef, b->ver, &dc, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len, "%s (Python %s): no USDT python:gc__start, no %s in "
 			 ".symtab (stripped, no debug file), and disassembling PyGC_Collect did "
 			 "not find it (%s); install its debug symbols or use a build with USDT",
-			 b->display_path, b->version, collector_name(b), why);
+			 b->display_path, b->version, b->ver->collector, why);
 		return -ENOTSUP;
 	}
 	b->nr_points = 1;
 	pt = &b->points[0];
-	snprintf(pt->name, sizeof(pt->name), "%s@%#lx", collector_name(b),
+	snprintf(pt->name, sizeof(pt->name), "%s@%#lx", b->ver->collector,
 		 (unsigned long)dc.vaddr);
 	pt->vaddr = dc.vaddr;
-	pt->flags = collector_flags(b);
+	pt->flags = py_version__probe_flags(b->ver);
 	b->probe = GC_PROBE_UPROBE;
 	b->symbols_from = "disassembly";
 	snprintf(b->why, sizeof(b->why), "no USDT, stripped; collector at %#lx found by "
@@ -271,7 +245,7 @@ static int plan_disasm(struct py_build *b, struct elf_file *ef, char *err, size_
 static int plan_uprobe(struct py_build *b, struct elf_file *ef, struct elf_file *syms,
 		       char *err, size_t err_len)
 {
-	struct clone_ctx c = { b, collector_name(b), strlen(collector_name(b)) };
+	struct clone_ctx c = { b, b->ver->collector, strlen(b->ver->collector) };
 	int ret;
 
 	b->nr_points = 0;
@@ -302,18 +276,19 @@ static int plan_uprobe(struct py_build *b, struct elf_file *ef, struct elf_file 
 static int find_anchor(struct py_build *b, struct elf_file *ef, struct elf_file *syms,
 		       __u64 runtime_vaddr, char *err, size_t err_len)
 {
-	const char *name = b->minor == 6 ? "generation_stats" : "_PyRuntime";
+	const char *name = b->ver->anchor;
 	GElf_Sym sym;
 
 	if (runtime_vaddr) {
 		b->layout.anchor_vaddr = runtime_vaddr;
 		return 0;
 	}
-	/* 3.6's generation_stats is static: only a .symtab, maybe a debug file's, has it. */
+	/* A file-static anchor (3.6): only a .symtab, maybe a debug file's, has it. */
 	if (elf_file__find_symbol(ef, name, &sym) &&
 	    (!syms || syms == ef || elf_file__find_symbol(syms, name, &sym))) {
 		snprintf(err, err_len, "%s: no symbol %s to locate the GC state%s", b->display_path,
-			 name, b->minor == 6 ? " (3.6 needs .symtab or a debug file)" : "");
+			 name, b->ver->anchor_local ? " (a static: it needs .symtab or a debug file)"
+			 : "");
 		return -ENOTSUP;
 	}
 	b->layout.anchor_vaddr = sym.st_value;
@@ -327,28 +302,37 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 	struct debuginfo di = { .kind = DEBUGINFO_NONE };
 	struct elf_file ef, *syms = NULL;
 	bool tried_debuginfo = false;
+	char root[64] = "/";
 	struct stat st;
 	GElf_Sym sym;
+	pid_t pid;
 	__u64 runtime_vaddr = 0;
+	char why[256];
 	bool have_dbg;
 	int ret;
 
 	memset(b, 0, sizeof(*b));
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	snprintf(b->display_path, sizeof(b->display_path), "%s", display ? display : path);
-	if (stat(path, &st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open %s: %s", b->display_path, strerror(-ret));
-		return ret;
-	}
-	b->dev = st.st_dev;
-	b->ino = st.st_ino;
+	if (opts && opts->root)
+		snprintf(root, sizeof(root), "%s", opts->root);
+	else if (sscanf(path, "/proc/%d/", &pid) == 1)
+		snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	/* Regular files only, never blocking: see rootfs.h. */
 	ret = elf_file__open(&ef, path);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", b->display_path,
-			 ret == -ENOEXEC ? "not an ELF file" : strerror(-ret));
+			 ret == -ENOEXEC ? "not an ELF file" :
+			 ret == -EPERM ? "not a regular file of a sane size" : strerror(-ret));
 		return ret;
 	}
+	if (fstat(ef.fd, &st)) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot stat %s: %s", b->display_path, strerror(-ret));
+		goto out;
+	}
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
 	if (elf_file__find_symbol(&ef, "PyGC_Collect", &sym)) {
 		snprintf(err, err_len, "%s is not a CPython interpreter (no PyGC_Collect)",
 			 b->display_path);
@@ -374,28 +358,24 @@ int py_build__inspect(struct py_build *b, const char *path, const char *display,
 	}
 	b->free_threaded = have_dbg && dbg.free_threaded;
 	b->debug = !elf_file__find_symbol(&ef, "_Py_NegativeRefcount", &sym);
-	if (b->major != 3 || b->minor < 6) {
-		snprintf(err, err_len, "%s: Python %s is not supported (3.6 or newer)",
-			 b->display_path, b->version);
-		ret = -ENOTSUP;
+	ret = py_versions__lookup(&b->ver, b->major, b->minor, b->micro, b->debug, why,
+				  sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "%s: %s", b->display_path, why);
 		goto out;
 	}
-	if (b->minor == 6 && !runtime_vaddr)
-		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+	if (b->ver->anchor_local && !runtime_vaddr)
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo, root);
 	ret = find_anchor(b, &ef, syms, runtime_vaddr, err, err_len);
 	if (ret)
 		goto out;
-	ret = layout__fill(&b->layout, b->minor, b->micro, b->debug, have_dbg ? &dbg : NULL,
-			   err, err_len);
+	ret = layout__fill(&b->layout, b->ver, have_dbg ? &dbg : NULL, why, sizeof(why));
 	if (ret) {
-		char why[200];
-
-		snprintf(why, sizeof(why), "%s", err);
 		snprintf(err, err_len, "%s: %s", b->display_path, why);
 		goto out;
 	}
 	if ((opts && opts->force_uprobe) || plan_usdt(b, &ef)) {
-		syms = symbol_file(b, &ef, &di, &tried_debuginfo);
+		syms = symbol_file(b, &ef, &di, &tried_debuginfo, root);
 		ret = plan_uprobe(b, &ef, syms, err, err_len);
 	}
 	for (int i = 0; !ret && i < b->nr_points; i++) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "gcbpf.h"
+#include "py_versions.h"
 
 #define PY_BUILD_MAX_POINTS 8
 
@@ -36,6 +37,7 @@ struct py_build {
 	int major, minor, micro;
 	char version[32];	/* "3.11.2" */
 	const char *version_source;	/* "Py_Version", "_Py_DebugOffsets", ... */
+	const struct py_version *ver;	/* its row: every version-dependent fact */
 	bool debug;		/* Py_DEBUG build (python3.X-dbg) */
 	bool free_threaded;
 	const char *symbols_from;	/* ".symtab", or the debug file's path */
@@ -49,6 +51,9 @@ struct py_build {
 
 struct py_build_opts {
 	bool force_uprobe;	/* ignore USDT even when the build has it */
+	/* The target's root directory, where its debug files are (target.root);
+	 * NULL: /proc/PID/root for a path under /proc/PID, else ours. */
+	const char *root;
 };
 
 /*

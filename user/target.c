@@ -6,13 +6,16 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include "elf_file.h"
+#include "rootfs.h"
 #include "target.h"
 
 static bool is_libpython(const char *path)
@@ -23,50 +26,70 @@ static bool is_libpython(const char *path)
 	return !strncmp(base, "libpython", 9) && strstr(base, ".so");
 }
 
-static int read_small_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return n;
-}
-
 int target__comm(pid_t pid, char *comm, size_t len)
 {
 	char path[64];
-	int n;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	n = read_small_file(path, comm, len);
+	n = rootfs__read_proc(path, comm, len);
 	if (n < 0)
 		return n;
 	comm[strcspn(comm, "\n")] = 0;
 	return 0;
 }
 
+/* State letter and flags of /proc/PID/stat; 0 or -errno. */
+static int proc_stat(pid_t pid, char *state, unsigned long *flags)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (rootfs__read_proc(path, buf, sizeof(buf)) < 0)
+		return -ESRCH;
+	/* comm may hold anything, ')' too: the last one ends it. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EINVAL;
+	*state = p[2];
+	/* state ppid pgrp session tty_nr tpgid flags */
+	if (sscanf(p + 3, " %*d %*d %*d %*d %*d %lu", flags) != 1)
+		*flags = 0;
+	return 0;
+}
+
 bool target__alive(const struct target *t)
 {
-	char path[64], buf[512], *p;
+	unsigned long flags;
+	char state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", t->pid);
-	if (read_small_file(path, buf, sizeof(buf)) < 0)
-		return false;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return !proc_stat(t->pid, &state, &flags) && state != 'Z' && state != 'X';
+}
+
+/* Why /proc/PID/... could not be read, for the message. */
+static const char *proc_hint(pid_t pid, int ret)
+{
+	unsigned long flags = 0;
+	char state = 0;
+
+	if (ret == -EACCES || ret == -EPERM)
+		return geteuid() ? " (run as root)" :
+		       " (even as root: the process holds capabilities gcbpf lacks, or a security "
+		       "module denies access)";
+	if (proc_stat(pid, &state, &flags))
+		return " (the process exited)";
+	if (state == 'Z' || state == 'X')
+		return " (a zombie: it exited and its parent has not reaped it; nothing to trace)";
+	if (flags & 0x00200000)	/* PF_KTHREAD */
+		return " (a kernel thread)";
+	return "";
 }
 
 /*
  * /proc/PID/maps and /proc/PID/exe show paths from our root; the target's
  * own view of a file (a chroot's, a container's) drops its root's prefix.
  */
-static void target_view(pid_t pid, char *path, size_t len)
+static void target_view(pid_t pid, char *path)
 {
 	char link[64], root[PATH_MAX];
 	ssize_t n;
@@ -78,43 +101,81 @@ static void target_view(pid_t pid, char *path, size_t len)
 	root[n] = 0;
 	if (!strncmp(path, root, n) && path[n] == '/')
 		memmove(path, path + n, strlen(path + n) + 1);
-	(void)len;
+}
+
+int target__parse_maps_line(char *line, struct maps_line *m)
+{
+	static const char deleted[] = " (deleted)";
+	size_t n = strcspn(line, " "), len;
+	char *p = line;
+	int field;
+
+	memset(m, 0, sizeof(*m));
+	line[strcspn(line, "\n")] = 0;
+	/* START-END PERMS OFFSET DEV INODE [PATH] */
+	if (!n || n >= sizeof(m->range) || strspn(line, "0123456789abcdef-") != n ||
+	    !memchr(line, '-', n))
+		return -EINVAL;
+	memcpy(m->range, line, n);
+	for (field = 0; field < 5; field++) {
+		p += strcspn(p, " ");
+		if (!*p)
+			return field == 4 ? 0 : -EINVAL;
+		p += strspn(p, " ");
+	}
+	if (*p != '/')
+		return 0;	/* anonymous, [heap], [vdso]... */
+	len = strlen(p);
+	if (len > sizeof(deleted) - 1 && !strcmp(p + len - (sizeof(deleted) - 1), deleted)) {
+		p[len - (sizeof(deleted) - 1)] = 0;
+		m->deleted = true;
+	}
+	m->path = p;
+	return 0;
+}
+
+static void target_init(struct target *t, pid_t pid)
+{
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->fd = -1;
+	t->root_fd = -1;
+	t->build = -1;
+	snprintf(t->root, sizeof(t->root), "/proc/%d/root", pid);
 }
 
 int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 {
-	char path[64], line[PATH_MAX + 128], range[64] = "";
+	char path[64], line[PATH_MAX + 128];
+	struct maps_line m;
 	FILE *maps;
 	ssize_t n;
 
-	memset(t, 0, sizeof(*t));
-	t->pid = pid;
-	t->build = -1;
+	target_init(t, pid);
 	if (target__comm(pid, t->comm, sizeof(t->comm))) {
 		snprintf(err, err_len, "no such process: %d", pid);
 		return -ESRCH;
 	}
 
+	/* A kernel file: read in bounded lines, never blocks. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = fopen(path, "re");
 	if (!maps) {
 		int ret = -errno;
 
 		snprintf(err, err_len, "cannot read /proc/%d/maps: %s%s", pid, strerror(-ret),
-			 ret == -EACCES ? " (run as root)" : "");
+			 proc_hint(pid, ret));
 		return ret;
 	}
 	while (fgets(line, sizeof(line), maps)) {
-		char *file = strchr(line, '/');
-
-		if (!file)
+		if (target__parse_maps_line(line, &m) || !m.path || !is_libpython(m.path))
 			continue;
-		file[strcspn(file, "\n")] = 0;
-		if (is_libpython(file) && !strstr(file, " (deleted)")) {
-			snprintf(t->elf_display, sizeof(t->elf_display), "%s", file);
-			snprintf(range, sizeof(range), "%.*s", (int)strcspn(line, " "), line);
-			break;
-		}
+		/* The mapping itself names the inode, also when the file was deleted
+		 * or replaced since (a package upgrade): no path is walked. */
+		snprintf(t->elf_display, sizeof(t->elf_display), "%s%s", m.path,
+			 m.deleted ? " (deleted)" : "");
+		snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/map_files/%s", pid, m.range);
+		break;
 	}
 	fclose(maps);
 
@@ -125,55 +186,62 @@ int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 			int ret = -errno;
 
 			snprintf(err, err_len, "cannot read /proc/%d/exe: %s%s", pid,
-				 strerror(-ret), ret == -ENOENT ? " (kernel thread?)" : "");
+				 strerror(-ret), proc_hint(pid, ret));
 			return ret;
 		}
 		t->elf_display[n] = 0;
+		snprintf(t->elf_path, sizeof(t->elf_path), "%s", path);
 	}
-	target_view(pid, t->elf_display, sizeof(t->elf_display));
-	/* Reach the file through the target's root (containers, chroots)... */
-	snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/root%s", pid, t->elf_display);
-	if (access(t->elf_path, R_OK)) {
-		/* ... or, deleted or replaced since, through the mapping itself. */
-		if (range[0])
-			snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/map_files/%s", pid,
-				 range);
-		else
-			snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/exe", pid);
+	target_view(pid, t->elf_display);
+	return 0;
+}
+
+int target__hold(struct target *t, char *err, size_t err_len)
+{
+	if (t->root_fd < 0) {
+		t->root_fd = rootfs__open_root(t->pid);
+		if (t->root_fd < 0) {
+			snprintf(err, err_len, "cannot open /proc/%d/root: %s", t->pid,
+				 strerror(-t->root_fd));
+			return t->root_fd;
+		}
+		snprintf(t->root, sizeof(t->root), "/proc/self/fd/%d", t->root_fd);
+	}
+	if (t->fd < 0) {
+		t->fd = rootfs__open_link(t->elf_path, err, err_len);
+		if (t->fd < 0)
+			return t->fd;
+		snprintf(t->elf_path, sizeof(t->elf_path), "/proc/self/fd/%d", t->fd);
 	}
 	return 0;
 }
 
-/* Executable file `name` in the colon-separated list `dirs`. */
-static int find_executable(const char *cmd, char *out, size_t len);
+void target__release(struct target *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->root_fd >= 0)
+		close(t->root_fd);
+	t->fd = t->root_fd = -1;
+}
 
-static int search_dirs(const char *name, const char *dirs, int mode, char *out, size_t len)
+/* Executable file `name` in the colon-separated list `dirs` (our own view). */
+static int search_path(const char *name, const char *dirs, char *out, size_t len)
 {
 	char *copy, *dir, *save = NULL;
 	int ret = -ENOENT;
 
-	if (!dirs)
-		return -ENOENT;
 	copy = strdup(dirs);
 	if (!copy)
 		return -ENOMEM;
 	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		snprintf(out, len, "%s/%s", *dir ? dir : ".", name);
-		if (!access(out, mode)) {
+		if (!access(out, X_OK)) {
 			ret = 0;
 			break;
 		}
 	}
 	free(copy);
-	return ret;
-}
-
-int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len)
-{
-	int ret = find_executable(cmd, out, len);
-
-	if (ret)
-		snprintf(err, err_len, "cannot run %s: %s", cmd, strerror(-ret));
 	return ret;
 }
 
@@ -185,8 +253,16 @@ static int find_executable(const char *cmd, char *out, size_t len)
 		snprintf(out, len, "%s", cmd);
 		return access(out, X_OK) ? -errno : 0;
 	}
-	return search_dirs(cmd, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin", X_OK, out,
-			   len);
+	return search_path(cmd, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin", out, len);
+}
+
+int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len)
+{
+	int ret = find_executable(cmd, out, len);
+
+	if (ret)
+		snprintf(err, err_len, "cannot run %s: %s", cmd, strerror(-ret));
+	return ret;
 }
 
 struct needed_ctx {
@@ -203,103 +279,134 @@ static int needed_cb(const char *name, void *vctx)
 	return 1;
 }
 
-/* Directories ld.so searches by default, plus /etc/ld.so.conf.d. */
-static void system_lib_dirs(char *buf, size_t len)
+/* A small regular file inside root_fd read whole (bounded); length or -errno. */
+static ssize_t read_rooted(int root_fd, const char *path, char *buf, size_t len)
 {
-	glob_t g;
-	size_t i;
-	int n = snprintf(buf, len, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:"
-			 "/usr/lib64:/lib:/usr/lib:/usr/local/lib");
+	char err[PATH_MAX + 128];
+	int fd = rootfs__open(root_fd, path, err, sizeof(err));
+	size_t off = 0;
+	ssize_t n = 0;
 
-	if (glob("/etc/ld.so.conf.d/*.conf", 0, NULL, &g))
+	if (fd < 0)
+		return fd;
+	while (off + 1 < len && (n = read(fd, buf + off, len - 1 - off)) > 0)
+		off += n;
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[off] = 0;
+	return off;
+}
+
+/* Directories ld.so searches by default, plus /etc/ld.so.conf.d, inside root_fd. */
+static void system_lib_dirs(int root_fd, char *buf, size_t len)
+{
+	static const char conf_dir[] = "/etc/ld.so.conf.d";
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_NO_MAGICLINKS };
+	struct dirent *de;
+	size_t n = snprintf(buf, len, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:"
+			    "/usr/lib64:/lib:/usr/lib:/usr/local/lib");
+	DIR *d;
+	int fd, files = 0;
+
+	if (root_fd != AT_FDCWD)
+		how.resolve |= RESOLVE_IN_ROOT;
+	fd = syscall(SYS_openat2, root_fd, conf_dir, &how, sizeof(how));
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
 		return;
-	for (i = 0; i < g.gl_pathc; i++) {
-		FILE *f = fopen(g.gl_pathv[i], "re");
-		char line[PATH_MAX];
+	}
+	/* A container may hold any number of files: the first few are read. */
+	while ((de = readdir(d)) && n < len - 2 && files < 64) {
+		char path[PATH_MAX], text[8192], *line, *save = NULL;
+		size_t nl = strlen(de->d_name);
 
-		if (!f)
+		if (nl < 5 || strcmp(de->d_name + nl - 5, ".conf"))
 			continue;
-		while (fgets(line, sizeof(line), f) && n < (int)len - 2) {
-			line[strcspn(line, "\n")] = 0;
+		files++;
+		snprintf(path, sizeof(path), "%s/%s", conf_dir, de->d_name);
+		if (read_rooted(root_fd, path, text, sizeof(text)) < 0)
+			continue;
+		for (line = strtok_r(text, "\n", &save); line && n < len - 2;
+		     line = strtok_r(NULL, "\n", &save)) {
+			line[strcspn(line, " \t#")] = 0;
 			if (line[0] == '/')
 				n += snprintf(buf + n, len - n, ":%s", line);
 		}
-		fclose(f);
 	}
-	globfree(&g);
+	closedir(d);
+	if (n >= len)
+		buf[len - 1] = 0;
 }
 
-/*
- * The libpython a dynamically linked interpreter `exe` needs, found as ld.so
- * would: RUNPATH/RPATH ($ORIGIN = exe's directory), LD_LIBRARY_PATH, the
- * system directories. `root` prefixes every path looked at (a process's
- * /proc/PID/root, or "" for our own view); `out` is the path under root.
- */
-static int resolve_libpython(const char *root, const char *exe, struct elf_file *ef,
-			     const char *lib, const char *ld_library_path, char *out, size_t len)
+int target__find_library(int root_fd, const char *exe, const char *runpath, bool is_runpath,
+			 const char *lib, const char *ld_library_path, char *out, size_t len,
+			 char *err, size_t err_len)
 {
-	const char *runpath = elf_file__runpath(ef);
-	char dirs[4096], rooted[8192], found[PATH_MAX], *exe_copy, *dir, *save = NULL;
+	char dirs[4096], sys[4096], origin[PATH_MAX], *dir, *save = NULL, *slash;
 	/* ld.so's order: DT_RPATH, LD_LIBRARY_PATH, DT_RUNPATH, system. */
-	const char *lists[4] = { NULL, ld_library_path, NULL, NULL };
-	int path_slot = elf_file__has_runpath(ef) ? 2 : 0;
-	int i;
+	const char *lists[4] = { NULL, ld_library_path, NULL, sys };
+	int i, fd;
 
+	if (!lib[0] || strchr(lib, '/')) {
+		snprintf(err, err_len, "bad library name '%s'", lib);
+		return -EINVAL;
+	}
 	if (runpath) {
 		const char *o = strstr(runpath, "$ORIGIN");
 
-		exe_copy = strdup(exe);
-		if (!exe_copy)
-			return -ENOMEM;
+		snprintf(origin, sizeof(origin), "%s", exe);
+		slash = strrchr(origin, '/');
+		if (slash)
+			*(slash == origin ? slash + 1 : slash) = 0;
+		else
+			snprintf(origin, sizeof(origin), ".");
 		if (o)
 			snprintf(dirs, sizeof(dirs), "%.*s%s%s", (int)(o - runpath), runpath,
-				 dirname(exe_copy), o + 7);
+				 origin, o + 7);
 		else
 			snprintf(dirs, sizeof(dirs), "%s", runpath);
-		free(exe_copy);
-		lists[path_slot] = strdupa(dirs);
+		lists[is_runpath ? 2 : 0] = dirs;
 	}
-	system_lib_dirs(dirs, sizeof(dirs));
-	lists[3] = dirs;
+	system_lib_dirs(root_fd, sys, sizeof(sys));
 	for (i = 0; i < 4; i++) {
 		char *copy;
 
 		if (!lists[i])
 			continue;
-		/* Prefix each directory with root, then search. */
-		copy = strdupa(lists[i]);
-		rooted[0] = 0;
-		for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-			snprintf(rooted + strlen(rooted), sizeof(rooted) - strlen(rooted), "%s%s%s",
-				 rooted[0] ? ":" : "", root, dir);
-		if (!search_dirs(lib, rooted, R_OK, found, sizeof(found))) {
-			snprintf(out, len, "%s", found + strlen(root));
-			return 0;
+		copy = strdup(lists[i]);
+		if (!copy)
+			return -ENOMEM;
+		for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+			if (snprintf(out, len, "%s/%s", *dir ? dir : ".", lib) >= (int)len)
+				continue;
+			fd = rootfs__open(root_fd, out, err, err_len);
+			/* Found, or a file ld.so would take but gcbpf must not read. */
+			if (fd >= 0 || fd == -EPERM) {
+				free(copy);
+				return fd;
+			}
 		}
+		free(copy);
 	}
+	snprintf(err, err_len, "%s needs %s, which was not found", exe, lib);
 	return -ENOENT;
 }
 
-/* LD_LIBRARY_PATH from a process's environment, or NULL. */
-static char *environ_ld_library_path(pid_t pid, char *buf, size_t len)
+const char *target__env_lookup(const char *env, size_t len, const char *name)
 {
-	char path[64];
-	size_t n, off = 0;
-	FILE *f;
+	size_t nl = strlen(name), off = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	while (off < n) {
-		char *var = buf + off;
+	while (off < len) {
+		const char *var = env + off, *end = memchr(var, 0, len - off);
 
-		if (!strncmp(var, "LD_LIBRARY_PATH=", 16))
-			return var + 16;
-		off += strlen(var) + 1;
+		if (!end)
+			return NULL;	/* cut off: not a whole value */
+		if ((size_t)(end - var) > nl && !memcmp(var, name, nl) && var[nl] == '=')
+			return var + nl + 1;
+		off += end - var + 1;
 	}
 	return NULL;
 }
@@ -309,11 +416,13 @@ int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len)
 	static char env[65536];
 	struct needed_ctx nc = { "" };
 	struct elf_file ef;
-	char root[64], exe[PATH_MAX], lib[PATH_MAX];
-	int ret;
+	const char *llp = NULL;
+	char path[64], lib[PATH_MAX];
+	ssize_t n;
+	int ret, fd;
 
 	ret = target__from_pid(t, pid, err, err_len);
-	if (ret || strstr(t->elf_display, "libpython"))
+	if (ret || is_libpython(t->elf_display))
 		return ret;
 	/* Just exec'd: ld.so has not mapped libpython yet; find it as it will. */
 	ret = elf_file__open(&ef, t->elf_path);
@@ -326,62 +435,93 @@ int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len)
 		elf_file__close(&ef);
 		return 0;	/* static: the executable is the interpreter (or not Python) */
 	}
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	snprintf(exe, sizeof(exe), "%s", t->elf_display);
-	ret = resolve_libpython(root, exe, &ef, nc.name,
-				environ_ld_library_path(pid, env, sizeof(env)), lib, sizeof(lib));
-	elf_file__close(&ef);
-	if (ret) {
-		snprintf(err, err_len, "%s needs %s, which was not found", t->elf_display, nc.name);
+	t->root_fd = rootfs__open_root(pid);
+	if (t->root_fd < 0) {
+		ret = t->root_fd;
+		snprintf(err, err_len, "cannot open /proc/%d/root: %s", pid, strerror(-ret));
+		elf_file__close(&ef);
 		return ret;
 	}
+	snprintf(t->root, sizeof(t->root), "/proc/self/fd/%d", t->root_fd);
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	n = rootfs__read_proc(path, env, sizeof(env));
+	if (n > 0)
+		llp = target__env_lookup(env, n, "LD_LIBRARY_PATH");
+	fd = target__find_library(t->root_fd, t->elf_display, elf_file__runpath(&ef),
+				  elf_file__has_runpath(&ef), nc.name, llp, lib, sizeof(lib), err,
+				  err_len);
+	elf_file__close(&ef);
+	if (fd < 0) {
+		target__release(t);
+		return fd;
+	}
+	t->fd = fd;
 	snprintf(t->elf_display, sizeof(t->elf_display), "%s", lib);
-	snprintf(t->elf_path, sizeof(t->elf_path), "%s%s", root, lib);
+	snprintf(t->elf_path, sizeof(t->elf_path), "/proc/self/fd/%d", fd);
 	return 0;
+}
+
+int target__parse_shebang(const char *head, size_t n, char *prog, size_t len)
+{
+	char line[PATH_MAX], *interp, *arg, *save = NULL;
+	const char *nl;
+	size_t ll;
+
+	if (n < 2 || head[0] != '#' || head[1] != '!')
+		return 0;
+	/* Bounded by n: the bytes need not hold a newline or a NUL. */
+	nl = memchr(head + 2, '\n', n - 2);
+	ll = nl ? (size_t)(nl - head - 2) : n - 2;
+	ll = strnlen(head + 2, ll);
+	if (ll >= sizeof(line))
+		return -ENOEXEC;
+	memcpy(line, head + 2, ll);
+	line[ll] = 0;
+	interp = strtok_r(line, " \t", &save);
+	if (!interp)
+		return -ENOEXEC;
+	arg = strtok_r(NULL, " \t", &save);
+	/* #!/usr/bin/env [-S] python3: the program env will look up. */
+	if (!strcmp(basename(interp), "env")) {
+		while (arg && arg[0] == '-')
+			arg = strtok_r(NULL, " \t", &save);
+		if (!arg)
+			return -ENOEXEC;
+		interp = arg;
+	}
+	if (snprintf(prog, len, "%s", interp) >= (int)len)
+		return -ENOEXEC;
+	return 1;
 }
 
 int target__resolve_command(const char *cmd, char *path, size_t path_len, char *err,
 			    size_t err_len)
 {
-	char file[PATH_MAX], head[PATH_MAX];
-	const char *next = cmd;
+	char file[PATH_MAX], head[PATH_MAX], next[PATH_MAX];
 	int depth, ret;
 
+	snprintf(next, sizeof(next), "%s", cmd);
 	for (depth = 0; depth < 4; depth++) {
 		struct needed_ctx nc = { "" };
 		struct elf_file ef;
-		char *interp, *arg, *save = NULL;
-		int n;
+		ssize_t n;
+		int fd;
 
 		ret = find_executable(next, file, sizeof(file));
 		if (ret) {
 			snprintf(err, err_len, "cannot run %s: %s", next, strerror(-ret));
 			return ret;
 		}
-		snprintf(head, sizeof(head), "%s", file);
-		n = read_small_file(file, head, sizeof(head));
+		n = read_rooted(AT_FDCWD, file, head, sizeof(head));
 		if (n < 0) {
 			snprintf(err, err_len, "cannot read %s: %s", file, strerror(-n));
 			return n;
 		}
-		if (n > 2 && head[0] == '#' && head[1] == '!') {
-			head[strcspn(head, "\n")] = 0;
-			interp = strtok_r(head + 2, " \t", &save);
-			arg = strtok_r(NULL, " \t", &save);
-			if (!interp)
-				break;
-			/* #!/usr/bin/env [-S] python3: the program env will look up. */
-			if (!strcmp(basename(interp), "env")) {
-				while (arg && arg[0] == '-')
-					arg = strtok_r(NULL, " \t", &save);
-				if (!arg)
-					break;
-				next = strdupa(arg);
-			} else {
-				next = strdupa(interp);
-			}
+		ret = target__parse_shebang(head, n, next, sizeof(next));
+		if (ret < 0)
+			break;
+		if (ret > 0)
 			continue;
-		}
 		ret = elf_file__open(&ef, file);
 		if (ret) {
 			snprintf(err, err_len, "%s: %s", file,
@@ -390,12 +530,15 @@ int target__resolve_command(const char *cmd, char *path, size_t path_len, char *
 		}
 		elf_file__for_each_needed(&ef, needed_cb, &nc);
 		if (nc.name[0]) {
-			ret = resolve_libpython("", file, &ef, nc.name, getenv("LD_LIBRARY_PATH"),
-						path, path_len);
+			fd = target__find_library(AT_FDCWD, file, elf_file__runpath(&ef),
+						  elf_file__has_runpath(&ef), nc.name,
+						  getenv("LD_LIBRARY_PATH"), path, path_len, err,
+						  err_len);
 			elf_file__close(&ef);
-			if (ret)
-				snprintf(err, err_len, "%s needs %s, which was not found", file, nc.name);
-			return ret;
+			if (fd < 0)
+				return fd;
+			close(fd);
+			return 0;
 		}
 		elf_file__close(&ef);
 		snprintf(path, path_len, "%s", file);

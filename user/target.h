@@ -11,25 +11,70 @@
 struct target {
 	pid_t pid;
 	char comm[16];
-	char elf_path[PATH_MAX];	/* openable from here: /proc/PID/root/... */
+	/*
+	 * The ELF file, openable from here without walking the target's paths:
+	 * the kernel's link to the very inode (/proc/PID/map_files/RANGE for a
+	 * libpython mapping, deleted or not; /proc/PID/exe), or /proc/self/fd/N
+	 * once held (fd).
+	 */
+	char elf_path[PATH_MAX];
 	char elf_display[PATH_MAX];	/* the same file as the target sees it */
+	char root[32];		/* its root directory: /proc/PID/root, /proc/self/fd/N */
+	int fd, root_fd;	/* held by target__hold or target__from_exec, else -1 */
 	int build;		/* index in the tracer's builds, -1 before attach */
 	bool exited;
 };
 
 /*
  * The interpreter's ELF file of a running process: the libpython mapping
- * when there is one, else the executable, reached through /proc/PID/root so
- * paths inside containers work. 0, or -errno with a reason in err.
+ * when there is one, else the executable. 0, or -errno with a reason in err
+ * (-EPERM: a file gcbpf refuses to read, see rootfs.h).
  */
 int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len);
 
 /*
  * Like target__from_pid, for a process that has just called exec: ld.so has
  * not mapped libpython yet, so a DT_NEEDED libpython is looked up in the
- * process's own root and LD_LIBRARY_PATH.
+ * process's own root (never out of it) and LD_LIBRARY_PATH. Holds the file
+ * found (t->fd): target__release.
  */
 int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len);
+
+/*
+ * Holds the ELF file and the root open (fd, root_fd), so that elf_path and
+ * root stay valid after the process exits. 0 or -errno with a reason in err.
+ */
+int target__hold(struct target *t, char *err, size_t err_len);
+void target__release(struct target *t);
+
+/* One line of /proc/PID/maps, split in place (newline and " (deleted)" cut off). */
+struct maps_line {
+	char range[64];		/* "START-END", the name in /proc/PID/map_files */
+	const char *path;	/* the file mapped (absolute), NULL for none */
+	bool deleted;
+};
+int target__parse_maps_line(char *line, struct maps_line *m);
+
+/* The value of `name` in an environ block (NUL-separated, len bytes), or NULL. */
+const char *target__env_lookup(const char *env, size_t len, const char *name);
+
+/*
+ * A #! line (the first n bytes of a file) -> the program it runs, in prog;
+ * `#!/usr/bin/env [-S] [-opts] python3` gives python3. 1 if it is a #! line
+ * naming a program, 0 if not a #! line, -ENOEXEC for an empty or bad one.
+ */
+int target__parse_shebang(const char *head, size_t n, char *prog, size_t len);
+
+/*
+ * ld.so's search for library `lib` needed by `exe` (the path as the target
+ * sees it): DT_RPATH (runpath, unless is_runpath), LD_LIBRARY_PATH, DT_RUNPATH,
+ * /etc/ld.so.conf.d's and the default directories, all inside root_fd
+ * (AT_FDCWD: ours). The found path goes to out; returns its fd
+ * (rootfs__open), or -errno with a reason in err.
+ */
+int target__find_library(int root_fd, const char *exe, const char *runpath, bool is_runpath,
+			 const char *lib, const char *ld_library_path, char *out, size_t len,
+			 char *err, size_t err_len);
 
 /* cmd as execvp would find it (PATH); 0, or -errno with a reason in err. */
 int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len);

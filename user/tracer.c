@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "gcbpf.skel.h"
 #include "log.h"
+#include "pystack.h"
 #include "tracer.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -33,10 +38,53 @@ static int handle_proc_event(void *ctx, void *data, size_t size)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
+	const struct gc_event *e = data;
+	const struct gc_stack *st = (const void *)(e + 1);
 
-	if (size >= sizeof(struct gc_event))
-		t->opts.on_event(t->opts.ctx, data);
+	if (size < sizeof(*e))
+		return 0;
+	t->ev_stack = NULL;
+	if ((e->flags & GC_EV_STACK) && size >= sizeof(*e) + sizeof(*st) &&
+	    st->nr <= (size - sizeof(*e) - sizeof(*st)) / sizeof(st->frames[0]))
+		t->ev_stack = st;
+	t->opts.on_event(t->opts.ctx, e);
+	t->ev_stack = NULL;
 	return 0;
+}
+
+/*
+ * What works, measured on Linux 6.18 (perf_event_paranoid 2): CAP_BPF and
+ * CAP_PERFMON load the programs and attach the tracepoints, but every
+ * uprobe is refused (EACCES) without CAP_SYS_ADMIN; reading another user's
+ * /proc/PID/{exe,maps,root} takes CAP_SYS_PTRACE.
+ */
+#define PRIV_ADVICE "run as root (uprobes need CAP_SYS_ADMIN: CAP_BPF and CAP_PERFMON are " \
+	"not enough; other users' processes need CAP_SYS_PTRACE too)"
+
+/*
+ * Whether uprobes can be attached at all, before anything runs untraced:
+ * one on this process's own getpid(), for this process only, at once removed.
+ * Only a refusal is an error here; anything else, the real attach says.
+ */
+static int check_uprobes(struct tracer *t)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "getpid");
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(t->skel->progs.probe_empty, getpid(), "libc.so.6", 0,
+					       &o);
+	if (link) {
+		bpf_link__destroy(link);
+		return 0;
+	}
+	err = -errno;
+	if (err != -EPERM && err != -EACCES) {
+		p_debug("uprobe self-check: %s", strerror(-err));
+		return 0;
+	}
+	p_err("cannot attach uprobes: %s; %s", strerror(-err), PRIV_ADVICE);
+	return err;
 }
 
 /* Kernel support gcbpf needs, checked up front so the error says what is missing. */
@@ -79,7 +127,11 @@ static int attach_process_tracking(struct tracer *t)
 	int err;
 
 	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bpf_link *link = bpf_program__attach(progs[i]);
+		struct bpf_link *link;
+
+		if (progs[i] == t->skel->progs.follow_fork && !t->opts.follow)
+			continue;	/* -p: the targets, not their children */
+		link = bpf_program__attach(progs[i]);
 
 		if (!link) {
 			err = -errno;
@@ -96,31 +148,176 @@ static int attach_process_tracking(struct tracer *t)
 	return err;
 }
 
-void tracer__stop_following(struct tracer *t)
-{
-	int fd = bpf_map__fd(t->skel->maps.tracked);
-	__u32 key, next, *prev = NULL;
+/*
+ * How long a BPF program that read stops_live just before it was cleared
+ * may still be running (it sends the SIGSTOP, then marks `tracked`).
+ */
+#define STOP_GRACE_NS 20000000L
 
-	if (!t->opts.stop_on_exec)
-		return;
-	t->skel->data->stops_live = 0;
-	ring_buffer__consume(t->rb);	/* continues those already reported */
-	/* An exec between the last read and the store above stopped its
-	 * process with nobody left to continue it: continue every tracked one. */
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+/*
+ * No more stops at exec, then a SIGCONT for every process stopped at an
+ * exec (marked TRACKED_STOPPED), whatever its state now: one whose SIGSTOP
+ * is still pending must get it too (a SIGCONT cancels a pending stop), and
+ * one that was continued already does not mind. drain: read the events
+ * still queued first (the loader; NULL for the watchdog). Syscalls only, so
+ * that the watchdog can run it. Returns how many were sent a SIGCONT.
+ */
+static int disarm_and_sweep(volatile __u32 *stops_live, int tracked_fd, struct tracer *drain)
+{
+	struct timespec grace = { 0, STOP_GRACE_NS };
+	__u32 key, next, *prev = NULL;
+	__u8 mark;
+	int n = 0;
+
+	*stops_live = 0;
+	__sync_synchronize();
+	nanosleep(&grace, NULL);
+	if (drain)
+		ring_buffer__consume(drain->rb);	/* arms and continues those reported */
+	while (!bpf_map_get_next_key(tracked_fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		kill(key, SIGCONT);
+		if (!bpf_map_lookup_elem(tracked_fd, &key, &mark) && mark == TRACKED_STOPPED &&
+		    !kill(key, SIGCONT))
+			n++;
 	}
+	return n;
+}
+
+void tracer__stop_following(struct tracer *t)
+{
+	if (!t->opts.stop_on_exec || !t->skel)
+		return;
+	disarm_and_sweep(&t->skel->data->stops_live, bpf_map__fd(t->skel->maps.tracked), t);
+}
+
+void tracer__continue(struct tracer *t, pid_t pid)
+{
+	if (kill(pid, SIGCONT) && errno != ESRCH)
+		p_warn("cannot continue pid %d: %s", pid, strerror(errno));
+}
+
+/* Closes every fd from 3 on but a and b. */
+static void close_fds_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		close_range(3, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+}
+
+/*
+ * The watchdog: waits for gcbpf to end (EOF on the pipe; a byte first when
+ * it ended normally and swept already), then disarms and sweeps, so even a
+ * SIGKILLed gcbpf leaves nothing stopped. It holds no program, link or
+ * ring buffer fd (they would keep probes alive): only the pipe and
+ * `tracked`; stops_live is the .data mapping, shared across fork.
+ */
+static void __attribute__((noreturn)) watchdog_main(int rd, int tracked_fd,
+						    volatile __u32 *stops_live)
+{
+	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN,
+				       SIGTTOU, SIGPIPE, SIGUSR1, SIGUSR2 };
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ssize_t r;
+	size_t i;
+	char c;
+	int n;
+
+	/* Its own process group: a terminal's Ctrl-C is for gcbpf and the command. */
+	setpgid(0, 0);
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	prctl(PR_SET_NAME, "gcbpf-watchdog");
+	if (devnull >= 0) {
+		/* Nobody waits for EOF on gcbpf's stdout because of us; stderr stays. */
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+	}
+	close_fds_except(rd, tracked_fd);
+	do
+		r = read(rd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	n = disarm_and_sweep(stops_live, tracked_fd, NULL);
+	if (r != 1 && n)
+		p_warn("gcbpf ended without continuing the processes it stopped at exec: its "
+		       "watchdog continued %d", n);
+	_exit(0);
+}
+
+/* Before anything can be stopped: the watchdog, a child that outlives gcbpf. */
+static int start_watchdog(struct tracer *t)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC)) {
+		p_err("cannot create the watchdog's pipe: %s", strerror(errno));
+		return -errno;
+	}
+	fflush(NULL);	/* nothing buffered is written twice */
+	t->watchdog = fork();
+	if (t->watchdog < 0) {
+		int err = -errno;
+
+		p_err("cannot fork the watchdog that continues stopped processes: %s",
+		      strerror(-err));
+		close(p[0]);
+		close(p[1]);
+		t->watchdog = 0;
+		return err;
+	}
+	if (t->watchdog == 0) {
+		close(p[1]);
+		watchdog_main(p[0], bpf_map__fd(t->skel->maps.tracked), &t->skel->data->stops_live);
+	}
+	close(p[0]);
+	t->watchdog_fd = p[1];
+	return 0;
+}
+
+static void stop_watchdog(struct tracer *t)
+{
+	if (t->watchdog <= 0)
+		return;
+	/* Swept already (tracer__stop_following), or nothing was ever stopped. */
+	if (write(t->watchdog_fd, "e", 1) != 1)
+		p_debug("cannot tell the watchdog: %s", strerror(errno));
+	close(t->watchdog_fd);
+	while (waitpid(t->watchdog, NULL, 0) < 0 && errno == EINTR)
+		;
+	t->watchdog = 0;
 }
 
 int tracer__track(struct tracer *t, pid_t pid)
 {
 	__u32 key = pid;
-	__u8 one = 1;
+	__u8 one = TRACKED;
 
 	return bpf_map__update_elem(t->skel->maps.tracked, &key, sizeof(key), &one, sizeof(one),
 				    BPF_ANY);
+}
+
+/* Only the programs this run attaches are loaded (the benchmark's floors are not). */
+static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *opts)
+{
+	bool gcbpf = opts->programs == PROGRAMS_GCBPF;
+	bool procs = opts->follow || opts->report_exec || opts->watch_exec;
+
+	bpf_program__set_autoload(skel->progs.usdt_gc_start, gcbpf);
+	bpf_program__set_autoload(skel->progs.usdt_gc_done, gcbpf);
+	bpf_program__set_autoload(skel->progs.uprobe_gc_enter, gcbpf);
+	bpf_program__set_autoload(skel->progs.uretprobe_gc_exit, gcbpf);
+	/* ... and for check_uprobes() */
+	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY ||
+				  opts->follow || opts->report_exec);
+	bpf_program__set_autoload(skel->progs.clock_enter, opts->programs == PROGRAMS_CLOCK);
+	bpf_program__set_autoload(skel->progs.clock_exit, opts->programs == PROGRAMS_CLOCK);
+	bpf_program__set_autoload(skel->progs.follow_fork, procs);
+	bpf_program__set_autoload(skel->progs.follow_exit, procs);
+	bpf_program__set_autoload(skel->progs.notify_exec, procs);
 }
 
 int tracer__open(struct tracer *t, const struct tracer_opts *opts)
@@ -139,14 +336,17 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 		p_err("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
+	load_only_needed(t->skel, opts);
 	t->skel->rodata->targ_min_ns = opts->min_ns;
 	t->skel->rodata->targ_aggregate = opts->aggregate;
 	t->skel->rodata->targ_events = opts->events || !opts->aggregate;
 	t->skel->rodata->targ_follow = opts->follow;
 	t->skel->rodata->targ_stop_on_exec = opts->stop_on_exec;
 	t->skel->rodata->targ_report_exec = opts->report_exec;
+	t->skel->rodata->targ_watch_exec = opts->watch_exec;
 	t->skel->rodata->targ_gen = opts->filter_gen ? opts->gen : -1;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
+	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
 	if (opts->comm) {
 		t->skel->rodata->targ_filter_comm = true;
 		strncpy((char *)t->skel->rodata->targ_comm, opts->comm, GCBPF_COMM_LEN - 1);
@@ -154,8 +354,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 	err = gcbpf_bpf__load(t->skel);
 	if (err) {
 		if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
-			p_err("cannot load BPF programs: %s; run as root (needs CAP_BPF and "
-			      "CAP_PERFMON, or CAP_SYS_ADMIN)", strerror(-err));
+			p_err("cannot load BPF programs: %s; %s", strerror(-err), PRIV_ADVICE);
 		else
 			p_err("cannot load BPF programs: %s (run with -v for the verifier log)",
 			      strerror(-err));
@@ -181,7 +380,19 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts)
 			return err;
 		}
 	}
-	if (opts->follow || opts->report_exec) {
+	/* Launch mode and system-wide attach later: a missing privilege is said now. */
+	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t))) {
+		tracer__close(t);
+		return err;
+	}
+	if (opts->stop_on_exec) {
+		err = start_watchdog(t);
+		if (err) {
+			tracer__close(t);
+			return err;
+		}
+	}
+	if (opts->follow || opts->report_exec || opts->watch_exec) {
 		err = attach_process_tracking(t);
 		if (err) {
 			tracer__close(t);
@@ -206,6 +417,16 @@ int tracer__add_build(struct tracer *t, const struct py_build *b)
 				   sizeof(b->layout), BPF_ANY);
 	if (err)
 		return err;
+	if (t->opts.stacks) {
+		struct gc_stack_layout sl = {};
+
+		/* No layout (read_len 0): its events say "no stack", said once. */
+		pystack__add_build(t->opts.stacks, idx, b, &sl);
+		err = bpf_map__update_elem(t->skel->maps.stack_layouts, &idx, sizeof(idx), &sl,
+					   sizeof(sl), BPF_ANY);
+		if (err)
+			return err;
+	}
 	t->builds[idx] = malloc(sizeof(*b));
 	if (!t->builds[idx])
 		return -ENOMEM;
@@ -312,19 +533,50 @@ static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 int tracer__attach(struct tracer *t, int build, pid_t pid)
 {
 	const struct py_build *b = t->builds[build];
-	int err = b->probe == GC_PROBE_USDT ? attach_usdt(t, build, pid)
-					    : attach_uprobe(t, build, pid);
+	int i, err;
 
+	/* A second attachment would report every collection twice. */
+	for (i = 0; i < t->nr_attached; i++)
+		if (t->attached[i].build == build && (t->attached[i].pid == pid ||
+						      t->attached[i].pid == -1))
+			return 0;
+	if (t->nr_attached == t->cap_attached) {
+		int cap = t->cap_attached ? 2 * t->cap_attached : 16;
+		void *a = realloc(t->attached, cap * sizeof(*t->attached));
+
+		if (!a)
+			return -ENOMEM;
+		t->attached = a;
+		t->cap_attached = cap;
+	}
+	err = b->probe == GC_PROBE_USDT ? attach_usdt(t, build, pid) : attach_uprobe(t, build, pid);
+	if (!err)
+		t->attached[t->nr_attached++] = (typeof(*t->attached)){ build, pid };
 	if (err)
-		p_err("cannot attach %s probes to %s (pid %d): %s%s", py_build__probe_name(b->probe),
+		p_err("cannot attach %s probes to %s (pid %d): %s%s%s", py_build__probe_name(b->probe),
 		      b->display_path, pid, strerror(-err),
-		      err == -EPERM || err == -EACCES ? "; run as root" : "");
+		      err == -EPERM || err == -EACCES ? "; " : "",
+		      err == -EPERM || err == -EACCES ? PRIV_ADVICE : "");
 	return err;
+}
+
+/* Without its watchdog, stopping at exec is no longer safe: it ends. */
+static void check_watchdog(struct tracer *t)
+{
+	if (t->watchdog <= 0 || waitpid(t->watchdog, NULL, WNOHANG) != t->watchdog)
+		return;
+	t->watchdog = 0;
+	close(t->watchdog_fd);
+	t->skel->data->stops_live = 0;
+	p_warn("gcbpf's watchdog ended: processes are no longer stopped at exec, so a new "
+	       "binary may miss its first collections");
 }
 
 int tracer__poll(struct tracer *t, int timeout_ms)
 {
 	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	check_watchdog(t);
 
 	if (n == -EINTR)
 		n = 0;
@@ -400,9 +652,11 @@ void tracer__close(struct tracer *t)
 {
 	int i;
 
+	stop_watchdog(t);
 	for (i = 0; i < t->nr_links; i++)
 		bpf_link__destroy(t->links[i]);
 	free(t->links);
+	free(t->attached);
 	ring_buffer__free(t->rb);
 	gcbpf_bpf__destroy(t->skel);
 	for (i = 0; i < t->nr_builds; i++)

@@ -14,6 +14,7 @@
 struct gcbpf_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct pystack;
 
 typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
 
@@ -31,6 +32,7 @@ struct tracer_opts {
 	bool events;		/* an event per collection (else only aggregate: cheaper) */
 	bool follow;		/* only processes added with tracer__track() and their children */
 	bool stop_on_exec;	/* with follow: stop them at exec until tracer__continue() */
+	bool watch_exec;	/* -p: report execs of the processes added with tracer__track() */
 	bool report_exec;	/* report every exec on the host (system-wide mode) */
 	const char *comm;	/* only processes with this comm */
 	int cgroup_fd;		/* > 0: only tasks in this cgroup (v2) and below */
@@ -39,6 +41,7 @@ struct tracer_opts {
 	void (*on_exec)(void *ctx, const struct gc_proc_event *e);
 	tracer_event_fn on_event;
 	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
+	struct pystack *stacks;	/* --stacks: walk frames (depth: stacks->depth); NULL: no */
 	void *ctx;
 };
 
@@ -51,18 +54,31 @@ struct tracer {
 	int nr_probes;
 	struct bpf_link **links;
 	int nr_links, cap_links;
+	const struct gc_stack *ev_stack;	/* during on_event: the event's stack, or NULL */
+	struct { int build; pid_t pid; } *attached;	/* tracer__attach() done, once each */
+	int nr_attached, cap_attached;
+	pid_t watchdog;		/* stop_on_exec: continues the stopped processes if gcbpf dies */
+	int watchdog_fd;	/* our end of its pipe: EOF tells it gcbpf ended */
 };
 
 /* Checks privileges and kernel support, loads the programs. 0 or -errno; says why. */
 int tracer__open(struct tracer *t, const struct tracer_opts *opts);
 /* Registers a build (once per file, by device and inode); returns its index or -errno. */
 int tracer__add_build(struct tracer *t, const struct py_build *b);
-/* Attaches a build's probes for one process (pid -1: every process). 0 or -errno; says why. */
+/*
+ * Attaches a build's probes for one process (pid -1: every process); again
+ * for the same pair is a no-op. 0 or -errno; says why.
+ */
 int tracer__attach(struct tracer *t, int build, pid_t pid);
-/* Follow mode: trace pid, and every process it forks, from now on. */
+/* Follow mode: trace pid, and every process it forks, from now on; watch_exec: report its execs. */
 int tracer__track(struct tracer *t, pid_t pid);
-/* Follow mode, before gcbpf stops reading events: no more stops at exec,
- * and every process of the tree continued. */
+/* A process the BPF side stopped at exec (gc_proc_event.stopped), once its probes are armed. */
+void tracer__continue(struct tracer *t, pid_t pid);
+/*
+ * Follow mode, before gcbpf stops reading events: no more stops at exec,
+ * and every process of the tree that is still stopped by gcbpf continued.
+ * The watchdog does the same if gcbpf dies without calling this.
+ */
 void tracer__stop_following(struct tracer *t);
 /* Waits up to timeout_ms for events and hands them to on_event. */
 int tracer__poll(struct tracer *t, int timeout_ms);

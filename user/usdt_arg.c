@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <asm/ptrace.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "usdt_arg.h"
@@ -61,11 +63,16 @@ int usdt_arg__parse(const char *args, int index, struct gc_usdt_arg *out)
 		s += strcspn(s, " ");
 	}
 	end = s + strcspn(s, " ");
+	/* Digits only where strtol goes: it would skip blanks, maybe past end. */
+	if (!isdigit((unsigned char)s[0]) && s[0] != '-')
+		return -EINVAL;
 	size = strtol(s, &after, 10);
-	if (after == s || *after != '@' || size == 0 || labs(size) > 8 ||
+	if (after == s || after >= end || *after != '@' || size < -8 || size > 8 || size == 0 ||
 	    (labs(size) & (labs(size) - 1)))
 		return -EINVAL;
 	op = after + 1;
+	if (op >= end)
+		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->size = size;
 	if (*op == '%') {
@@ -76,14 +83,22 @@ int usdt_arg__parse(const char *args, int index, struct gc_usdt_arg *out)
 		const char *open;
 
 		if (*op != '(') {
-			disp = strtol(op, &after, 10);
-			if (after == op)
+			if (!isdigit((unsigned char)op[0]) && op[0] != '-')
 				return -ENOTSUP;	/* symbolic, e.g. var(%rip) */
+			errno = 0;
+			disp = strtol(op, &after, 10);
+			if (after == op || after >= end)
+				return -ENOTSUP;
+			if (errno || disp < INT32_MIN || disp > INT32_MAX)
+				return -EINVAL;
 			op = after;
 		}
 		open = op;
-		if (*open != '(' || end[-1] != ')' || memchr(open, ',', end - open))
-			return memchr(open, ',', end - open) ? -ENOTSUP : -EINVAL;
+		/* "(%reg)": at least 4 bytes, a ')' last, no index register. */
+		if (end - open < 4 || *open != '(' || end[-1] != ')')
+			return -EINVAL;
+		if (memchr(open, ',', end - open))
+			return -ENOTSUP;
 		off = reg_offset(open + 1, end - open - 2);
 		out->deref = 1;
 		out->disp = disp;

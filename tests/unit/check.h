@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Minimal unit-test helpers. CHECK() counts and reports; check_done() prints
- * "test_NAME: N passed, M failed" (NAME from the including file) and returns
+ * "test_NAME: N passed, M failed, K skipped" (NAME from the including file) and returns
  * the exit status: return check_done(); from main().
  */
 #ifndef GCBPF_TEST_CHECK_H
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_passed, check_failed;
+static int check_passed, check_failed, check_skipped;
 
 #define CHECK(cond, ...)							\
 	({									\
@@ -40,9 +40,10 @@ static int check_passed, check_failed;
 		      __a ? __a : "(null)", __b ? __b : "(null)");		\
 	})
 
-/* A part of the test that cannot run here: said, not counted. */
+/* A part of the test that cannot run here: said, and counted as a skip. */
 #define SKIP(...)								\
 	do {									\
+		check_skipped++;						\
 		fprintf(stderr, "%s:%d: SKIP: ", __FILE__, __LINE__);		\
 		fprintf(stderr, __VA_ARGS__);					\
 		fputc('\n', stderr);						\
@@ -55,7 +56,8 @@ static inline int check_done_file(const char *file)
 
 	base = base ? base + 1 : file;
 	n = strcspn(base, ".");
-	printf("%.*s: %d passed, %d failed\n", (int)n, base, check_passed, check_failed);
+	printf("%.*s: %d passed, %d failed, %d skipped\n", (int)n, base, check_passed, check_failed,
+	       check_skipped);
 	fflush(stdout);
 	return check_failed ? 1 : 0;
 }

@@ -58,6 +58,14 @@ static const char full_s[] =
 
 static const char plain_c[] = "int plain_function(int x) { return x + 1; }\n";
 
+/* .gnu_debuglink sections no linker writes: NOBITS (a size, no bytes), no NUL. */
+static const char nobits_s[] =
+	".section .gnu_debuglink,\"a\",@nobits\n.skip 64\n"
+	".section .note.GNU-stack,\"\",@progbits\n";
+static const char unterminated_s[] =
+	".section .gnu_debuglink,\"\",@progbits\n.ascii \"abcdefgh\"\n"
+	".section .note.GNU-stack,\"\",@progbits\n";
+
 static bool build_fixtures(void)
 {
 	return fx_write("full.c", full_c) && fx_write("full.s", full_s) &&
@@ -69,7 +77,12 @@ static bool build_fixtures(void)
 	       fx_run("objcopy --only-keep-debug full.so full.debug") &&
 	       fx_run("objcopy --add-gnu-debuglink=full.debug full.so") &&
 	       fx_run("strip --strip-all -o stripped.so full.so") &&
-	       fx_run("cc -shared -fPIC -O0 -nostdlib -Wl,--build-id=none -o plain.so plain.c");
+	       fx_run("cc -shared -fPIC -O0 -nostdlib -Wl,--build-id=none -o plain.so plain.c") &&
+	       fx_write("nobits.s", nobits_s) && fx_write("unterminated.s", unterminated_s) &&
+	       /* Objects, not linked: ld would drop .gnu_debuglink. */
+	       fx_run("cc -c -o nobits.o nobits.s") &&
+	       fx_run("cc -c -o unterminated.o unterminated.s") &&
+	       fx_run("mkfifo fifo.so");
 }
 
 static void test_open_errors(void)
@@ -82,7 +95,7 @@ static void test_open_errors(void)
 	CHECK_EQ(elf_file__open(&ef, fx_path("not-elf.txt")), -ENOEXEC);
 	CHECK(ef.fd == -1 && ef.elf == NULL, "fd left open after -ENOEXEC: %d", ef.fd);
 	CHECK_EQ(elf_file__open(&ef, fx_path("empty")), -ENOEXEC);
-	CHECK_EQ(elf_file__open(&ef, fx_dir), -ENOEXEC);
+	CHECK_EQ(elf_file__open(&ef, fx_dir), -EPERM);	/* a directory */
 }
 
 struct count_ctx {
@@ -262,6 +275,7 @@ static void test_vaddr(struct elf_file *ef, const char *file)
 static void test_notes(struct elf_file *ef, const char *file)
 {
 	char want[128], got[128], small[12];
+	uint32_t crc = 0;
 
 	memset(got, 0, sizeof(got));
 	if (CHECK(fx_capture(want, sizeof(want),
@@ -276,8 +290,14 @@ static void test_notes(struct elf_file *ef, const char *file)
 	CHECK(elf_file__build_id(ef, small, sizeof(small) - 2) != 0, "build id in 10 bytes");
 	CHECK(small[10] == 'x' && small[11] == 'x', "wrote past the buffer");
 
-	CHECK_EQ(elf_file__debuglink(ef, got, sizeof(got)), 0);
+	memset(got, 0, sizeof(got));
+	CHECK_EQ(elf_file__debuglink(ef, got, sizeof(got), &crc), 0);
 	CHECK_STR(got, "full.debug");
+	CHECK(fx_capture(want, sizeof(want), "python3 -c 'import zlib; "
+			 "print(zlib.crc32(open(\"full.debug\", \"rb\").read()))'"), "crc32");
+	CHECK_EQ(crc, strtoul(want, NULL, 10));
+	/* Too small for the name: an error, not a truncated name. */
+	CHECK_EQ(elf_file__debuglink(ef, small, 5, &crc), -ENOENT);
 }
 
 static bool match_marker(const char *s, void *ctx)
@@ -333,9 +353,78 @@ static void test_plain(void)
 	CHECK(elf_file__runpath(&ef) == NULL, "no RUNPATH");
 	CHECK_EQ(elf_file__usdt_notes(&ef, notes, 4), 0);
 	CHECK_EQ(elf_file__build_id(&ef, buf, sizeof(buf)), -ENOENT);
-	CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf)), -ENOENT);
+	CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf), NULL), -ENOENT);
 	CHECK_EQ(elf_file__find_symbol(&ef, "plain_function", &sym), 0);
 	CHECK_EQ(elf_file__find_symbol(&ef, "PyGC_Collect", &sym), -ENOENT);
+	elf_file__close(&ef);
+}
+
+/* Found by libFuzzer: a NOBITS .gnu_debuglink gave strnlen a NULL. */
+static void test_hostile_debuglink(void)
+{
+	static const char pad[] = "ab\0\0\x11\x22\x33\x44", slash[] = "a/b\0\1\2\3\4";
+	struct elf_file ef;
+	GElf_Shdr shdr;
+	char buf[64];
+	uint32_t crc = 0;
+
+	if (CHECK_EQ(elf_file__open(&ef, fx_path("nobits.o")), 0)) {
+		CHECK(elf_file__section(&ef, ".gnu_debuglink", &shdr) &&
+		      shdr.sh_type == SHT_NOBITS, "the fixture has a NOBITS .gnu_debuglink");
+		CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf), &crc), -ENOENT);
+		elf_file__close(&ef);
+	}
+	/* No NUL inside the section: not read past it (ASan builds check). */
+	if (CHECK_EQ(elf_file__open(&ef, fx_path("unterminated.o")), 0)) {
+		CHECK(elf_file__section(&ef, ".gnu_debuglink", &shdr) && shdr.sh_size == 8,
+		      "the fixture has an 8-byte .gnu_debuglink");
+		CHECK_EQ(elf_file__debuglink(&ef, buf, sizeof(buf), &crc), -ENOENT);
+		elf_file__close(&ef);
+	}
+	CHECK_EQ(elf_file__parse_debuglink(NULL, 16, buf, sizeof(buf), &crc), -ENOENT);
+	CHECK_EQ(elf_file__parse_debuglink("", 1, buf, sizeof(buf), &crc), -ENOENT);
+	CHECK_EQ(elf_file__parse_debuglink(pad, sizeof(pad) - 1, buf, sizeof(buf), &crc), 0);
+	CHECK_STR(buf, "ab");
+	CHECK_EQ(crc, 0x44332211);
+	/* The CRC cut short, a path instead of a name. */
+	CHECK_EQ(elf_file__parse_debuglink(pad, sizeof(pad) - 2, buf, sizeof(buf), &crc), -ENOENT);
+	CHECK_EQ(elf_file__parse_debuglink(slash, sizeof(slash) - 1, buf, sizeof(buf), &crc),
+		 -ENOENT);
+}
+
+/* Files that are not regular are not opened at all (a FIFO would block). */
+static void test_not_regular(void)
+{
+	struct elf_file ef;
+
+	CHECK_EQ(elf_file__open(&ef, fx_path("fifo.so")), -EPERM);
+	CHECK_EQ(elf_file__open(&ef, "/dev/zero"), -EPERM);
+	CHECK(ef.fd == -1 && ef.elf == NULL, "state after -EPERM: fd %d", ef.fd);
+}
+
+/* The same bytes from memory give the same answers. */
+static void test_memory(const char *file)
+{
+	struct elf_file ef;
+	char got[128];
+	GElf_Sym sym;
+	FILE *f = fopen(file, "rb");
+	static char mem[1 << 20];
+	size_t n;
+
+	if (!CHECK(f != NULL, "open %s", file))
+		return;
+	n = fread(mem, 1, sizeof(mem), f);
+	fclose(f);
+	CHECK_EQ(elf_file__open_mem(&ef, mem, 16, "short"), -ENOEXEC);
+	if (!CHECK_EQ(elf_file__open_mem(&ef, mem, n, "mem"), 0))
+		return;
+	CHECK(ef.fd == -1, "no fd");
+	CHECK_EQ(elf_file__find_symbol(&ef, "Py_Version", &sym), 0);
+	CHECK_EQ(sym.st_value, fx_nm(file, "Py_Version"));
+	test_vaddr(&ef, file);
+	CHECK_EQ(elf_file__debuglink(&ef, got, sizeof(got), NULL), 0);
+	CHECK_STR(got, "full.debug");
 	elf_file__close(&ef);
 }
 
@@ -364,6 +453,9 @@ int main(void)
 	}
 	test_stripped();
 	test_plain();
+	test_hostile_debuglink();
+	test_not_regular();
+	test_memory(fx_path("full.so"));
 out:
 	fx_cleanup();
 	return check_done();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * layout__fill against /work/shared/reference/cpython-gc-internals.md §3a/3b/§4,
- * and debug_offsets__read on a real 3.13 file when there is one.
+ * layout__fill of each version's row (py_versions.c) against
+ * /work/shared/reference/cpython-gc-internals.md §3a/3b/§4, and
+ * debug_offsets__read on a real 3.13 file when there is one.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -32,13 +33,21 @@ static const struct want table[] = {
 	{ 12, false, 0x30, 16, 8, 0x70, 128, 224 },
 };
 
+/* The row of 3.minor (the micro of d's version, else 0), filled; -ENOENT: no row. */
 static int fill(struct gc_layout *l, int minor, bool debug, const struct debug_offsets *d,
 		char *err, size_t len)
 {
+	const struct py_version *v = py_versions__find(minor, d ? (d->version >> 8) & 0xff : 0,
+						       debug);
+
 	memset(l, 0x5c, sizeof(*l));	/* garbage, except the anchor the caller sets */
 	l->anchor_vaddr = ANCHOR;
 	err[0] = 0;
-	return layout__fill(l, minor, 0, debug, d, err, len);
+	if (!v) {
+		snprintf(err, len, "no row for 3.%d%s", minor, debug ? "d" : "");
+		return -ENOENT;
+	}
+	return layout__fill(l, v, d, err, len);
 }
 
 static void test_table(void)
@@ -70,9 +79,18 @@ static void test_table(void)
 		      w->minor);
 		CHECK(l.snap_long_lived == (w->long_lived < 0 ? -1 : w->long_lived - w->stats),
 		      "3.%d: snap_long_lived %d", w->minor, l.snap_long_lived);
+		/* long_lived_pending follows long_lived_total. */
+		CHECK(l.snap_long_lived_pending == (w->long_lived < 0 ? -1 : l.snap_long_lived + 8),
+		      "3.%d: snap_long_lived_pending %d", w->minor, l.snap_long_lived_pending);
 		/* Whatever is read from the snapshot lies inside it. */
-		CHECK(l.snap_long_lived + 16 <= GC_SNAP_BYTES, "3.%d: long_lived in snapshot",
-		      w->minor);
+		CHECK(l.snap_long_lived_pending + 8 <= l.snap_bytes && 72 <= l.snap_bytes &&
+		      l.snap_bytes <= GC_SNAP_BYTES && l.snap_bytes % 8 == 0,
+		      "3.%d: snap_bytes %d", w->minor, l.snap_bytes);
+		/* struct gc_generation_stats[3]: collections, collected, uncollectable. */
+		CHECK(l.rec_size == 24 && l.rec_collections == 0 && l.rec_collected == 8 &&
+		      l.rec_uncollectable == 16 && l.rec_candidates == -1 && l.rec_heap_size == -1,
+		      "3.%d: record %d %d %d %d", w->minor, l.rec_size, l.rec_collections,
+		      l.rec_collected, l.rec_uncollectable);
 		/* Fields gcbpf does not fill are -1, not the garbage that was there. */
 		CHECK(l.ring_seq_off == -1, "3.%d: ring_seq_off %d", w->minor, l.ring_seq_off);
 	}
@@ -83,28 +101,21 @@ static void test_table(void)
 
 static void test_unknown(void)
 {
+	const struct py_version *v13 = py_versions__find(13, 0, false);
 	struct gc_layout l;
 	char err[256];
-	struct debug_offsets d = { .version = 0x031000a0, .interp_gc = 7400, .gc_size = 176 };
 
-	CHECK_EQ(fill(&l, 5, false, NULL, err, sizeof(err)), -ENOTSUP);
-	CHECK(strstr(err, "3.5"), "err: %s", err);
-	CHECK_EQ(fill(&l, 2, false, NULL, err, sizeof(err)), -ENOTSUP);
-	CHECK(err[0], "a reason for 3.2");
-	/* No debug row but 3.11's. */
-	CHECK_EQ(fill(&l, 10, true, NULL, err, sizeof(err)), -ENOTSUP);
-	CHECK(strstr(err, "3.10") && strstr(err, "debug"), "err: %s", err);
+	/* No row but 3.11's for debug builds before 3.13 (the lookup's messages: test_py_versions). */
+	CHECK_EQ(fill(&l, 10, true, NULL, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(fill(&l, 5, false, NULL, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(fill(&l, 16, false, NULL, err, sizeof(err)), -ENOENT);
 	/* 3.13+ without _Py_DebugOffsets: nothing to go by. */
 	CHECK_EQ(fill(&l, 13, false, NULL, err, sizeof(err)), -ENOTSUP);
 	CHECK(strstr(err, "3.13") && strstr(err, "_Py_DebugOffsets"), "err: %s", err);
-	CHECK_EQ(fill(&l, 16, false, NULL, err, sizeof(err)), -ENOTSUP);
-	CHECK(strstr(err, "3.16"), "err: %s", err);
-	/* Newer than the table, even with offsets: not guessed. */
-	CHECK_EQ(fill(&l, 16, false, &d, err, sizeof(err)), -ENOTSUP);
-	CHECK(strstr(err, "3.16"), "err: %s", err);
 	/* A short err buffer is still terminated. */
 	memset(err, 'x', sizeof(err));
-	CHECK_EQ(layout__fill(&l, 5, 0, false, NULL, err, 4), -ENOTSUP);
+	if (CHECK(v13, "a 3.13 row"))
+		CHECK_EQ(layout__fill(&l, v13, NULL, err, 4), -ENOTSUP);
 	CHECK(strlen(err) == 3 && err[4] == 'x', "err truncated to 3: \"%s\"", err);
 }
 
@@ -172,18 +183,30 @@ static void test_debug_offsets(void)
 		CHECK_EQ(l.long_lived_off, 240);
 		CHECK_EQ(l.heap_size_off, 216);
 		CHECK_EQ(l.snap_long_lived, 120);
+		CHECK_EQ(l.snap_long_lived_pending, 128);
 		CHECK_EQ(l.snap_heap_size, 96);
+		CHECK_EQ(l.snap_bytes, GC_SNAP_BYTES);	/* the largest array read */
 		CHECK_EQ(l.stats_kind, GC_STATS_ARRAY);
 	}
-	/* 3.14.0-3.14.4 (incremental): sizeof 240, no long_lived counters. */
+	/* The row is the version's: a 3.14.10 whose GC state is 240 bytes is no 3.14.10. */
 	d.gc_size = 240;
+	CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "3.14.10") && strstr(err, "240") && strstr(err, "264"), "err: %s", err);
+	/* 3.14.0-3.14.4 (incremental): sizeof 240, no long_lived counters. */
+	d.version = 0x030e02f0;
 	if (CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), 0)) {
 		CHECK_EQ(l.stats_off, 120);
 		CHECK_EQ(l.long_lived_off, -1);
 		CHECK_EQ(l.snap_long_lived, -1);
+		CHECK_EQ(l.snap_long_lived_pending, -1);
 		CHECK_EQ(l.heap_size_off, 216);
+		CHECK_EQ(l.snap_heap_size, 96);
+		CHECK_EQ(l.snap_bytes, 104);
 		CHECK_EQ(l.stats_kind, GC_STATS_ARRAY);
 	}
+	d.gc_size = 264;
+	CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), -ENOTSUP);
+	d.gc_size = 240;
 	d.free_threaded = 1;
 	CHECK_EQ(fill(&l, 14, false, &d, err, sizeof(err)), -ENOTSUP);
 
@@ -204,6 +227,21 @@ static void test_debug_offsets(void)
 		CHECK_EQ(l.long_lived_off, 152);
 		CHECK_EQ(l.heap_size_off, 144);
 		CHECK_EQ(l.ring_seq_off, 1112);	/* §3d: update_seq */
+		CHECK_EQ(l.snap_bytes, 1120);	/* the whole struct gc_stats */
+		CHECK(l.snap_long_lived == -1 && l.snap_heap_size == -1, "ring: no GC-state counters");
+		/* §3d: young ring of 11 at 0 (index 704), two old rings of 3. */
+		CHECK(l.ring_items_off[0] == 0 && l.ring_items_off[1] == 712 &&
+		      l.ring_items_off[2] == 912, "ring items");
+		CHECK(l.ring_index_off[0] == 704 && l.ring_index_off[1] == 904 &&
+		      l.ring_index_off[2] == 1104, "ring index");
+		CHECK(l.ring_len[0] == 11 && l.ring_len[1] == 3 && l.ring_len[2] == 3, "ring len");
+		/* §3d: struct gc_generation_stats, 64 bytes. */
+		CHECK_EQ(l.rec_size, 64);
+		CHECK_EQ(l.rec_collections, 16);
+		CHECK_EQ(l.rec_collected, 24);
+		CHECK_EQ(l.rec_uncollectable, 32);
+		CHECK_EQ(l.rec_candidates, 40);
+		CHECK_EQ(l.rec_heap_size, 56);
 	}
 	/* A struct gc_stats of another size is another layout (FT: 224). */
 	d.gc_generation_stats_size = 224;

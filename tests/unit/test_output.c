@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* output: JSON lines (checked by Python's json module) and text; stats totals. */
+/*
+ * The outputs, each sink through its interface into a memstream: JSON lines
+ * and the Chrome trace (checked by Python's json module), text, the pause
+ * table, histograms, Prometheus rendering; the JSON writer; the totals.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,8 +12,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "check.h"
+#include "hdr.h"
+#include "identity.h"
+#include "json_writer.h"
+#include "out_prometheus.h"
 #include "output.h"
-#include "stats.h"
+#include "totals.h"
 
 static bool have_python;
 
@@ -28,6 +36,7 @@ static bool py_check(const char *text, const char *expr)
 		"L = [json.loads(x, object_pairs_hook=lambda p: p) for x in lines[:-1]]\n"
 		"D = [dict(x) for x in L]\n"
 		"K = [[k for k, v in x] for x in L]\n"
+		"J = [json.loads(x) for x in lines[:-1]]\n"
 		"sys.exit(0 if eval(os.environ[\"CHECK_EXPR\"]) else 3)\n"
 		"'";
 	FILE *p;
@@ -74,6 +83,7 @@ static struct gc_event event(void)
 	e.collections = 7;
 	e.probe = GC_PROBE_USDT;
 	e.cgroup_id = 42;
+	e.rss = 123 << 20;
 	return e;
 }
 
@@ -84,24 +94,70 @@ static void build(struct py_build *b)
 	snprintf(b->display_path, sizeof(b->display_path), "/opt/we\"ird\\/libpython3.11.so.1.0");
 }
 
-/* Everything written to a memstream: into a malloc'd string the caller frees. */
-struct sink {
+/* A sink writing into a memstream; sink_end() returns what it wrote (caller frees). */
+struct mem_sink {
+	struct sink s;
+	struct sink_config cfg;
 	char *buf;
 	size_t len;
-	FILE *f;
 };
 
-static void sink_open(struct sink *s)
+static void sink_begin(struct mem_sink *m, const struct sink_ops *ops, const struct sink_config *cfg,
+		       struct totals *t)
 {
-	s->buf = NULL;
-	s->len = 0;
-	s->f = open_memstream(&s->buf, &s->len);
+	memset(m, 0, sizeof(*m));
+	if (cfg)
+		m->cfg = *cfg;
+	m->s.ops = ops;
+	m->s.cfg = &m->cfg;
+	m->s.totals = t;
+	m->s.f = open_memstream(&m->buf, &m->len);
+	if (ops->start)
+		CHECK_EQ(ops->start(&m->s), 0);
 }
 
-static char *sink_close(struct sink *s)
+static void sink_event(struct mem_sink *m, const struct gc_event *e, const struct py_build *b)
 {
-	fclose(s->f);
-	return s->buf;
+	struct sink_event ev = { .e = e, .build = b };
+
+	m->s.ops->event(&m->s, &ev);
+}
+
+/* A report of t's whole run (interval: since the last one) through the sink's report op. */
+static void sink_report(struct mem_sink *m, struct totals *t, bool interval, bool final,
+			__u64 wall_ns)
+{
+	struct pause_rows rows;
+	struct sink_report r = { .totals = t, .rows = &rows, .interval = interval,
+				 .wall_ns = wall_ns };
+
+	if (!CHECK_EQ(totals__rows(t, interval, &rows), 0))
+		return;
+	if (final && m->s.ops->finish)
+		m->s.ops->finish(&m->s, &r);
+	else if (!final && m->s.ops->report)
+		m->s.ops->report(&m->s, &r);
+	pause_rows__free(&rows);
+}
+
+/* Finish without a report (the error path), free, and take the text. */
+static char *sink_end(struct mem_sink *m, bool finish)
+{
+	if (finish && m->s.ops->finish)
+		m->s.ops->finish(&m->s, NULL);
+	if (m->s.ops->free)
+		m->s.ops->free(&m->s);
+	fclose(m->s.f);
+	return m->buf;
+}
+
+static char *jsonl_of(const struct gc_event *e, const struct py_build *b)
+{
+	struct mem_sink m;
+
+	sink_begin(&m, &jsonl_sink, NULL, NULL);
+	sink_event(&m, e, b);
+	return sink_end(&m, false);
 }
 
 static int count_lines(const char *s)
@@ -119,18 +175,13 @@ static void test_jsonl_event(void)
 		"K == [['pid', 'tid', 'comm', 'iid', 'gen', 'reason', 'ts_start', 'ts_stop', "
 		"'duration_ns', 'duration', 'collected', 'uncollectable', 'heap_size', "
 		"'long_lived_total', 'long_lived_pending', 'candidates', 'collections', "
-		"'python', 'probe', 'binary', 'cgroup']]";
+		"'python', 'probe', 'binary', 'cgroup', 'rss']]";
 	struct gc_event e = event();
 	struct py_build b;
-	struct output o;
-	struct sink s;
 	char *out;
 
 	build(&b);
-	sink_open(&s);
-	output__init(&o, OUTPUT_JSONL, s.f, NULL);
-	output__event(&o, &e, &b);
-	out = sink_close(&s);
+	out = jsonl_of(&e, &b);
 	CHECK(count_lines(out) == 1 && out[strlen(out) - 1] == '\n', "one line: %s", out);
 	CHECK(out[0] == '{', "an object: %s", out);
 	CHECK_PY(out, keys);
@@ -142,6 +193,7 @@ static void test_jsonl_event(void)
 	CHECK_PY(out, "D[0]['heap_size'] is None and D[0]['long_lived_total'] == 100");
 	CHECK_PY(out, "D[0]['long_lived_pending'] is None and D[0]['candidates'] is None");
 	CHECK_PY(out, "D[0]['collections'] == 7 and D[0]['cgroup'] == 42");
+	CHECK_PY(out, "D[0]['rss'] == 123 * 2**20");
 	CHECK_PY(out, "D[0]['python'] == '3.11.7' and D[0]['probe'] == 'usdt'");
 	CHECK_PY(out, "D[0]['binary'] == '/opt/we\"ird\\\\/libpython3.11.so.1.0'");
 	/* Without python3, at least the key order and the nulls. */
@@ -163,12 +215,10 @@ static void test_jsonl_event(void)
 	e.collections = -1;
 	e.long_lived_total = -1;
 	e.cgroup_id = UINT64_MAX;
-	sink_open(&s);
-	output__init(&o, OUTPUT_JSONL, s.f, NULL);
-	output__event(&o, &e, NULL);
-	out = sink_close(&s);
+	e.rss = -1;
+	out = jsonl_of(&e, NULL);
 	CHECK(count_lines(out) == 1, "one line: %s", out);
-	CHECK_PY(out, "len(L) == 1 and len(K[0]) == 21");
+	CHECK_PY(out, "len(L) == 1 and len(K[0]) == 22");
 	CHECK_PY(out, "D[0]['comm'] == 'a\"b\\\\c\\x01\\x1f\\t\\n'");
 	CHECK_PY(out, "D[0]['iid'] is None and D[0]['reason'] is None and D[0]['gen'] == 0");
 	CHECK_PY(out, "D[0]['python'] is None and D[0]['binary'] is None");
@@ -178,17 +228,14 @@ static void test_jsonl_event(void)
 	CHECK_PY(out, "abs(D[0]['duration'] - 123.456789) < 1e-6");
 	CHECK_PY(out, "all(D[0][k] is None for k in ('collected', 'uncollectable', "
 		 "'collections', 'long_lived_total', 'heap_size'))");
-	CHECK_PY(out, "D[0]['cgroup'] == 2**64 - 1");
+	CHECK_PY(out, "D[0]['cgroup'] == 2**64 - 1 and D[0]['rss'] is None");
 	CHECK(strstr(out, "\"duration_ns\":123456789,"), "%s", out);
 	free(out);
 
 	/* A comm of all 16 bytes, no NUL. */
 	e = event();
 	memcpy(e.comm, "0123456789abcdef", 16);
-	sink_open(&s);
-	output__init(&o, OUTPUT_JSONL, s.f, NULL);
-	output__event(&o, &e, NULL);
-	out = sink_close(&s);
+	out = jsonl_of(&e, NULL);
 	CHECK(strstr(out, "\"comm\":\"0123456789abcdef\","), "%s", out);
 	free(out);
 }
@@ -198,18 +245,16 @@ static void test_reasons(void)
 	static const char *const want[] = { "'heap'", "'shutdown'", "'manual'", "None", "None" };
 	static const int reasons[] = { 0, 1, 2, 3, -1 };
 	struct gc_event e = event();
-	struct output o;
-	struct sink s;
+	struct mem_sink m;
 	char *out, expr[128];
 	int i;
 
-	sink_open(&s);
-	output__init(&o, OUTPUT_JSONL, s.f, NULL);
+	sink_begin(&m, &jsonl_sink, NULL, NULL);
 	for (i = 0; i < 5; i++) {
 		e.reason = reasons[i];
-		output__event(&o, &e, NULL);
+		sink_event(&m, &e, NULL);
 	}
-	out = sink_close(&s);
+	out = sink_end(&m, false);
 	CHECK_EQ(count_lines(out), 5);
 	for (i = 0; i < 5; i++) {
 		snprintf(expr, sizeof(expr), "D[%d]['reason'] == %s", i, want[i]);
@@ -219,194 +264,536 @@ static void test_reasons(void)
 	free(out);
 }
 
-static void test_json_string(void)
+static void test_json_writer(void)
 {
-	struct sink s;
-	char *out;
+	struct json_writer w;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
 
-	sink_open(&s);
-	json_string(s.f, "x\"y\\z\x7f\x02", 100);
-	json_string(s.f, "abcdef", 3);
-	json_string(s.f, "", 3);
-	out = sink_close(&s);
-	CHECK_STR(out, "\"x\\\"y\\\\z\x7f\\u0002\"\"abc\"\"\"");
+	json_escape(f, "x\"y\\z\x7f\x02\n", 100);
+	json_escape(f, "abcdef", 3);
+	json_escape(f, "", 3);
+	/* invalid UTF-8 (a lone continuation, an overlong '/', a surrogate) becomes U+FFFD;
+	 * valid multi-byte sequences pass */
+	json_escape(f, "\x80\xc0\xaf\xed\xa0\x80\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 100);
+	fputc('|', f);
+	jw_init(&w, f);
+	jw_start_object(&w);
+	jw_uint_field(&w, "a", 1);
+	jw_name(&w, "b");
+	jw_start_array(&w);
+	jw_int(&w, -2);
+	jw_null(&w);
+	jw_start_object(&w);
+	jw_end_object(&w);
+	jw_decimal(&w, 1234567, 3);
+	jw_decimal(&w, 5, 3);
+	jw_float(&w, 0.0 / 0.0, 2);
+	jw_bool(&w, true);
+	jw_end_array(&w);
+	jw_count_field(&w, "c", -1);
+	jw_count_field(&w, "d", 0);
+	jw_string_or_null_field(&w, "e", NULL);
+	jw_float_field(&w, "f", 2.5, 3);
+	jw_end_object(&w);
+	jw_end_line(&w);
+	jw_start_object(&w);
+	jw_end_object(&w);
+	jw_end_line(&w);
+	fclose(f);
+	CHECK_STR(out, "\"x\\\"y\\\\z\\u007f\\u0002\\n\"\"abc\"\"\""
+		  "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"|"
+		  "{\"a\":1,\"b\":[-2,null,{},1234.567,0.005,null,true],\"c\":null,\"d\":0,"
+		  "\"e\":null,\"f\":2.500}\n{}\n");
+	CHECK_PY(strchr(out, '|') + 1, "D[0]['b'][3] == 1234.567 and D[1] == {}");
 	free(out);
 }
 
 static void test_text(void)
 {
 	struct gc_event e = event();
-	struct output o;
-	struct sink s;
-	char *out, *line2, *line3;
+	struct mem_sink m;
+	char *out, *line2, *line3, *line4;
 
-	sink_open(&s);
-	output__init(&o, OUTPUT_TEXT, s.f, NULL);
-	output__event(&o, &e, NULL);
+	sink_begin(&m, &text_sink, NULL, NULL);
+	sink_event(&m, &e, NULL);
 	e.flags = GC_EV_READ_ERROR;
 	e.gen = 1;
 	e.ts_stop = e.ts_start + 123456789;
-	output__event(&o, &e, NULL);
-	out = sink_close(&s);
-	CHECK_EQ(count_lines(out), 3);
-	CHECK_EQ(o.lines, 2);
+	sink_event(&m, &e, NULL);
+	/* A name that would forge a line and move the cursor. */
+	e.flags = 0;
+	e.ts_stop = e.ts_start + 700;
+	memcpy(e.comm, "ev\nil\x1b[2J\xc2\x9b", 11);
+	sink_event(&m, &e, NULL);
+	out = sink_end(&m, true);
+	CHECK_EQ(count_lines(out), 4);
 	CHECK(!strncmp(out, "TIME", 4) && strstr(out, "PID") && strstr(out, "GEN") &&
-	      strstr(out, "PAUSE(ms)"), "header: %s", out);
+	      strstr(out, "PAUSE"), "header: %s", out);
 	line2 = strchr(out, '\n') + 1;
 	line3 = strchr(line2, '\n') + 1;
+	line4 = strchr(line3, '\n') + 1;
 	CHECK(strstr(line2, " 1234 ") && strstr(line2, " 1236 ") && strstr(line2, "python3") &&
-	      strstr(line2, " 2.500 ") && strstr(line2, " 5 ") && strstr(line2, " 1\n"),
+	      strstr(line2, " 2.500ms ") && strstr(line2, " 5 ") && strstr(line2, " 1 -\n"),
 	      "event line: %s", line2);
-	CHECK(strstr(line3, " 123.457 ") && strstr(line3, "?") && strstr(line3, " 1 "),
+	CHECK(strstr(line3, " 123.457ms ") && strstr(line3, "?") && strstr(line3, " 1 "),
 	      "read-error line: %s", line3);
-	free(out);
-
-	/* -q: nothing per event. */
-	sink_open(&s);
-	output__init(&o, OUTPUT_NONE, s.f, NULL);
-	output__event(&o, &e, NULL);
-	out = sink_close(&s);
-	CHECK_STR(out, "");
+	/* 0.7 us is 700ns, not 0.001 */
+	CHECK(strstr(line4, "ev\\x0ail\\x1b[2J\\x9b") && strstr(line4, " 700ns "),
+	      "escaped, in ns: %s", line4);
+	CHECK(!strchr(line4, '\x1b'), "no raw escape: %s", line4);
 	free(out);
 }
 
-static void test_parse_format(void)
+static void test_formats(void)
 {
-	enum output_format f = OUTPUT_NONE;
-
-	CHECK(!output__parse_format("text", &f) && f == OUTPUT_TEXT, "text");
-	CHECK(!output__parse_format("jsonl", &f) && f == OUTPUT_JSONL, "jsonl");
-	f = OUTPUT_NONE;
-	CHECK(!output__parse_format("json", &f) && f == OUTPUT_JSONL, "json");
-	f = OUTPUT_NONE;
-	CHECK(output__parse_format("xml", &f) != 0 && f == OUTPUT_NONE, "xml");
-	CHECK(output__parse_format("", &f) != 0, "empty");
+	CHECK(output__format("text") == &text_sink, "text");
+	CHECK(output__format("jsonl") == &jsonl_sink, "jsonl");
+	CHECK(output__format("json") == &jsonl_sink, "json");
+	CHECK(output__format("chrome") == &chrome_sink, "chrome");
+	CHECK(output__format("perfetto") == &chrome_sink, "perfetto");
+	CHECK(output__format("xml") == NULL, "xml");
+	CHECK(output__format("") == NULL, "empty");
+	CHECK_STR(output__format_names(), "text, jsonl or chrome");
+	CHECK(jsonl_sink.machine && chrome_sink.machine && !text_sink.machine, "machine");
 }
 
-static void add(struct stats *st, __u32 pid, const char *comm, int gen, __u64 ns,
-		__s64 collected)
+/* A kernel histogram as the BPF side would count these pauses. */
+/* Test pids no process has (beyond pid_max): nothing real in /proc. */
+#define P(n) (2000000000 + (n))
+
+static void hist_of(struct gc_hist *h, const __u64 *ns, int n, __s64 collected)
+{
+	int i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < n; i++)
+		hdr__add(h, ns[i], collected, 1);
+}
+
+static void set(struct totals *t, __u32 pid, int gen, const __u64 *ns, int n, __s64 collected)
+{
+	static struct gc_hist h;
+	struct gc_hist_key key = { .pid = pid, .gen = gen };
+
+	hist_of(&h, ns, n, collected);
+	totals__set_hist(t, &key, &h);
+}
+
+static void fill(struct totals *t)
+{
+	static const __u64 w0[] = { 100, 300, 200 }, w2[] = { 1ull << 33 }, m1[] = { 7 };
+	struct proc_totals *p;
+	int i;
+
+	totals__init(t, false, NULL);
+	p = totals__proc(t, P(10), "worker");
+	snprintf(p->id.container, sizeof(p->id.container), "0123456789ab");
+	snprintf(p->id.service, sizeof(p->id.service), "app.service");
+	totals__proc(t, P(5), "main");
+	set(t, P(10), 0, w0, 3, 4);
+	set(t, P(10), 2, w2, 1, 50);
+	set(t, P(5), 1, m1, 1, 0);
+	/* Many processes: the array grows. */
+	for (i = 0; i < 40; i++) {
+		__u64 ns = i + 1;
+		char comm[16];
+
+		snprintf(comm, sizeof(comm), "many%d", i);
+		totals__proc(t, P(1000 + i), comm);
+		set(t, P(1000 + i), 0, &ns, 1, i);
+	}
+	t->counters[GC_CNT_LOST] = 3;
+	t->counters[GC_CNT_READ_ERRORS] = 4;
+	t->counters[GC_CNT_NO_ENTRY] = 5;
+}
+
+static void test_totals(void)
+{
+	struct pause_rows rows;
+	struct totals t;
+	const struct pause_row *r;
+	pid_t gone[4];
+	int i;
+
+	fill(&t);
+	CHECK_EQ(t.procs.nr, 42);
+	if (!CHECK_EQ(totals__rows(&t, false, &rows), 0))
+		return;
+	/* sorted by pid: 5 (gen 1, all), 10 (gen 0, 2, all), 40 x (gen 0, all), then totals */
+	CHECK_EQ(rows.nr_procs, 42);
+	CHECK_EQ(rows.nr, 2 + 3 + 80 + 4);
+	r = &rows.rows[0];
+	CHECK(r->proc && r->proc->pid == P(5) && r->gen == 1 && r->t.count == 1 && r->t.sum_ns == 7,
+	      "first row");
+	r = &rows.rows[2];
+	CHECK(r->proc->pid == P(10) && r->gen == 0 && r->t.count == 3 && r->t.sum_ns == 600 &&
+	      r->t.max_ns == 300 && r->t.collected == 12 && r->t.uncollectable == 3, "pid 10 gen 0");
+	r = &rows.rows[4];
+	CHECK(r->proc->pid == P(10) && r->gen == -1 && r->parts == 2 && r->t.count == 4 &&
+	      r->t.sum_ns == 600 + (1ull << 33) && r->hist && r->hist->count == 4, "pid 10 all");
+	r = &rows.rows[rows.nr - 4];
+	CHECK(!r->proc && r->gen == 0 && r->t.count == 3 + 40 && r->t.sum_ns == 600 + 820,
+	      "total gen 0: %llu", (unsigned long long)r->t.sum_ns);
+	r = &rows.rows[rows.nr - 1];
+	CHECK(!r->proc && r->gen == -1 && r->parts == 3 && r->t.count == 45, "total all");
+	pause_rows__free(&rows);
+
+	/* An interval: nothing new since the base; then one more pause of pid 5. */
+	CHECK_EQ(totals__rows(&t, true, &rows), 0);
+	CHECK_EQ(rows.nr, 2 + 3 + 80 + 4);	/* the first interval: everything so far */
+	pause_rows__free(&rows);
+	CHECK_EQ(totals__rows(&t, true, &rows), 0);
+	CHECK_EQ(rows.nr, 0);
+	pause_rows__free(&rows);
+	{
+		static const __u64 m1[] = { 7, 9 };
+
+		set(&t, P(5), 1, m1, 2, 0);
+	}
+	CHECK_EQ(totals__rows(&t, true, &rows), 0);
+	CHECK(rows.nr == 4 && rows.rows[0].t.count == 1 && rows.rows[0].t.sum_ns == 9 &&
+	      rows.rows[0].t.max_ns == 9, "interval: %d rows", rows.nr);
+	pause_rows__free(&rows);
+
+	/* Retiring: a pid that exited (no such process) keeps its counts, loses its buckets,
+	 * and the totals keep its pauses. */
+	for (i = 0; i < t.procs.nr; i++)
+		if (t.procs.items[i].pid == P(1039))
+			t.procs.items[i].exited_ns = 1;
+	CHECK_EQ(totals__retire(&t, 1 + 1000, 1000, gone, 4), 1);
+	CHECK_EQ(gone[0], P(1039));
+	CHECK_EQ(totals__rows(&t, false, &rows), 0);
+	r = &rows.rows[rows.nr - 4];
+	CHECK(!r->proc && r->gen == 0 && r->t.count == 43 && r->hist &&
+	      hdr__percentile(r->hist, 1.0) == 300, "totals keep the retired pauses");
+	for (i = 0; i < rows.nr; i++)
+		if (rows.rows[i].proc && rows.rows[i].proc->pid == P(1039))
+			CHECK(!rows.rows[i].hist && rows.rows[i].t.count == 1 &&
+			      rows.rows[i].t.sum_ns == 40, "retired row");
+	pause_rows__free(&rows);
+	/* a new process with the retired pid gets its own row */
+	CHECK(totals__proc(&t, P(1039), "reborn") != NULL && t.procs.nr == 43, "pid reused");
+	totals__free(&t);
+}
+
+static void test_jsonl_reports(void)
+{
+	struct sink_config cfg = { .stats = true, .intervals = true };
+	struct mem_sink m;
+	struct totals t;
+	char *out;
+
+	fill(&t);
+	sink_begin(&m, &jsonl_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000000000);
+	out = sink_end(&m, false);
+	/* --stats rows (per process: gens + all; 4 totals), summaries, counters */
+	CHECK_PY(out, "all(d['type'] in ('stats', 'summary', 'counters') for d in D)");
+	CHECK_PY(out, "len([d for d in D if d['type'] == 'stats']) == 2 + 3 + 80 + 4");
+	CHECK_PY(out, "len([d for d in D if d['type'] == 'summary']) == 1 + 2 + 40");
+	CHECK_PY(out, "[d for d in D if d['type'] == 'summary'][0] == {'type': 'summary', "
+		 "'pid': 2000000005, 'comm': 'main', 'cmdline': None, 'unit': None, "
+		 "'container': None, 'service': 'main', 'gen': 1, 'count': 1, 'total_ns': 7, "
+		 "'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
+	CHECK_PY(out, "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, "
+		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0}");
+	CHECK_PY(out, "[d for d in D if d['type'] == 'stats' and d['pid'] is None and "
+		 "d['gen'] == 'all'][0]['count'] == 45");
+	CHECK_PY(out, "(lambda r: r['p50_ns'] == 200 and r['max_ns'] == 300 and r['sum_ns'] == 600 "
+		 "and r['mean_ns'] == 200.0 and r['interval'] is False and r['wall_ns'] == 10**9 and "
+		 "abs(r['gc_share'] - 6e-7) <= 1e-6)([d for d in D if d['type'] == 'stats' and "
+		 "d['pid'] == 2000000010 and d['gen'] == 0][0])");
+	free(out);
+
+	/* Without --stats: summaries and counters only; an interval report writes nothing. */
+	cfg.stats = false;
+	sink_begin(&m, &jsonl_sink, &cfg, &t);
+	sink_report(&m, &t, true, false, 1000);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK_PY(out, "len(D) == 43 + 1 and not any(d['type'] == 'stats' for d in D)");
+	free(out);
+	totals__free(&t);
+}
+
+static void test_table(void)
+{
+	struct sink_config cfg = { .stats = false };
+	struct mem_sink m;
+	struct totals t;
+	char *out;
+
+	fill(&t);
+	sink_begin(&m, &table_sink, &cfg, &t);
+	sink_report(&m, &t, true, false, 1000);	/* no --stats: no interval tables */
+	sink_report(&m, &t, false, true, 1000000000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "PID") && strstr(out, "CONTAINER") && strstr(out, "MAX"), "%s", out);
+	CHECK(!strstr(out, "P50") && !strstr(out, "GC(%)"), "plain table: %s", out);
+	CHECK(strstr(out, "0123456789ab") && strstr(out, "worker") && strstr(out, "main"), "%s", out);
+	/* units that fit: 600ns sum, 200ns mean, 8.590s max as ms */
+	CHECK(strstr(out, "600ns") && strstr(out, "200ns") && strstr(out, "8589.935ms"), "%s", out);
+	CHECK(strstr(out, "\ntotal ") != NULL, "totals of several processes: %s", out);
+	CHECK(strstr(out, "Lost: 3 events"), "%s", out);
+	/* header, 1 + 2 + 40 rows, 3 total rows (per gen), lost; and the blank line */
+	CHECK_EQ(count_lines(out), 1 + 1 + 43 + 3 + 1);
+	free(out);
+
+	cfg.stats = true;
+	cfg.table = TABLE_MD;
+	sink_begin(&m, &table_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000000000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "| PID | COMM | SERVICE | CONTAINER | GEN | COUNT | SUM | MEAN | P50 | P90 | "
+		      "P95 | P99 | MAX | GC(%) |\n|---|---|---|---|---:|"), "%s", out);
+	CHECK(strstr(out, "| 2000000010 | worker | app.service | 0123456789ab | all | 4 |"), "%s", out);
+	CHECK(strstr(out, "| total | - | - | - | all | 45 |"), "%s", out);
+	free(out);
+	totals__free(&t);
+
+	/* nothing collected */
+	totals__init(&t, false, NULL);
+	sink_begin(&m, &table_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "(no collections)") && !strstr(out, "Lost"), "%s", out);
+	free(out);
+	totals__free(&t);
+}
+
+static void test_hist(void)
+{
+	struct sink_config cfg = { .hist = HIST_GEN };
+	struct mem_sink m;
+	struct totals t;
+	char *out;
+
+	fill(&t);
+	sink_begin(&m, &hist_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "@pause_ns[gen 0]:\n") && strstr(out, "@pause_ns[gen 1]:\n") &&
+	      strstr(out, "@pause_ns[gen 2]:\n"), "%s", out);
+	CHECK(strstr(out, "[8G, 16G)") && strstr(out, "[256, 512)"), "%s", out);
+	free(out);
+	cfg.hist = HIST_PID;
+	sink_begin(&m, &hist_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "@pause_ns[2000000010, worker, gen 0]:") && !strstr(out, "@pause_ns[gen 0]"),
+	      "%s", out);
+	free(out);
+	totals__free(&t);
+}
+
+static void test_chrome(void)
 {
 	struct gc_event e = event();
+	struct py_build b;
+	struct mem_sink m;
+	char *out;
 
-	e.pid = pid;
-	snprintf(e.comm, sizeof(e.comm), "%s", comm);
-	e.gen = gen;
-	e.ts_start = 5000;
-	e.ts_stop = 5000 + ns;
-	e.collected = collected;
-	e.uncollectable = collected < 0 ? -1 : 1;
-	stats__add(st, &e);
-}
+	build(&b);
+	sink_begin(&m, &chrome_sink, NULL, NULL);
+	sink_event(&m, &e, &b);
+	e.tid = 1234;
+	e.ts_stop = e.ts_start + 1;
+	e.long_lived_total = -1;
+	e.heap_size = 77;
+	sink_event(&m, &e, &b);
+	out = sink_end(&m, true);
+	CHECK(strstr(out, "\"heap_size\":77") && strstr(out, "\"name\":\"heap_size\",\"ph\":\"C\""),
+	      "a heap_size counter: %s", out);
+	free(out);
 
-static const struct proc_stats *proc(const struct stats *st, pid_t pid)
-{
-	int i;
+	/* whole file: valid JSON, metadata once per process and thread, slices, counters */
+	sink_begin(&m, &chrome_sink, NULL, NULL);
+	e = event();
+	sink_event(&m, &e, &b);
+	sink_event(&m, &e, &b);
+	out = sink_end(&m, true);
+	{
+		char *flat = strdup(out), *p;
 
-	for (i = 0; i < st->nr; i++)
-		if (st->procs[i].pid == pid)
-			return &st->procs[i];
-	return NULL;
-}
-
-static void test_stats_and_summary(void)
-{
-	const __u64 counters[GC_CNT_MAX] = { 3, 4, 5 };
-	const struct proc_stats *p;
-	struct stats st = { 0 };
-	struct output o;
-	struct sink s, h;
-	char *out, *human;
-	int i;
-
-	add(&st, 10, "worker", 0, 100, 5);
-	add(&st, 10, "worker", 0, 300, 7);
-	add(&st, 10, "worker", 0, 200, -1);	/* read error: counted, no objects */
-	add(&st, 10, "worker", 2, 1ull << 40, 50);
-	add(&st, 5, "main", 1, 7, 0);
-	add(&st, 10, "worker", -1, 999999, 1000);	/* no generation: ignored */
-	add(&st, 10, "worker", 3, 999999, 1000);
-	/* Many processes: the array grows. */
-	for (i = 0; i < 40; i++)
-		add(&st, 1000 + i, "many", 0, i, i);
-
-	CHECK_EQ(st.nr, 42);
-	p = proc(&st, 10);
-	if (CHECK(p, "pid 10")) {
-		CHECK_STR(p->comm, "worker");
-		CHECK_EQ(p->gen[0].count, 3);
-		CHECK_EQ(p->gen[0].total_ns, 600);
-		CHECK_EQ(p->gen[0].max_ns, 300);
-		CHECK_EQ(p->gen[0].collected, 12);
-		CHECK_EQ(p->gen[0].uncollectable, 2);
-		CHECK_EQ(p->gen[1].count, 0);
-		CHECK_EQ(p->gen[2].count, 1);
-		CHECK_EQ(p->gen[2].total_ns, 1ull << 40);
-		CHECK_EQ(p->gen[2].max_ns, 1ull << 40);
+		for (p = flat; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		strcat(flat, "\n");
+		CHECK_PY(flat, "len(D) == 1 and J[0]['displayTimeUnit'] == 'ms'");
+		CHECK_PY(flat, "[x['ph'] for x in J[0]['traceEvents']] == ['M', 'M', 'X', 'C', 'C', 'X', 'C', "
+			 "'C']");
+		CHECK_PY(flat, "J[0]['traceEvents'][3] == {'name': 'rss_bytes', 'ph': 'C', "
+			 "'ts': 1002500.0, 'pid': 1234, 'args': {'bytes': 123 * 2**20}}");
+		CHECK_PY(flat, "J[0]['traceEvents'][0]['args']['name'] == 'python3 (Python 3.11.7)'");
+		CHECK_PY(flat, "(lambda x: x['ts'] == 1000000.0 and x['dur'] == 2500.0 and "
+			 "x['args']['reason'] == 'manual' and x['args']['collected'] == 5 and "
+			 "x['name'] == 'GC gen 2')(J[0]['traceEvents'][2])");
+		CHECK_PY(flat, "J[0]['traceEvents'][4]['args'] == {'objects': 100}");
+		free(flat);
 	}
-	p = proc(&st, 5);
-	if (CHECK(p, "pid 5"))
-		CHECK(p->gen[1].count == 1 && p->gen[1].total_ns == 7 && p->gen[0].count == 0,
-		      "pid 5 gen 1");
-	p = proc(&st, 1039);
-	CHECK(p && p->gen[0].count == 1 && p->gen[0].total_ns == 39, "pid 1039");
+	CHECK(strstr(out, "\"ts\":1000000.000,\"dur\":2500.000,"), "exact us: %s", out);
+	free(out);
 
-	sink_open(&s);
-	sink_open(&h);
-	output__init(&o, OUTPUT_JSONL, s.f, h.f);
-	output__summary(&o, &st, counters);
-	out = sink_close(&s);
-	human = sink_close(&h);
-	/* Sorted by pid. */
-	CHECK(st.procs[0].pid == 5 && st.procs[1].pid == 10 && st.procs[41].pid == 1039,
-	      "sorted: %d %d", st.procs[0].pid, st.procs[1].pid);
-	CHECK_EQ(count_lines(out), 1 + 2 + 40 + 1);
-	CHECK_PY(out, "len(L) == 44 and all(d['type'] == 'summary' for d in D[:-1])");
-	CHECK_PY(out, "D[0] == {'type': 'summary', 'pid': 5, 'comm': 'main', 'gen': 1, "
-		 "'count': 1, 'total_ns': 7, 'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
-	CHECK_PY(out, "D[1] == {'type': 'summary', 'pid': 10, 'comm': 'worker', 'gen': 0, "
-		 "'count': 3, 'total_ns': 600, 'max_ns': 300, 'collected': 12, "
-		 "'uncollectable': 2}");
-	CHECK_PY(out, "D[2]['pid'] == 10 and D[2]['gen'] == 2 and D[2]['total_ns'] == 2**40");
-	CHECK_PY(out, "[d['pid'] for d in D[:-1]] == [5, 10, 10] + list(range(1000, 1040))");
-	CHECK_PY(out, "K[-1] == ['type', 'lost', 'read_errors', 'no_entry'] and "
-		 "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, 'no_entry': 5}");
-	CHECK(strstr(out, "{\"type\":\"counters\",\"lost\":3,\"read_errors\":4,\"no_entry\":5}\n"),
+	/* The error path: started, finished without events: still valid JSON. */
+	sink_begin(&m, &chrome_sink, NULL, NULL);
+	out = sink_end(&m, true);
+	CHECK_STR(out, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n]}\n");
+	free(out);
+}
+
+static char *render(struct totals *t, bool per_pid)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	prometheus__render(f, t, per_pid);
+	fclose(f);
+	return out;
+}
+
+static void test_prometheus(void)
+{
+	struct totals t;
+	char *out, *p;
+	pid_t gone[4];
+	int i;
+
+	fill(&t);
+	snprintf(t.procs.items[0].id.service, sizeof(t.procs.items[0].id.service), "we\"ird\\\n");
+	t.procs.items[0].long_lived_total = 123;
+	/* per process */
+	out = render(&t, true);
+	CHECK(strstr(out, "# TYPE python_gc_duration_seconds histogram\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"0\",le=\"+Inf\"} 3\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_count{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"0\"} 3\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"2\",le=\"5\"} 0\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_duration_seconds_bucket{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\",generation=\"2\",le=\"10\"} 1\n"), "%s", out);
+	CHECK(strstr(out, "python_gc_long_lived_objects{service=\"we\\\"ird\\\\\\n\","
+		      "container=\"0123456789ab\",pid=\"2000000010\"} 123\n"), "%s", out);
+	CHECK(!strstr(out, "python_gc_heap_objects"), "no heap gauge without values: %s", out);
+	CHECK(strstr(out, "gcbpf_events_lost_total 3\n") && strstr(out, "gcbpf_read_errors_total 4\n"),
 	      "%s", out);
-	/* The human summary: a header, one row per pid/gen, a total per gen, the losses. */
-	CHECK(strstr(human, "PID") && strstr(human, "MAX(ms)"), "%s", human);
-	CHECK(strstr(human, "worker") && strstr(human, "main"), "%s", human);
-	CHECK(strstr(human, "Lost: 3 events"), "%s", human);
-	CHECK(strstr(human, "\ntotal ") != NULL, "%s", human);
-	CHECK_EQ(count_lines(human), 2 + 43 + 3 + 1);
+	CHECK(strstr(out, "gcbpf_build_info{version=\""), "%s", out);
+	/* every line: a comment or a sample; no raw newline inside a label */
+	for (p = out; *p; p = strchr(p, '\n') + 1)
+		CHECK(*p == '#' || !strncmp(p, "python_gc_", 10) || !strncmp(p, "gcbpf_", 6),
+		      "line: %.60s", p);
 	free(out);
-	free(human);
-	stats__free(&st);
-	CHECK(st.nr == 0 && st.procs == NULL, "freed");
 
-	/* Nothing collected: "(no collections)", and counters alone in JSON. */
-	add(&st, 77, "idle", -1, 10, 0);
-	sink_open(&s);
-	sink_open(&h);
-	output__init(&o, OUTPUT_JSONL, s.f, h.f);
-	output__summary(&o, &st, (const __u64[GC_CNT_MAX]){ 0 });
-	out = sink_close(&s);
-	human = sink_close(&h);
-	CHECK_PY(out, "len(L) == 1 and D[0]['type'] == 'counters' and D[0]['lost'] == 0");
-	CHECK(strstr(human, "(no collections)"), "%s", human);
-	CHECK(!strstr(human, "Lost:"), "%s", human);
+	/* per service: the 40 "many" processes have no /proc identity here: each its own
+	 * job (comm); the two named ones too. Retire one "many" and one worker-like: its
+	 * pauses stay in its service's counters. */
+	out = render(&t, false);
+	CHECK(!strstr(out, "pid=\""), "no pid label by default: %.300s", out);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 1\n"),
+	      "%s", out);
+	CHECK(strstr(out, "python_gc_processes{service=\"main\"} 1\n"), "%s", out);
 	free(out);
-	free(human);
-	stats__free(&st);
+	for (i = 0; i < t.procs.nr; i++)
+		if (t.procs.items[i].pid == P(5))
+			t.procs.items[i].exited_ns = 1;
+	CHECK_EQ(totals__retire(&t, 1 + 1000, 1000, gone, 4), 1);
+	out = render(&t, false);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 1\n"),
+	      "a retired process's pauses stay in its service: %s", out);
+	CHECK(strstr(out, "python_gc_processes{service=\"main\"} 0\n"), "no live process: %s", out);
+	free(out);
+	/* a second process of the same service adds to it */
+	{
+		static const __u64 two[] = { 1000, 2000 };
+		struct proc_totals *q = totals__proc(&t, P(77), "main");
 
-	/* Text format: no JSON on the event stream. */
-	add(&st, 1, "x", 0, 10, 0);
-	sink_open(&s);
-	output__init(&o, OUTPUT_TEXT, s.f, NULL);
-	output__summary(&o, &st, counters);
-	out = sink_close(&s);
-	CHECK_STR(out, "");
+		snprintf(q->id.service, sizeof(q->id.service), "main");
+		q->service = t.procs.items[0].service;	/* placeholder, fixed below */
+		for (i = 0; i < t.services.nr; i++)
+			if (!strcmp(t.services.items[i].name, "main"))
+				q->service = i;
+		set(&t, P(77), 1, two, 2, 0);
+	}
+	out = render(&t, false);
+	CHECK(strstr(out, "python_gc_collections_total{service=\"main\",generation=\"1\"} 3\n"),
+	      "retired 1 + live 2: %s", out);
 	free(out);
-	stats__free(&st);
+	/* idle for the expiry: dropped */
+	for (i = 0; i < t.procs.nr; i++)
+		if (t.procs.items[i].pid == P(77))
+			t.procs.items[i].exited_ns = 1;
+	CHECK_EQ(totals__retire(&t, 2000, 1000, gone, 4), 1);
+	totals__expire_services(&t, 2000 + 500, 1000);
+	out = render(&t, false);
+	CHECK(strstr(out, "service=\"main\""), "not yet expired: %s", out);
+	free(out);
+	totals__expire_services(&t, 2000 + 1000, 1000);
+	out = render(&t, false);
+	CHECK(!strstr(out, "service=\"main\""), "expired: %s", out);
+	free(out);
+	totals__free(&t);
+}
+
+static void test_identity(void)
+{
+	static const char gunicorn[] = "/usr/bin/python3\0/usr/bin/gunicorn\0app:app\0-w\0004\0";
+	static const char celery[] = "python3.11\0-X\0dev\0-m\0celery\0worker\0--password=s3cret\0";
+	static const char script[] = "/usr/bin/python3.11\0-u\0/srv/app/main.py\0--port\0008080\0";
+	static const char dash_c[] = "python3\0-c\0import secret; print(1)\0";
+	static const char embed[] = "/usr/sbin/uwsgi\0--ini\0/etc/app.ini\0";
+	static const char cg_unit[] = "0::/system.slice/app.service\n";
+	static const char cg_user[] = "0::/user.slice/user-0.slice/user@0.service/app.slice/"
+				      "worker.service\n";
+	static const char cg_docker[] = "0::/system.slice/docker-0123456789abcdef0123456789abcdef"
+					"0123456789abcdef0123456789abcdef.scope\n";
+	struct identity id;
+
+	identity__from(&id, gunicorn, sizeof(gunicorn) - 1, cg_unit, "gunicorn", false);
+	CHECK_STR(id.cmdline, "/usr/bin/python3 /usr/bin/gunicorn app:app -w 4");
+	CHECK_STR(id.short_cmd, "gunicorn app:app -w 4");
+	CHECK_STR(id.job, "gunicorn");
+	CHECK_STR(id.unit, "app.service");
+	CHECK_STR(id.service, "app.service");
+	CHECK_STR(id.container, "");
+	CHECK(id.matched, "matched without --match");
+
+	identity__from(&id, celery, sizeof(celery) - 1, cg_docker, "python3.11", false);
+	CHECK_STR(id.short_cmd, "-m celery worker --password=s3cret");
+	CHECK_STR(id.job, "celery");
+	CHECK_STR(id.container, "0123456789ab");
+	CHECK_STR(id.service, "0123456789ab");
+	identity__from(&id, celery, sizeof(celery) - 1, cg_docker, "python3.11", true);
+	CHECK_STR(id.cmdline, "python3.11 -X dev -m celery");
+	CHECK_STR(id.short_cmd, "-m celery");
+	CHECK(!strstr(id.cmdline, "s3cret") && !strstr(id.short_cmd, "s3cret"), "hidden");
+
+	identity__from(&id, script, sizeof(script) - 1, cg_user, "python3.11", false);
+	CHECK_STR(id.job, "main");
+	CHECK_STR(id.short_cmd, "main.py --port 8080");
+	CHECK_STR(id.unit, "worker.service");
+	identity__from(&id, dash_c, sizeof(dash_c) - 1, "", "python3", false);
+	CHECK_STR(id.job, "-c");
+	CHECK(!strstr(id.short_cmd, "secret"), "-c's program is not a name: %s", id.short_cmd);
+	identity__from(&id, embed, sizeof(embed) - 1, NULL, "uwsgi", true);
+	CHECK_STR(id.job, "uwsgi");
+	CHECK_STR(id.cmdline, "/usr/sbin/uwsgi");
+	CHECK_STR(id.service, "uwsgi");
+	/* gone from /proc: comm names it */
+	identity__from(&id, "", 0, "", "py3compile", false);
+	CHECK_STR(id.service, "py3compile");
+	CHECK_STR(id.short_cmd, "py3compile");
+	/* hostile: a command line of 64 kB of one word, no NUL at the end */
+	{
+		static char big[8192];
+
+		memset(big, 'A', sizeof(big));
+		identity__from(&id, big, sizeof(big), NULL, "x", false);
+		CHECK(strlen(id.cmdline) < sizeof(id.cmdline) && strlen(id.job) < sizeof(id.job),
+		      "bounded");
+	}
 }
 
 int main(void)
@@ -414,11 +801,17 @@ int main(void)
 	have_python = system("python3 -c pass >/dev/null 2>&1") == 0;
 	if (!have_python)
 		SKIP("python3 not found: JSON checked by string matching only");
-	test_parse_format();
-	test_json_string();
+	test_formats();
+	test_json_writer();
 	test_jsonl_event();
 	test_reasons();
 	test_text();
-	test_stats_and_summary();
+	test_totals();
+	test_jsonl_reports();
+	test_table();
+	test_hist();
+	test_chrome();
+	test_prometheus();
+	test_identity();
 	return check_done();
 }

@@ -70,13 +70,22 @@ static bool build_fake(const struct fake *f)
 	return !f->strip || fx_run("strip --strip-all %s.so", f->name);
 }
 
-/* A .PyRuntime section holding _Py_DebugOffsets for 3.13 (offsets per layout.c). */
+/* A .PyRuntime section holding _Py_DebugOffsets for 3.13 (offsets per py_versions.c). */
 #define DBG_313(version, ft, gc_size)						\
 	"unsigned long long _PyRuntime[128] __attribute__((section(\".PyRuntime\"))) = {\n" \
 	"	[0] = 0x7970677562656478ULL, /* \"xdebugpy\" */\n"		\
 	"	[1] = " #version ", [2] = " #ft ",\n"				\
 	"	[40 / 8] = 632, [56 / 8] = 24, [80 / 8] = 7400, [176 / 8] = 16,\n" \
 	"	[568 / 8] = " #gc_size ", [576 / 8] = 200,\n"			\
+	"};\n"
+
+/* ... for 3.14 (3.14.0 and 3.14.5+ alike): the GC state's size tells them apart. */
+#define DBG_314(version, gc_size)						\
+	"unsigned long long _PyRuntime[128] __attribute__((section(\".PyRuntime\"))) = {\n" \
+	"	[0] = 0x7970677562656478ULL, /* \"xdebugpy\" */\n"		\
+	"	[1] = " #version ", [2] = 0,\n"				\
+	"	[40 / 8] = 808, [56 / 8] = 24, [88 / 8] = 7408, [200 / 8] = 16,\n" \
+	"	[648 / 8] = " #gc_size ", [656 / 8] = 192,\n"			\
 	"};\n"
 
 static const struct fake fakes[] = {
@@ -121,6 +130,14 @@ static const struct fake fakes[] = {
 	  DBG_313(0x030d00f0, 0, 248) },
 	{ "d316", NULL, 0, false, false, false, false, "gc_collect_main",
 	  DBG_313(0x031000a0, 0, 240) },
+	/* Both names in one file: the micro picks the collector. */
+	{ "d3142", NULL, 0x030e02f0, false, false, false, false, "_PyGC_Collect gc_collect_main",
+	  DBG_314(0x030e02f0, 240) },
+	{ "d31410", NULL, 0x030e0af0, false, false, false, false, "_PyGC_Collect gc_collect_main",
+	  DBG_314(0x030e0af0, 264) },
+	/* A 3.14.10 whose GC state is the incremental one's: not guessed. */
+	{ "bad31410", NULL, 0x030e0af0, false, false, false, false, "gc_collect_main",
+	  DBG_314(0x030e0af0, 240) },
 };
 
 static int inspect(struct py_build *b, const char *name, bool force_uprobe, char *err,
@@ -371,6 +388,43 @@ static void test_313(void)
 	CHECK(strstr(err, "/shown/as/d316.so") && strstr(err, "0x31000a0"), "err: %s", err);
 }
 
+/* 3.14.0-3.14.4 and 3.14.5+ are two rows: collector and counters follow the micro. */
+static void test_314(void)
+{
+	const unsigned int args = GC_PROBE_TSTATE_RDI | GC_PROBE_GEN_ESI | GC_PROBE_REASON_RDX;
+	const char *file = fx_path("d3142.so");
+	struct py_build b;
+	char err[512];
+
+	if (CHECK_EQ(inspect(&b, "d3142.so", false, err, sizeof(err)), 0)) {
+		CHECK_STR(b.version, "3.14.2");
+		CHECK_STR(b.ver->name, "3.14.0-3.14.4");
+		CHECK_EQ(b.nr_points, 1);
+		check_point(&b, file, "_PyGC_Collect", args);
+		CHECK_EQ(b.layout.gc_off, 7408);
+		CHECK_EQ(b.layout.main_interp_off, 816);
+		CHECK_EQ(b.layout.stats_off, 120);
+		CHECK_EQ(b.layout.snap_long_lived, -1);
+		CHECK_EQ(b.layout.snap_heap_size, 96);
+	} else {
+		fprintf(stderr, "  err: %s\n", err);
+	}
+	file = fx_path("d31410.so");
+	if (CHECK_EQ(inspect(&b, "d31410.so", false, err, sizeof(err)), 0)) {
+		CHECK_STR(b.version, "3.14.10");
+		CHECK_STR(b.ver->name, "3.14.5+");
+		CHECK_EQ(b.nr_points, 1);
+		check_point(&b, file, "gc_collect_main", args);
+		CHECK_EQ(b.layout.snap_long_lived, 120);
+		CHECK_EQ(b.layout.snap_long_lived_pending, 128);
+	} else {
+		fprintf(stderr, "  err: %s\n", err);
+	}
+	CHECK_EQ(inspect(&b, "bad31410.so", false, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "/shown/as/bad31410.so") && strstr(err, "3.14.10") &&
+	      strstr(err, "240") && strstr(err, "264"), "err: %s", err);
+}
+
 static void test_not_python(void)
 {
 	struct py_build b;
@@ -516,6 +570,7 @@ int main(void)
 		test_39();
 		test_36();
 		test_313();
+		test_314();
 		test_not_python();
 	}
 	test_real();

@@ -62,5 +62,18 @@ int main(void)
 	CHECK_EQ(usdt_arg__parse("16@%rax", 0, &a), -EINVAL);
 	CHECK_EQ(usdt_arg__parse("%rax", 0, &a), -EINVAL);
 	CHECK_EQ(usdt_arg__parse("8@8(%rax", 0, &a), -EINVAL);
+	/* Found by libFuzzer: strtol skipped the blank into the next spec, and
+	 * the parser then read from past its end (negative length). */
+	CHECK_EQ(usdt_arg__parse("-8@ 4", 0, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@%rbp 8@ 41", 1, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@ 4(%rax)", 0, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@4 (%rax)", 0, &a), -ENOTSUP);
+	CHECK_EQ(usdt_arg__parse("8@()", 0, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@", 0, &a), -EINVAL);
+	/* Out of range: no overflow (labs(LONG_MIN)), no truncated displacement. */
+	CHECK_EQ(usdt_arg__parse("-9223372036854775808@%rax", 0, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@4294967304(%rax)", 0, &a), -EINVAL);
+	CHECK_EQ(usdt_arg__parse("8@-2147483648(%rax)", 0, &a), 0);
+	CHECK_EQ(a.disp, -2147483648LL);
 	return check_done();
 }

@@ -1,0 +1,85 @@
+"""--advice (issue 12, item 5): each recommendation appears when, and only
+when, its evidence is there, and carries the numbers that were measured
+(checked against gc.callbacks inside the target)."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import WORKLOAD
+
+PY311 = "/usr/bin/python3.11"
+# gen-0 churn that frees nothing, then full collections of a large heap;
+# the truth (per generation: collections, collected, uncollectable) from gc.callbacks
+PROG = ("import gc, json, sys, time\n"
+        "gc.disable()\n"
+        "n = {g: [0, 0, 0] for g in range(3)}\n"
+        "def cb(phase, info):\n"
+        "    if phase == 'stop':\n"
+        "        t = n[info['generation']]\n"
+        "        t[0] += 1; t[1] += info['collected']; t[2] += info['uncollectable']\n"
+        "gc.callbacks.append(cb)\n"
+        "end = time.monotonic() + 1.5\n"
+        "while time.monotonic() < end:\n"
+        "    gc.collect(0)\n"
+        "heap = [[[] for _ in range(10)] for _ in range(%d)]\n"
+        "for _ in range(3):\n"
+        "    gc.collect(2)\n"
+        "gc.callbacks.remove(cb)\n"
+        "json.dump(n, open(sys.argv[1], 'w'))\n")
+
+
+def _advice(stderr):
+    return [l for l in stderr.splitlines() if re.match(r"^pid \d+ .* \[[a-z0-9-]+\]: ", l)]
+
+
+@pytest.mark.needs_root
+def test_advice_with_its_evidence(gcbpf_bin, tmp_path):
+    if not os.access(PY311, os.X_OK):
+        pytest.skip("%s missing" % PY311)
+    truth_f = tmp_path / "n.json"
+    r = subprocess.run([gcbpf_bin, "-q", "--advice", "--", PY311, "-c", PROG % 400000,
+                        str(truth_f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    truth = {int(k): v for k, v in json.loads(truth_f.read_text()).items()}
+    adv = _advice(r.stderr)
+    kinds = {re.search(r"\[([a-z0-9-]+)\]", l).group(1): l for l in adv}
+    assert "gen0-empty" in kinds, r.stderr
+    m = re.search(r"(\d+) gen-0 collections \((\d+)/s\) freed (\d+) objects", kinds["gen0-empty"])
+    # the trace counts the interpreter's own collections too (start-up, exit)
+    assert m and int(m.group(1)) >= truth[0][0] and int(m.group(3)) <= 1000 + truth[0][1], \
+        (kinds["gen0-empty"], truth)
+    assert "gen2-pauses" in kinds, r.stderr
+    m = re.search(r"gen-2 pauses up to (\S+) .*?(\d+) collections", kinds["gen2-pauses"])
+    assert m and int(m.group(2)) >= truth[2][0], (kinds["gen2-pauses"], truth)
+    assert "gc-share" in kinds, r.stderr
+    assert "uncollectable" not in kinds, r.stderr
+    # the same numbers as the pause table above it
+    table = [l.split() for l in r.stderr.splitlines() if re.match(r"^\d+\s+python3\S*\s", l)]
+    gen0 = [t for t in table if t[3] == "0"]
+    assert gen0 and gen0[0][4] == re.search(r"(\d+) gen-0", kinds["gen0-empty"]).group(1)
+
+
+@pytest.mark.needs_root
+def test_advice_uncollectable_and_none(gcbpf_bin, tmp_path):
+    if not os.access(PY311, os.X_OK):
+        pytest.skip("%s missing" % PY311)
+    truth = tmp_path / "truth.jsonl"
+    r = subprocess.run([gcbpf_bin, "-q", "--advice", "--", PY311, WORKLOAD, "--truth",
+                        str(truth)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(l) for l in truth.read_text().splitlines()]
+    want = sum(x.get("uncollectable", 0) for x in recs if "gen" in x)
+    assert want > 0
+    unc = [l for l in _advice(r.stderr) if "[uncollectable]" in l]
+    got = sum(int(re.search(r"(\d+) uncollectable objects", l).group(1)) for l in unc)
+    assert got == want, (unc, want)
+    # a process that does next to nothing gets no advice, and says so
+    r = subprocess.run([gcbpf_bin, "-q", "--advice", "--", PY311, "-c", "pass"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=120)
+    assert r.returncode == 0 and not _advice(r.stderr) and "Advice: none" in r.stderr, r.stderr

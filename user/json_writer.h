@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one JSON writer (after bpftool's json_writer.c): objects, arrays,
+ * names, strings (escaped; invalid UTF-8 becomes U+FFFD, so hostile names
+ * never make a line invalid), integers, floats, null. Compact: one record
+ * per line is the caller's jw_end_line().
+ */
+#ifndef GCBPF_JSON_WRITER_H
+#define GCBPF_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JW_MAX_DEPTH 16
+
+struct json_writer {
+	FILE *f;
+	int depth;
+	bool need_comma[JW_MAX_DEPTH];	/* per open level: a value was written */
+	bool after_name;	/* the next value belongs to the name just written */
+};
+
+void jw_init(struct json_writer *w, FILE *f);
+void jw_start_object(struct json_writer *w);
+void jw_end_object(struct json_writer *w);
+void jw_start_array(struct json_writer *w);
+void jw_end_array(struct json_writer *w);
+/* Ends a top-level value with a newline (JSON lines). */
+void jw_end_line(struct json_writer *w);
+void jw_name(struct json_writer *w, const char *name);
+
+void jw_string(struct json_writer *w, const char *s);
+/* At most max bytes of s (a fixed-size field that may lack its NUL). */
+void jw_string_n(struct json_writer *w, const char *s, size_t max);
+void jw_uint(struct json_writer *w, uint64_t v);
+void jw_int(struct json_writer *w, int64_t v);
+/* decimals digits after the point; NaN and infinities become null. */
+void jw_float(struct json_writer *w, double v, int decimals);
+/* v / 10^digits written exactly (ns as µs: jw_decimal(w, ns, 3)). */
+void jw_decimal(struct json_writer *w, uint64_t v, int digits);
+void jw_bool(struct json_writer *w, bool v);
+void jw_null(struct json_writer *w);
+
+/* name: value pairs */
+void jw_string_field(struct json_writer *w, const char *name, const char *s);
+void jw_uint_field(struct json_writer *w, const char *name, uint64_t v);
+void jw_int_field(struct json_writer *w, const char *name, int64_t v);
+void jw_float_field(struct json_writer *w, const char *name, double v, int decimals);
+void jw_bool_field(struct json_writer *w, const char *name, bool v);
+void jw_null_field(struct json_writer *w, const char *name);
+/* A count the build may not give: null when negative. */
+void jw_count_field(struct json_writer *w, const char *name, int64_t v);
+/* A string, or null when s is NULL. */
+void jw_string_or_null_field(struct json_writer *w, const char *name, const char *s);
+
+/* The JSON string body of s (at most max bytes), quotes included, into f. */
+void json_escape(FILE *f, const char *s, size_t max);
+
+#endif

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * -f jsonl: one JSON object per line and nothing else: a record per
+ * collection (gcmon's names), {"type":"stats"} rows for --stats reports,
+ * {"type":"summary"} rows per process and generation and one
+ * {"type":"counters"} line at the end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "gc_reason.h"
+#include "hdr.h"
+#include "json_writer.h"
+#include "pystack.h"
+#include "sink.h"
+#include "vec.h"
+
+/* pids whose process record was written */
+struct jsonl_out {
+	VEC(pid_t) described;
+};
+
+static int jsonl_start(struct sink *s)
+{
+	s->priv = calloc(1, sizeof(struct jsonl_out));
+	return s->priv ? 0 : -ENOMEM;
+}
+
+static void jsonl_free(struct sink *s)
+{
+	struct jsonl_out *j = s->priv;
+
+	if (j)
+		vec_free(&j->described);
+	free(j);
+	s->priv = NULL;
+}
+
+/* cmdline, unit, container, service: null where there is none. */
+static void identity_fields(struct json_writer *w, const struct proc_totals *p)
+{
+	const struct identity *id = &p->id;
+
+	jw_string_or_null_field(w, "cmdline", id->cmdline[0] ? id->cmdline : NULL);
+	jw_string_or_null_field(w, "unit", id->unit[0] ? id->unit : NULL);
+	jw_string_or_null_field(w, "container", id->container[0] ? id->container : NULL);
+	jw_string_field(w, "service", id->service);
+}
+
+/* True the first time pid is seen (a repeated record when out of memory is harmless). */
+static bool first_time(struct jsonl_out *j, pid_t pid)
+{
+	pid_t *slot;
+	int i;
+
+	for (i = j->described.nr - 1; i >= 0; i--)
+		if (j->described.items[i] == pid)
+			return false;
+	slot = vec_push(&j->described);
+	if (slot)
+		*slot = pid;
+	return true;
+}
+
+/* Who the process is, once, before its first collection: what does not vary per event. */
+static void process_record(struct json_writer *w, const struct proc_totals *p)
+{
+	jw_start_object(w);
+	jw_string_field(w, "type", "process");
+	jw_int_field(w, "pid", p->pid);
+	jw_name(w, "comm");
+	jw_string_n(w, p->comm, sizeof(p->comm));
+	identity_fields(w, p);
+	jw_end_object(w);
+	jw_end_line(w);
+}
+
+/* --stacks: "stack":[{"func","file","line"}...] innermost first, or null; "stack_truncated". */
+static void stack_fields(struct json_writer *w, const struct py_stack *st)
+{
+	int i;
+
+	if (st->unavailable) {
+		jw_null_field(w, "stack");
+		return;
+	}
+	jw_name(w, "stack");
+	jw_start_array(w);
+	for (i = 0; i < st->nr; i++) {
+		jw_start_object(w);
+		jw_string_field(w, "func", st->frames[i].func);
+		jw_string_field(w, "file", st->frames[i].file);
+		if (st->frames[i].line < 0)
+			jw_null_field(w, "line");
+		else
+			jw_int_field(w, "line", st->frames[i].line);
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+	jw_bool_field(w, "stack_truncated", st->truncated);
+}
+
+static void jsonl_event(struct sink *s, const struct sink_event *ev)
+{
+	const struct gc_event *e = ev->e;
+	const struct py_build *b = ev->build;
+	__u64 ns = e->ts_stop - e->ts_start;
+	struct json_writer w;
+
+	jw_init(&w, s->f);
+	if (ev->proc && first_time(s->priv, e->pid))
+		process_record(&w, ev->proc);
+	jw_start_object(&w);
+	jw_uint_field(&w, "pid", e->pid);
+	jw_uint_field(&w, "tid", e->tid);
+	jw_name(&w, "comm");
+	jw_string_n(&w, e->comm, sizeof(e->comm));
+	jw_count_field(&w, "iid", e->iid);
+	jw_int_field(&w, "gen", e->gen);
+	jw_string_or_null_field(&w, "reason", gc_reason__name(e->reason));
+	jw_uint_field(&w, "ts_start", e->ts_start);
+	jw_uint_field(&w, "ts_stop", e->ts_stop);
+	jw_uint_field(&w, "duration_ns", ns);
+	jw_float_field(&w, "duration", ns / 1e6, 6);
+	jw_count_field(&w, "collected", e->collected);
+	jw_count_field(&w, "uncollectable", e->uncollectable);
+	jw_count_field(&w, "heap_size", e->heap_size);
+	jw_count_field(&w, "long_lived_total", e->long_lived_total);
+	jw_count_field(&w, "long_lived_pending", e->long_lived_pending);
+	jw_count_field(&w, "candidates", e->candidates);
+	jw_count_field(&w, "collections", e->collections);
+	jw_string_or_null_field(&w, "python", b ? b->version : NULL);
+	jw_string_field(&w, "probe", py_build__probe_name(e->probe));
+	jw_string_or_null_field(&w, "binary", b ? b->display_path : NULL);
+	jw_uint_field(&w, "cgroup", e->cgroup_id);
+	jw_count_field(&w, "rss", e->rss);
+	if (ev->stack)
+		stack_fields(&w, ev->stack);
+	jw_end_object(&w);
+	jw_end_line(&w);
+}
+
+/* {"type":"stats",...}: one row of a --stats report. */
+static void stats_row(struct json_writer *w, const struct pause_row *r, const struct sink_report *rep)
+{
+	const struct gen_totals *t = &r->t;
+	int i;
+
+	jw_start_object(w);
+	jw_string_field(w, "type", "stats");
+	if (r->proc) {
+		jw_int_field(w, "pid", r->proc->pid);
+		jw_name(w, "comm");
+		jw_string_n(w, r->proc->comm, sizeof(r->proc->comm));
+		jw_string_field(w, "service", r->proc->id.service);
+	} else {
+		jw_null_field(w, "pid");
+		jw_null_field(w, "comm");
+		jw_null_field(w, "service");
+	}
+	if (r->gen >= 0)
+		jw_int_field(w, "gen", r->gen);
+	else
+		jw_string_field(w, "gen", "all");
+	jw_bool_field(w, "interval", rep->interval);
+	jw_uint_field(w, "wall_ns", rep->wall_ns);
+	jw_uint_field(w, "count", t->count);
+	jw_uint_field(w, "sum_ns", t->sum_ns);
+	jw_float_field(w, "mean_ns", (double)t->sum_ns / t->count, 1);
+	for (i = 0; i < SINK_NQ; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%s_ns", sink_qnames[i]);
+		if (r->hist)
+			jw_uint_field(w, name, hdr__percentile(r->hist, sink_quantiles[i]));
+		else
+			jw_null_field(w, name);	/* a retired process keeps no buckets */
+	}
+	jw_uint_field(w, "max_ns", t->max_ns);
+	jw_float_field(w, "gc_share", rep->wall_ns ? (double)t->sum_ns / rep->wall_ns : 0.0, 6);
+	jw_uint_field(w, "collected", t->collected);
+	jw_uint_field(w, "uncollectable", t->uncollectable);
+	if (r->proc && r->gen < 0) {
+		/* memory, as of the process's last collection */
+		jw_count_field(w, "heap_size", r->proc->heap_size);
+		jw_count_field(w, "long_lived_total", r->proc->long_lived_total);
+		jw_count_field(w, "rss", r->proc->rss);
+	}
+	jw_end_object(w);
+	jw_end_line(w);
+}
+
+static void stats_rows(struct sink *s, const struct sink_report *r)
+{
+	struct json_writer w;
+	int i;
+
+	jw_init(&w, s->f);
+	for (i = 0; s->cfg->stats && i < r->rows->nr; i++)
+		stats_row(&w, &r->rows->rows[i], r);
+}
+
+static void jsonl_finish(struct sink *s, const struct sink_report *r)
+{
+	const __u64 *c;
+	struct json_writer w;
+	int i;
+
+	if (!r)
+		return;
+	stats_rows(s, r);
+	jw_init(&w, s->f);
+	for (i = 0; i < r->rows->nr; i++) {
+		const struct pause_row *row = &r->rows->rows[i];
+
+		if (!row->proc || row->gen < 0)
+			continue;
+		jw_start_object(&w);
+		jw_string_field(&w, "type", "summary");
+		jw_int_field(&w, "pid", row->proc->pid);
+		jw_name(&w, "comm");
+		jw_string_n(&w, row->proc->comm, sizeof(row->proc->comm));
+		identity_fields(&w, row->proc);
+		jw_int_field(&w, "gen", row->gen);
+		jw_uint_field(&w, "count", row->t.count);
+		jw_uint_field(&w, "total_ns", row->t.sum_ns);
+		jw_uint_field(&w, "max_ns", row->t.max_ns);
+		jw_uint_field(&w, "collected", row->t.collected);
+		jw_uint_field(&w, "uncollectable", row->t.uncollectable);
+		jw_end_object(&w);
+		jw_end_line(&w);
+	}
+	c = r->totals->counters;
+	jw_start_object(&w);
+	jw_string_field(&w, "type", "counters");
+	jw_uint_field(&w, "lost", c[GC_CNT_LOST]);
+	jw_uint_field(&w, "read_errors", c[GC_CNT_READ_ERRORS]);
+	jw_uint_field(&w, "no_entry", c[GC_CNT_NO_ENTRY]);
+	jw_uint_field(&w, "hist_full", c[GC_CNT_HIST_FULL]);
+	jw_uint_field(&w, "proc_lost", c[GC_CNT_PROC_LOST]);
+	jw_end_object(&w);
+	jw_end_line(&w);
+}
+
+const struct sink_ops jsonl_sink = {
+	.name = "jsonl",
+	.alias = "json",
+	.machine = true,
+	.start = jsonl_start,
+	.event = jsonl_event,
+	.report = stats_rows,
+	.finish = jsonl_finish,
+	.free = jsonl_free,
+};

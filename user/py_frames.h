@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where each CPython version keeps its frames, code objects and strings:
+ * what the BPF side needs to walk the frame chain (struct gc_stack_layout)
+ * and what user space needs to name the frames. One table row per version
+ * family; 3.13+ rows are checked against the file's _Py_DebugOffsets.
+ */
+#ifndef GCBPF_PY_FRAMES_H
+#define GCBPF_PY_FRAMES_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "gcbpf.h"
+#include "py_build.h"
+
+/* How a code object maps instruction offsets to lines. */
+enum py_line_kind {
+	PY_LINES_LNOTAB = 0,	/* <= 3.9: co_lnotab, (byte delta, line delta) pairs */
+	PY_LINES_310 = 1,	/* 3.10: co_linetable, (byte delta, line delta or -128) pairs */
+	PY_LINES_311 = 2,	/* 3.11+: co_linetable, the location table (varint entries) */
+};
+
+struct py_frames {
+	struct gc_stack_layout bpf;
+	int minor;
+	/* PyCodeObject: offsets of the fields the symbolizer reads */
+	int co_filename;
+	int co_name;		/* co_qualname on 3.11+, co_name before */
+	int co_firstlineno;	/* int */
+	int co_lines;		/* co_lnotab / co_linetable (bytes) */
+	int co_firsttraceable;	/* int, 3.11+: frames before it are incomplete; -1 */
+	int co_code;		/* 3.11+: co_code_adaptive (bytecode inline); -1 */
+	int co_header;		/* bytes of the code object to read to see all of the above */
+	enum py_line_kind lines;
+	int lasti_unit;		/* <= 3.10: bytes per f_lasti unit (1; 3.10: 2) */
+	/* PyBytesObject, PyASCIIObject / PyCompactUnicodeObject */
+	int bytes_size, bytes_data;
+	int str_length, str_state, str_ascii_data, str_compact_data;
+	/* Type objects (file vaddrs): what a pointer must point to to be believed. */
+	__u64 code_type, str_type, bytes_type;
+	char source[160];	/* where the offsets were checked */
+};
+
+/*
+ * Fills f for build b (re-reads b's file for symbols and _Py_DebugOffsets).
+ * 0, or -ENOTSUP with a one-line reason in err: stacks cannot be had from
+ * this build (no row, free-threaded, the file disagrees with the table).
+ */
+int py_frames__fill(struct py_frames *f, const struct py_build *b, char *err, size_t err_len);
+
+#endif

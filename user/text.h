@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Human text: names made safe for a terminal, durations in the unit that fits. */
+#ifndef GCBPF_TEXT_H
+#define GCBPF_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/*
+ * src (at most max bytes) into dst with control characters (C0, DEL, C1)
+ * as \xNN, so a process name or path cannot forge lines or move the
+ * cursor. Always NUL-terminates; returns dst.
+ */
+char *text__escape(char *dst, size_t len, const char *src, size_t max);
+
+/* "705ns", "12.35us", "1.234ms": the unit that fits ns. Returns buf. */
+char *text__duration(char *buf, size_t len, __u64 ns);
+
+#endif
