@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set before load. */
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
+const volatile bool targ_events = true;		/* push an event per collection */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
 const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
 const volatile bool targ_watch_exec = false;	/* -p: report execs of the processes in `tracked` */
@@ -202,9 +203,14 @@ static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, 
 
 static __always_inline __s64 snap_counter(const __u8 *buf, __s32 off)
 {
-	if (off < 0 || off > GC_RING_BYTES - 8)
+	__u32 o = off;	/* negative: huge */
+
+	/* One register for the check and the load, or the verifier sees an
+	 * unchecked copy. */
+	asm volatile("" : "+r"(o));
+	if (o > GC_RING_BYTES - 8)
 		return -1;
-	return *(const __s64 *)(buf + off);
+	return *(const __s64 *)(buf + o);
 }
 
 /* Cumulative counters of one generation as a snapshot shows them. */
@@ -420,8 +426,27 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	return 0;
 }
 
+/*
+ * The gauges an event would carry: tracked objects at the start (3.14+) and
+ * long_lived_total after the collection (3.8-3.13), -1 where unknown.
+ */
+static __always_inline void gauges(const struct gc_layout *l, const struct inflight *st,
+				   const struct gen_record *after, __s64 *heap_size,
+				   __s64 *long_lived_total)
+{
+	if (!st->stats_ok) {
+		*heap_size = *long_lived_total = -1;
+	} else if (l->stats_kind == GC_STATS_RING) {
+		*heap_size = after->heap_size;
+		*long_lived_total = -1;
+	} else {
+		*heap_size = snap_counter(st->before, l->snap_heap_size);
+		*long_lived_total = snap_counter(st->after, l->snap_long_lived);
+	}
+}
+
 static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collected,
-				      __s64 uncollectable)
+				      __s64 uncollectable, __s64 heap_size, __s64 long_lived_total)
 {
 	struct gc_hist_key key = { .pid = pid, .gen = gen };
 	struct gc_hist *h = bpf_map_lookup_elem(&hists, &key);
@@ -438,7 +463,14 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 			count(GC_CNT_HIST_FULL);
 			return;
 		}
+		/* Named once: with no events, the loader may find the process gone. */
+		process_comm(h->comm);
+		h->named = 1;
 	}
+	/* Last writer wins: gauges, not counts. */
+	h->heap_size = heap_size;
+	h->long_lived_total = long_lived_total;
+	h->rss = current_rss();
 	/* Collections of one process can end on several CPUs at once. */
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, ns);
@@ -465,6 +497,7 @@ static __always_inline int gc_exit(void)
 	struct gc_event *e;
 	__u32 submitted_key = GC_CNT_SUBMITTED;
 	__u64 pid_tgid, *submitted;
+	__s64 heap_size, long_lived_total;
 	int gen = -1, i;
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
@@ -508,11 +541,14 @@ static __always_inline int gc_exit(void)
 	if (targ_gen >= 0 && gen != targ_gen)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
+	gauges(l, st, &after, &heap_size, &long_lived_total);
 	if (targ_aggregate)
 		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
 			  st->stats_ok ? after.collected - before.collected : 0,
-			  st->stats_ok ? after.uncollectable - before.uncollectable : 0);
-	if (ts_stop - st->ts_start < targ_min_ns)
+			  st->stats_ok ? after.uncollectable - before.uncollectable : 0,
+			  heap_size, long_lived_total);
+	/* Aggregation only (-q with --stats/--hist/--prometheus): no record. */
+	if (!targ_events || ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
@@ -535,15 +571,13 @@ static __always_inline int gc_exit(void)
 		e->collections = after.collections;
 		e->collected = after.collected - before.collected;
 		e->uncollectable = after.uncollectable - before.uncollectable;
+		e->heap_size = heap_size;
+		e->long_lived_total = long_lived_total;
 		if (l->stats_kind == GC_STATS_RING) {
 			e->candidates = after.candidates - before.candidates;
-			e->heap_size = after.heap_size;
-			e->long_lived_total = -1;
 			e->long_lived_pending = -1;
 		} else {
 			e->candidates = -1;
-			e->heap_size = snap_counter(st->before, l->snap_heap_size);
-			e->long_lived_total = snap_counter(st->after, l->snap_long_lived);
 			e->long_lived_pending = snap_counter(st->after, l->snap_long_lived_pending);
 		}
 		e->flags = 0;

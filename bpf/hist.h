@@ -29,6 +29,14 @@ struct gc_hist {
 	__u64 max_ns;
 	__u64 collected;
 	__u64 uncollectable;
+	/* What an event would have said, for modes that push no events: the
+	 * last collection's gauges (-1 unknown), the process's name when the
+	 * entry was made. */
+	__s64 heap_size;
+	__s64 long_lived_total;
+	__s64 rss;		/* bytes */
+	char comm[GCBPF_COMM_LEN];
+	__u32 named;		/* comm and the gauges were set (by the BPF side) */
 	__u32 buckets[GC_HIST_BUCKETS];
 };
 

@@ -116,6 +116,16 @@ bool outputs__idle(struct outputs *o)
 	return end;
 }
 
+bool outputs__want_events(const struct outputs *o)
+{
+	int i;
+
+	for (i = 0; i < o->nr; i++)
+		if (o->sinks[i].ops->event && (o->sinks[i].ops->aggregates || (!o->cfg.quiet && !i)))
+			return true;
+	return false;
+}
+
 void outputs__event(struct outputs *o, const struct sink_event *ev)
 {
 	int i;

@@ -42,6 +42,8 @@ const char *output__format_names(void);
 /* Opens the streams and starts every sink. 0 or -errno (said). */
 int outputs__open(struct outputs *o, const struct output_opts *opts, struct totals *t);
 /* One collection to the event format (unless -q). */
+/* Whether an open sink reads events (else the kernel's totals are enough: none are made). */
+bool outputs__want_events(const struct outputs *o);
 void outputs__event(struct outputs *o, const struct sink_event *ev);
 /* After each batch: flushes every stream. 0, or -EIO once a write failed (said). */
 int outputs__flush(struct outputs *o);

@@ -546,6 +546,8 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	if ((err = outputs__open(&s->out, &oo, &s->totals)))
 		goto out;
 	opened = true;
+	/* -q, with or without --stats, --hist, --prometheus: the kernel's totals only. */
+	topts.events = outputs__want_events(&s->out);
 	if (opt->cgroup) {
 		topts.cgroup_fd = target__open_cgroup(opt->cgroup, why, sizeof(why));
 		if (topts.cgroup_fd < 0) {

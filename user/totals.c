@@ -160,9 +160,17 @@ void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_
 
 	if (key->gen > 2)
 		return;
-	p = totals__proc(t, key->pid, NULL);
+	/* The kernel's entry names the process and keeps the gauges: with no
+	 * events (-q), nothing else does, and the process may be gone already. */
+	p = totals__proc(t, key->pid, h->named && h->comm[0] ? h->comm : NULL);
 	if (!p)
 		return;
+	if (h->named && h->heap_size >= 0)
+		p->heap_size = h->heap_size;
+	if (h->named && h->long_lived_total >= 0)
+		p->long_lived_total = h->long_lived_total;
+	if (h->named && h->rss >= 0)
+		p->rss = h->rss;
 	if (!p->hist[g]) {
 		p->hist[g] = calloc(1, sizeof(*h));
 		p->base[g] = calloc(1, sizeof(*h));

@@ -331,6 +331,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	load_only_needed(t->skel, opts);
 	t->skel->rodata->targ_min_ns = opts->min_ns;
 	t->skel->rodata->targ_aggregate = opts->aggregate;
+	t->skel->rodata->targ_events = opts->events || !opts->aggregate;
 	t->skel->rodata->targ_follow = opts->follow;
 	t->skel->rodata->targ_stop_on_exec = opts->stop_on_exec;
 	t->skel->rodata->targ_report_exec = opts->report_exec;

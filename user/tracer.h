@@ -30,6 +30,7 @@ struct tracer_opts {
 	enum tracer_programs programs;
 	__u64 min_ns;		/* per-event output only for pauses >= min_ns */
 	bool aggregate;		/* count every pause into the kernel's histograms */
+	bool events;		/* an event per collection (else only aggregate: cheaper) */
 	bool follow;		/* only processes added with tracer__track() and their children */
 	bool stop_on_exec;	/* with follow: stop them at exec until tracer__continue() */
 	bool watch_exec;	/* -p: report execs of the processes added with tracer__track() */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What each part of gcbpf's probes costs: builds variants of the BPF programs
+# in a copy of the tree, each with one part taken out, and prints every
+# program's ns per run (BPF run-time statistics, scripts/bench.py's helpers)
+# in -q --stats against the unchanged build. The differences are the parts'
+# costs. Variants (each a sed on a copy of bpf/gcbpf.bpf.c):
+#   no-entry-read  the entry's 136-byte bpf_probe_read_user of the statistics
+#   entry-read-8   ... reading 8 bytes instead
+#   no-entry-clock the entry's bpf_ktime_get_ns
+#   no-hist        the exit's histogram update (lookup included)
+# Usage: scripts/bench_parts.sh [COLLECTIONS]   (root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}
+TMP=$(mktemp -d /var/tmp/gcbpf-parts.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+variant() { # NAME SED-EXPRESSION
+	local d=$TMP/$1
+	mkdir -p "$d"
+	cp -r Makefile bpf user vmlinux "$d"/
+	if [ -n "$2" ]; then
+		sed -i "$2" "$d/bpf/gcbpf.bpf.c"
+		if cmp -s bpf/gcbpf.bpf.c "$d/bpf/gcbpf.bpf.c"; then
+			echo "bench_parts: variant $1 changed nothing (the source moved on)" >&2
+			exit 1
+		fi
+	fi
+	make -s -C "$d" gcbpf >/dev/null
+}
+variant as-is ''
+variant no-entry-read 's/st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;/st->stats_ok = st->stats_addr != 0;/'
+variant entry-read-8 's/st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;/st->stats_ok = bpf_probe_read_user(st->before, 8, (void *)st->stats_addr) == 0;/'
+variant no-entry-clock 's/\tst->ts_start = bpf_ktime_get_ns();/\tst->ts_start = 1;/'
+variant no-hist 's/^\tif (targ_aggregate)$/\tif (0)/'
+exec /usr/bin/python3 scripts/bench.py --parts "$TMP" "$N"
