@@ -276,7 +276,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLDED_WEIGHT:
 		if (strcmp(arg, "sum") && strcmp(arg, "count")) {
-			p_err("unknown --folded-weight '%s': expected sum or count", arg);
+			p_err("unknown --folded-weight '%s': expected sum or count", arg ? arg : "");
 			argp_usage(state);
 		}
 		opt.sinks.folded_count = !strcmp(arg, "count");
