@@ -198,11 +198,16 @@ static const char *read_str(struct pystack *ps, const struct py_frames *f, pid_t
 {
 	static uint8_t data[MAX_STR_CHARS * 4];
 	static char utf8[MAX_STR_CHARS * 4 + 1];
-	uint8_t hdr[64];
+	uint8_t hdr[128];	/* PyCompactUnicodeObject: 72 bytes on 3.6-3.11, 56 after */
 	__u64 length;
 	__u32 state;
 	int kind, hdr_len = f->str_compact_data;
 
+	if (hdr_len < 0 || hdr_len > (int)sizeof(hdr) || f->str_state + 4 > hdr_len ||
+	    f->str_length + 8 > hdr_len) {
+		ps->counts.bad_objects++;
+		return NULL;
+	}
 	if (target_read(pid, addr, hdr, hdr_len)) {
 		ps->counts.read_failures++;
 		return NULL;
