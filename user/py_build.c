@@ -32,7 +32,9 @@ static bool parse_version_literal(const char *s, int *major, int *minor, int *mi
 {
 	int n = 0;
 
-	if (sscanf(s, "%d.%d.%d%n", major, minor, micro, &n) != 3 || *major != 3)
+	/* Each part becomes one byte of the PY_VERSION_HEX-like number. */
+	if (sscanf(s, "%d.%d.%d%n", major, minor, micro, &n) != 3 || *major != 3 ||
+	    *minor < 0 || *minor > 255 || *micro < 0 || *micro > 255)
 		return false;
 	s += n;
 	while (*s && (isalnum((unsigned char)*s) || *s == '+'))
@@ -78,7 +80,7 @@ static int detect_version(struct py_build *b, struct elf_file *ef)
 		set_version(b, hex, "Py_Version");
 		return 0;
 	}
-	if (soname && sscanf(soname, "libpython3.%d", &minor) == 1) {
+	if (soname && sscanf(soname, "libpython3.%d", &minor) == 1 && minor >= 0 && minor <= 255) {
 		lc.minor = minor;
 		if (!elf_file__find_string(ef, version_literal_match, &lc, lit, sizeof(lit)) &&
 		    (parse_version_literal(lit, &major, &minor, &micro) ||

@@ -122,6 +122,10 @@ static const struct fake fakes[] = {
 	  "const char *const version_string = \"3.5.10\";" },
 	{ "nonpy", "libfoo.so.1", 0, true, true, false, true, "collect", NULL },
 	{ "noversion", NULL, 0, true, false, false, false, "collect", NULL },
+	/* Parts that do not fit a byte of the version number (found by fuzz_py_build). */
+	{ "badlit", NULL, 0, true, false, false, false, "collect",
+	  "const char *const strings[] = { \"3.-14.0\", \"3.300.1\", \"3.9.-1\" };" },
+	{ "badsoname", "libpython3.-14.so.1.0", 0, true, false, false, false, "collect", NULL },
 	{ "d313", NULL, 0, false, false, false, false, "gc_collect_main",
 	  DBG_313(0x030d00f0, 0, 240) },
 	{ "ft313", NULL, 0, false, false, false, false, "gc_collect_main",
@@ -439,6 +443,10 @@ static void test_not_python(void)
 	CHECK_EQ(inspect(&b, "u35.so", false, err, sizeof(err)), -ENOTSUP);
 	CHECK(strstr(err, "3.5"), "err: %s", err);
 	CHECK_EQ(inspect(&b, "noversion.so", false, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "version"), "err: %s", err);
+	CHECK_EQ(inspect(&b, "badlit.so", false, err, sizeof(err)), -ENOTSUP);
+	CHECK(strstr(err, "version"), "err: %s", err);
+	CHECK_EQ(inspect(&b, "badsoname.so", false, err, sizeof(err)), -ENOTSUP);
 	CHECK(strstr(err, "version"), "err: %s", err);
 	/* display NULL: the path is shown. */
 	CHECK_EQ(py_build__inspect(&b, fx_path("nonpy.so"), NULL, NULL, err, sizeof(err)),
