@@ -655,6 +655,15 @@ int session__run(const struct options *opt)
 
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
+	/* --list and --bpftrace read only /proc, whose pids agree with the user's. */
+	if (opt->mode == MODE_PIDS || opt->mode == MODE_LAUNCH || opt->mode == MODE_SYSTEM) {
+		char err[256];
+
+		if (target__check_pid_ns(err, sizeof(err))) {
+			p_err("%s", err);
+			return 1;
+		}
+	}
 	s.child.gate = -1;
 	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);

@@ -58,6 +58,28 @@ static int proc_stat(pid_t pid, char *state, unsigned long *flags)
 	return 0;
 }
 
+/* The initial PID namespace's inode: fixed by the kernel (PROC_PID_INIT_INO). */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
+int target__check_pid_ns(char *err, size_t err_len)
+{
+	struct stat st;
+
+	/* /proc/self is the reader whichever namespace /proc was mounted for. */
+	if (stat("/proc/self/ns/pid", &st)) {
+		snprintf(err, err_len, "cannot tell gcbpf's PID namespace: /proc/self/ns/pid: %s "
+			 "(is /proc mounted?)", strerror(errno));
+		return -errno;
+	}
+	if (st.st_ino == PID_NS_INIT_INO)
+		return 0;
+	snprintf(err, err_len, "not in the host's PID namespace (this is pid:[%lu]): the kernel "
+		 "reports host pids, which differ from this namespace's; run gcbpf on the host, "
+		 "with docker/podman --pid=host, or with Kubernetes hostPID: true",
+		 (unsigned long)st.st_ino);
+	return -EXDEV;
+}
+
 bool target__alive(const struct target *t)
 {
 	unsigned long flags;
