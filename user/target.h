@@ -99,6 +99,11 @@ int target__comm(pid_t pid, char *comm, size_t len);
  * be wrong. 0, or -EXDEV with a one-line reason in err.
  */
 int target__check_pid_ns(char *err, size_t err_len);
+/*
+ * Exactly len bytes of pid's memory at addr (process_vm_readv: read-only,
+ * it never writes or stops the target). 0, or -EFAULT (also for addr 0).
+ */
+int target__read_memory(pid_t pid, unsigned long long addr, void *buf, size_t len);
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 

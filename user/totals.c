@@ -102,6 +102,7 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 	t->last = t->procs.nr - 1;
 	p->pid = pid;
 	p->heap_size = p->long_lived_total = p->rss = -1;
+	gc_config__init(&p->gc);
 	/* Once per process, while /proc still has it. */
 	if (comm)
 		snprintf(p->comm, sizeof(p->comm), "%s", comm);
