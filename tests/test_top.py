@@ -181,19 +181,41 @@ def _since_start(screen, gen):
     return int(m.group(1)) if m else None
 
 
+def _stack_params():
+    """Debian's 3.11 (USDT), the oldest and a 3.12+ pyenv build (uprobe, other
+    frame layouts), sid's 3.14 and 3.15 (USDT, in the chroot)."""
+    import test_sid
+    from conftest import all_interpreters
+    want = ("debian-3.11", "pyenv-3.6.", "pyenv-3.12.")
+    out = []
+    for it in all_interpreters():
+        if it.label.startswith(want):
+            marks = [] if it.present else [pytest.mark.skip(reason=it.reason)]
+            out.append(pytest.param(it, id=it.label, marks=marks))
+    return out + test_sid.sid_params(labels=("sid-3.14", "sid-3.15"))
+
+
 @pytest.mark.needs_root
-def test_top_stacks_in_tmux(gcbpf_bin, tmp_path):
+@pytest.mark.parametrize("it", _stack_params())
+def test_top_stacks_in_tmux(it, gcbpf_bin, tmp_path):
     """gcbpf top --stacks on 80x24: the selected process's trigger sites, by
     total pause, are the functions and lines that called gc.collect, with
     the counts the kernel counted; j/k move the selection and the sites."""
+    import test_sid
     if not shutil.which("tmux"):
         pytest.skip("tmux missing (apt-get install tmux)")
-    if not os.access(PY311, os.X_OK):
-        pytest.skip("%s missing" % PY311)
-    a, b = tmp_path / "trig_a.py", tmp_path / "trig_b.py"
-    a.write_text(SITES_A)
-    b.write_text(SITES_B)
-    procs = [subprocess.Popen([PY311, str(a)]), subprocess.Popen([PY311, str(b)])]
+    root, inside = "", str(tmp_path)
+    if it.label.startswith("sid-"):
+        # the scripts where the chrooted interpreter sees them
+        root = test_sid.sid_root()
+        inside = "/tmp/gcbpf-top-%d" % os.getpid()
+        os.makedirs(root + inside, exist_ok=True)
+    a, b = root + inside + "/trig_a.py", root + inside + "/trig_b.py"
+    open(a, "w").write(SITES_A)
+    open(b, "w").write(SITES_B)
+    pre = ["chroot", root] if root else []
+    procs = [subprocess.Popen(pre + [it.path, inside + "/trig_a.py"]),
+             subprocess.Popen(pre + [it.path, inside + "/trig_b.py"])]
     pids = [p.pid for p in procs]
     session = "gcbpf-top-stacks-%d" % os.getpid()
     status = tmp_path / "status"
@@ -245,6 +267,8 @@ def test_top_stacks_in_tmux(gcbpf_bin, tmp_path):
         for p in procs:
             p.kill()
             p.wait()
+        if root:
+            shutil.rmtree(root + inside, ignore_errors=True)
 
 
 @pytest.mark.needs_root
