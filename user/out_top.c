@@ -100,7 +100,7 @@ static int top_start(struct sink *s)
 	nodelay(stdscr, TRUE);
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	mvprintw(0, 0, "gcbpf top: waiting for the first second of collections...");
+	mvaddnstr(0, 0, "gcbpf top: waiting for the first second of collections...", COLS);
 	refresh();
 	return 0;
 }
@@ -150,6 +150,26 @@ static void size_cell(char *buf, size_t len, __s64 v)
 		snprintf(buf, len, "%lldK", (long long)v / 1000);
 	else
 		snprintf(buf, len, "%lldM", (long long)v / 1000000);
+}
+
+/*
+ * One screen line, formatted here and cut at the window's edge: ncurses'
+ * own printw wraps long lines into the next and, in a tiny window,
+ * misreads its arguments (ASan, 12x4).
+ */
+__attribute__((format(printf, 2, 3)))
+static void put(int y, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (y < 0 || y >= LINES || COLS <= 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* the last cell of the last line would scroll the screen */
+	mvaddnstr(y, 0, line, y == LINES - 1 ? COLS - 1 : COLS);
 }
 
 /* "func file:line", the file cut from the left to fit width. */
@@ -209,6 +229,8 @@ static void pane_wrap(struct pane_line *p, int *n, const char *text, int cols, i
 		int len = strlen(s), cut;
 
 		w = cols - (lines ? 4 : 8);
+		if (w < 16)
+			w = 16;	/* a tiny terminal: the lines are cut at its edge */
 		cut = len;
 		if (len > w) {
 			/* at a space, else hard */
@@ -272,7 +294,7 @@ static void draw(struct top_out *t)
 {
 	int rows = LINES, cols = COLS, i, sel = selected_index(t), list_rows, y, g, n = 0, room;
 	double share = 0, rate = 0;
-	char a[24], b[24], c[24], heap[16], when[16];
+	char a[24], b[24], c[24], heap[16], when[16], who[4 * IDENTITY_NAME_LEN + 1];
 	static struct pane_line pane[TOP_PANE_LINES];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -284,19 +306,19 @@ static void draw(struct top_out *t)
 		share += t->rows[i].share;
 		rate += t->rows[i].rate[0] + t->rows[i].rate[1] + t->rows[i].rate[2];
 	}
-	mvprintw(0, 0, "gcbpf top %s  %d processes  %.0f collections/s  GC %.2f%% of wall time",
+	put(0, "gcbpf top %s  %d processes  %.0f collections/s  GC %.2f%% of wall time",
 		 when, t->nr, rate, 100 * share);
-	mvprintw(1, 0, "by %s; keys: g GC%%  m max  c coll/s  p pid  s service  j/k up/down  q",
+	put(1, "by %s; keys: g GC%%  m max  c coll/s  p pid  s service  j/k up/down  q",
 		 sort_names[t->sort]);
 	attron(A_REVERSE);
-	mvprintw(2, 0, "%-7s %-12s %5s %-10s %8s %8s %9s %6s %6s", "PID", "SERVICE", "GC%",
+	put(2, "%-7s %-12s %5s %-10s %8s %8s %9s %6s %6s", "PID", "SERVICE", "GC%",
 		 "COLL/S", "P50", "P99", "MAX", "HEAP", "RSS");
 	attroff(A_REVERSE);
 	/* The lower pane first: the list gets what it leaves, at least 3 rows. */
 	room = rows - 3 - 1 - 3;
 	if (sel >= 0) {
 		const struct top_row *r = &t->rows[sel];
-		char who[4 * IDENTITY_NAME_LEN + 1], conf[96];
+		char conf[96];
 		int adv_lines = 0;
 
 		if (!r->gc.known)
@@ -338,7 +360,7 @@ static void draw(struct top_out *t)
 		list_rows = t->nr > 3 ? t->nr : 3;
 	for (i = 0, y = 3; i < t->nr && y < 3 + list_rows; i++, y++) {
 		const struct top_row *r = &t->rows[i];
-		char who[4 * IDENTITY_NAME_LEN + 1], coll[32], rss[16];
+		char coll[32], rss[16];
 
 		text__escape(who, sizeof(who), r->who, sizeof(r->who));
 		snprintf(coll, sizeof(coll), "%.0f/%.0f/%.0f", r->rate[0], r->rate[1], r->rate[2]);
@@ -349,7 +371,7 @@ static void draw(struct top_out *t)
 			snprintf(rss, sizeof(rss), "%lldM", (long long)(r->rss >> 20));
 		if (i == sel)
 			attron(A_BOLD | A_REVERSE);
-		mvprintw(y, 0, "%-7d %-12.12s %5.2f %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
+		put(y, "%-7d %-12.12s %5.2f %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
 			 100 * r->share, coll, text__duration(a, sizeof(a), r->p50),
 			 text__duration(b, sizeof(b), r->p99), text__duration(c, sizeof(c), r->max),
 			 heap, rss);
@@ -357,7 +379,7 @@ static void draw(struct top_out *t)
 			attroff(A_BOLD | A_REVERSE);
 	}
 	if (!t->nr)
-		mvprintw(3, 0, "(no collections yet)");
+		put(3, "(no collections yet)");
 	y = 3 + list_rows;
 	for (i = 0; i < n && y < rows - 1; i++, y++) {
 		if (!i) {
@@ -365,11 +387,11 @@ static void draw(struct top_out *t)
 			continue;
 		}
 		attron(pane[i].attr);
-		mvprintw(y, 0, "%.*s", cols, pane[i].text);
+		put(y, "%s", pane[i].text);
 		attroff(pane[i].attr);
 	}
 	if (last_message[0])
-		mvprintw(rows - 1, 0, "%.*s", cols - 1, last_message);
+		put(rows - 1, "%s", last_message);
 	refresh();
 }
 
