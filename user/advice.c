@@ -62,11 +62,26 @@ static void gen0_empty(struct advice *a, const struct gc_config *c, const struct
 		    raised > INT_MAX ? (long long)INT_MAX : raised, th[1], th[2]);
 }
 
+/* What lowers the GC share, given the thresholds read (if they were). */
+static const char *share_remedy(const struct gc_config *c, char *buf, size_t len)
+{
+	if (c->known && (c->enabled == 0 || c->threshold[0] == 0))
+		snprintf(buf, len, "automatic collection is off, so these are the program's "
+			 "gc.collect() calls: call it less often");
+	else if (c->known)
+		snprintf(buf, len, "raise the gen-0 threshold (now %d: gc.set_threshold) or "
+			 "allocate fewer container objects in hot paths", c->threshold[0]);
+	else
+		snprintf(buf, len, "raise the gen-0 threshold (gc.set_threshold) or allocate "
+			 "fewer container objects in hot paths");
+	return buf;
+}
+
 void advice__for_process(struct advice *a, const struct proc_totals *p,
 			 const struct pause_rows *all, __u64 run_ns)
 {
 	const struct pause_row *gen[3] = {}, *sum = NULL;
-	char d1[24], d2[24], d3[24];
+	char d1[24], d2[24], d3[24], remedy[160];
 	int i;
 
 	for (i = 0; i < all->nr; i++) {
@@ -83,11 +98,10 @@ void advice__for_process(struct advice *a, const struct proc_totals *p,
 		return;
 	if ((double)sum->t.sum_ns / run_ns >= ADVICE_BOUND_SHARE)
 		add(a, ADVICE_GC_SHARE,
-		    "GC took %.1f%% of wall time (%s in %llu collections over %.1f s): raise the "
-		    "gen-0 threshold (gc.set_threshold) or allocate fewer container objects in "
-		    "hot paths", 100.0 * sum->t.sum_ns / run_ns,
-		    text__duration(d1, sizeof(d1), sum->t.sum_ns), (unsigned long long)sum->t.count,
-		    run_ns / 1e9);
+		    "GC took %.1f%% of wall time (%s in %llu collections over %.1f s): %s",
+		    100.0 * sum->t.sum_ns / run_ns, text__duration(d1, sizeof(d1), sum->t.sum_ns),
+		    (unsigned long long)sum->t.count, run_ns / 1e9, share_remedy(&p->gc, remedy,
+										sizeof(remedy)));
 	if (gen[2] && gen[2]->t.max_ns >= ADVICE_BOUND_GEN2_NS)
 		add(a, ADVICE_GEN2_PAUSES,
 		    "gen-2 pauses up to %s (p99 %s, mean %s, %llu collections)%s: call gc.freeze() "
