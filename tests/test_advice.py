@@ -164,3 +164,7 @@ def test_advice_with_collection_off(gcbpf_bin):
     line = _gen0_advice(r.stderr)
     assert "automatic collection is off (gc.disable(), gc.get_threshold() (700, 10, 10), " \
            "read from the process)" in line, line
+    # a loop of gc.collect(0) is mostly GC: the share's remedy is the calls, not a threshold
+    share = [l for l in _advice(r.stderr) if "[gc-share]" in l]
+    assert share and "automatic collection is off, so these are the program's gc.collect() " \
+        "calls" in share[0], r.stderr
