@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include "gcbpf.h"	/* before hist.h, which uses it */
 #include "hist.h"
 #include "pystack.h"
 
