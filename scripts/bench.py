@@ -6,8 +6,10 @@ Run by `make bench` (scripts/bench.sh), as root. Three parts:
 e2e     ns per gc.collect(0) of a target doing nothing else, untraced and
         under each mode: the floor (--empty-probes: the same points, empty
         programs), --clock-probes, the bpftrace one-liner (if installed) and
-        gcbpf -q, -q --stats, -f jsonl -o FILE, -f text -o FILE. Both probe
-        paths (USDT: Debian's python3.11; uprobe: a pyenv 3.12), rounds
+        gcbpf -q, -q --stats, -f jsonl -o FILE, -f text -o FILE. Each probe
+        path (USDT: Debian's python3.11; uprobe: a pyenv 3.12; sid's 3.15 in
+        its chroot, where gcbpf attaches gc__done alone: the floor's two
+        points against one trap), rounds
         interleaved (order rotated each round), medians and spread; the added
         cost of each mode over untraced, divided by the floor's. Then one run
         per mode with BPF run-time statistics: ns per run of each program.
@@ -25,9 +27,12 @@ file: an attached uprobe leaves an int3 there. If anything is attached, the
 bench stops and names it (bpftool perf show).
 
 Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
-run), BENCH_ROUNDS, BENCH_LOADER_N, BENCH_MYPY_PAIRS, BENCH_PARTS (comma list
-of e2e,loader,mypy), GCBPF (binary), PYENV_ROOT.
+run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
+words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS, BENCH_PARTS
+(comma list of e2e,loader,mypy), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT
+(the sid chroot, default /var/tmp/gcbpf-sid).
 """
+import atexit
 import ctypes
 import glob
 import json
@@ -74,6 +79,31 @@ class Interp:
         self.label, self.probe, self.exe, self.env, self.files = label, probe, exe, env, files
         self.root = os.path.dirname(files[0])
         self.usdt_bin = files[0]
+        # How to run it, and the paths as it sees them (a chroot's differ).
+        self.argv, self.target = [exe], TARGET
+        self.files_seen, self.root_seen = files, None
+
+
+def sid_copy(tmp):
+    """A private copy of sid's static python3.15 (USDT) inside its chroot: it needs
+    the chroot's stdlib, so it runs there, from a fresh directory of its own."""
+    root = os.environ.get("GCBPF_SID_ROOT") or "/var/tmp/gcbpf-sid"
+    src = os.path.join(root, "usr/bin/python3.15")
+    if not os.path.exists(src):
+        print("(no sid chroot with python3.15 at %s: no sid-3.15 row; tests/sid_chroot.sh "
+              "builds it)" % root)
+        return None
+    d = tempfile.mkdtemp(prefix="gcbpf-bench.", dir=os.path.join(root, "tmp"))
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)  # bench.py's own temporary directory is not here
+    inside = "/" + os.path.relpath(d, root)
+    exe = shutil.copy2(src, d)
+    shutil.copy2(TARGET, d)
+    it = Interp("sid-3.15 (1 probe)", "usdt", exe, {}, [exe])
+    it.argv = ["chroot", root, inside + "/python3.15"]
+    it.target = inside + "/" + os.path.basename(TARGET)
+    it.files_seen, it.root_seen = [inside + "/python3.15"], inside
+    return it
 
 
 def private_copies(tmp):
@@ -105,8 +135,14 @@ def private_copies(tmp):
         it.root = d
         out.append(it)
         break
+    sid = sid_copy(tmp)
+    if sid:
+        out.append(sid)
+    paths = os.environ.get("BENCH_PATHS")
+    if paths:
+        out = [it for it in out if it.label.split()[0] in paths.split(",")]
     if not out:
-        die("no interpreter: needs /usr/bin/python3.11 and/or a pyenv 3.12")
+        die("no interpreter: needs /usr/bin/python3.11, a pyenv 3.12 and/or sid's 3.15")
     return out
 
 
@@ -118,7 +154,8 @@ def penv(it):
 
 def text_check(it):
     """(files the copy maps executable, {file: offsets where its text differs from disk})."""
-    r = subprocess.run([it.exe, TARGET, "text", it.root], env=penv(it), capture_output=True,
+    r = subprocess.run(it.argv + [it.target, "text", it.root_seen or it.root], env=penv(it),
+                       capture_output=True,
                        text=True, check=True)
     j = json.loads(r.stdout)
     return j["mapped"], j["diffs"]
@@ -126,11 +163,12 @@ def text_check(it):
 
 def verify_copy(it):
     mapped, _ = text_check(it)
-    for f in it.files:
+    for f in it.files_seen:
         if f not in mapped:
             die("%s does not map its private copy %s (maps: %s)" % (it.exe, f, ", ".join(mapped)))
     for m in mapped:
-        if re.search(r"/(python|libpython)[^/]*$", m) and not m.startswith(it.root):
+        if re.search(r"/(python|libpython)[^/]*$", m) and not m.startswith(it.root_seen or
+                                                                           it.root):
             die("%s maps %s, outside its private copy %s" % (it.exe, m, it.root))
 
 
@@ -321,7 +359,7 @@ def run_one(it, mode, n, tmp, stats=False, syscalls=False):
     tracer cpu_ns (its CPU from attached to exit), events, wall_s (release to
     exit), progs {name: (runs, ns)} with stats, syscalls {name: calls}."""
     res = {}
-    target = subprocess.Popen([it.exe, TARGET, "collect", str(n)], env=penv(it),
+    target = subprocess.Popen(it.argv + [it.target, "collect", str(n)], env=penv(it),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     tracer = perf = None
     out_log, err_log = os.path.join(tmp, "tracer.out"), os.path.join(tmp, "tracer.err")
