@@ -81,6 +81,7 @@ class Interp:
         self.usdt_bin = files[0]
         # How to run it, and the paths as it sees them (a chroot's differ).
         self.argv, self.target = [exe], TARGET
+        self.text_argv = self.argv
         self.files_seen, self.root_seen = files, None
 
 
@@ -101,6 +102,10 @@ def sid_copy(tmp):
     shutil.copy2(TARGET, d)
     it = Interp("sid-3.15 (1 probe)", "usdt", exe, {}, [exe])
     it.argv = ["chroot", root, inside + "/python3.15"]
+    # The text check reads /proc/self: a proc of its own, in a mount namespace of its own.
+    it.text_argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', root,
+                    inside + "/python3.15"]
     it.target = inside + "/" + os.path.basename(TARGET)
     it.files_seen, it.root_seen = [inside + "/python3.15"], inside
     return it
@@ -154,7 +159,7 @@ def penv(it):
 
 def text_check(it):
     """(files the copy maps executable, {file: offsets where its text differs from disk})."""
-    r = subprocess.run(it.argv + [it.target, "text", it.root_seen or it.root], env=penv(it),
+    r = subprocess.run(it.text_argv + [it.target, "text", it.root_seen or it.root], env=penv(it),
                        capture_output=True,
                        text=True, check=True)
     j = json.loads(r.stdout)
