@@ -77,6 +77,8 @@ struct gc_layout {
 	/* 3.15: the record's own timestamps (-1: none), for the one-probe path. */
 	__s32 rec_ts_start;
 	__s32 rec_ts_stop;
+	__s32 collecting_off;	/* GC state -> int collecting (3.13+), -1: unknown */
+	__s32 pad;
 };
 
 /* A USDT argument where its note says it is (x86-64). */

@@ -79,12 +79,16 @@ static __always_inline int ring_read(const struct gc_layout *l, __u64 addr, __u8
 
 /*
  * Per process, on its main thread's task: the stop time of the newest record
- * reported. USDT carries no interpreter, so the ring read is the main
- * interpreter's; a gc__done of another interpreter (or one racing it) would
- * find a record already reported, and is counted, not reported twice.
+ * reported, and in which address space. USDT carries no interpreter, so the
+ * ring read is the main interpreter's: a gc__done of another interpreter
+ * finds a record reported already, and is counted (GC_CNT_RING_STALE), not
+ * reported twice. The first report in an address space cannot tell so: it
+ * also needs the main interpreter to be collecting now (its `collecting`
+ * flag, cleared after gc__done), else the record may predate the attach.
  */
 struct ring_seen {
 	__u64 ts_stop;
+	__u64 mm;
 };
 
 struct {
@@ -94,18 +98,42 @@ struct {
 	__type(value, struct ring_seen);
 } ring_seen SEC(".maps");
 
+/* Whether this record is new to the process and this gc__done's (see above). */
+static __always_inline bool ring_fresh(struct task_struct *task, const struct gc_layout *l,
+				       const struct inflight *st, __u64 ts_stop)
+{
+	struct ring_seen *seen = bpf_task_storage_get(&ring_seen, task->group_leader, 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 mm = (__u64)task->mm, last;
+	__s32 collecting = 0;
+
+	if (!seen)
+		return false;
+	if (seen->mm != mm) {
+		if (l->collecting_off < 0 ||
+		    bpf_probe_read_user(&collecting, sizeof(collecting),
+					(void *)(st->gcstate + l->collecting_off)) ||
+		    !collecting)
+			return false;
+		seen->mm = mm;
+		seen->ts_stop = 0;
+	}
+	last = seen->ts_stop;
+	/* Two threads of one process may race here: one wins. */
+	return ts_stop > last && __sync_val_compare_and_swap(&seen->ts_stop, last, ts_stop) == last;
+}
+
 SEC("uprobe")
 int usdt_ring_done(struct pt_regs *ctx)
 {
 	__u32 idx = bpf_get_attach_cookie(ctx), submitted_key = GC_CNT_SUBMITTED;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ring_rec cur = {}, prev = {}, r = {};
-	struct ring_seen *seen;
 	struct gc_layout *l;
 	struct gc_probe *p;
 	struct inflight *st;
 	struct gc_event *e;
-	__u64 pid_tgid, ns, last, *submitted;
+	__u64 pid_tgid, ns, *submitted;
 	int gen = -1, g;
 
 	p = bpf_map_lookup_elem(&probes, &idx);
@@ -144,13 +172,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 		count(GC_CNT_READ_ERRORS);
 		return 0;
 	}
-	seen = bpf_task_storage_get(&ring_seen, task->group_leader, 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!seen)
-		return 0;
-	last = seen->ts_stop;
-	if ((__u64)cur.ts_stop <= last ||
-	    __sync_val_compare_and_swap(&seen->ts_stop, last, cur.ts_stop) != last) {
+	if (!ring_fresh(task, l, st, cur.ts_stop)) {
 		count(GC_CNT_RING_STALE);
 		return 0;
 	}

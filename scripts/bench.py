@@ -82,6 +82,7 @@ class Interp:
         # How to run it, and the paths as it sees them (a chroot's differ).
         self.argv, self.target = [exe], TARGET
         self.text_argv = self.argv
+        self.bpftrace = True
         self.files_seen, self.root_seen = files, None
 
 
@@ -108,6 +109,7 @@ def sid_copy(tmp):
                     inside + "/python3.15"]
     it.target = inside + "/" + os.path.basename(TARGET)
     it.files_seen, it.root_seen = [inside + "/python3.15"], inside
+    it.bpftrace = False  # bookworm's bpftrace finds no USDT point in a chroot's process
     return it
 
 
@@ -501,6 +503,8 @@ def e2e(interps, tmp):
     for r in range(ROUNDS):
         for it in interps:
             for m in modes[r % len(modes):] + modes[:r % len(modes)]:
+                if m == "bpftrace" and not it.bpftrace:
+                    continue
                 res[(it.label, m)].append(run_clean(it, m, N, tmp)["ns"])
         print("  round %d/%d done" % (r + 1, ROUNDS), file=sys.stderr)
     print("%-20s %-12s %8s %15s %8s %8s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
@@ -509,6 +513,8 @@ def e2e(interps, tmp):
         u = med(res[(it.label, "untraced")])
         floor = med(res[(it.label, "empty")]) - u
         for m in modes:
+            if not res[(it.label, m)]:
+                continue
             v = res[(it.label, m)]
             added = med(v) - u
             print("%-20s %-12s %8d %7d-%-7d %8s %8s" % (
@@ -524,6 +530,8 @@ def e2e(interps, tmp):
             per = {}
             for _ in range(STATS_RUNS):
                 for m in modes:
+                    if m == "bpftrace" and not it.bpftrace:
+                        continue
                     if m == "untraced":
                         continue
                     for name, (runs, ns) in run_clean(it, m, N, tmp, stats=True)["progs"].items():

@@ -123,6 +123,7 @@ static int set_stats(struct gc_layout *l, const struct py_version *v, char *err,
 	l->rec_heap_size = r->heap_size;
 	l->rec_ts_start = r->ts_start;
 	l->rec_ts_stop = r->ts_stop;
+	l->collecting_off = v->collecting_off;
 	if (r->size <= 0 || r->collections < 0 || r->collected < 0 || r->uncollectable < 0 ||
 	    !inside(r->collections, 8, r->size) || !inside(r->collected, 8, r->size) ||
 	    !inside(r->uncollectable, 8, r->size) || !inside(r->candidates, 8, r->size) ||

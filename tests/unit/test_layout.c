@@ -247,6 +247,7 @@ static void test_debug_offsets(void)
 		/* §3d: ts_start, ts_stop first: the one-probe path's timestamps. */
 		CHECK_EQ(l.rec_ts_start, 0);
 		CHECK_EQ(l.rec_ts_stop, 8);
+		CHECK_EQ(l.collecting_off, 112);
 	}
 	/* A struct gc_stats of another size is another layout (FT: 224). */
 	d.gc_generation_stats_size = 224;
