@@ -49,18 +49,19 @@ static __always_inline int ring_rec(const struct gc_layout *l, const __u8 *buf, 
 }
 
 /*
- * The ring, consistent: the seqlock count before, then the whole ring in one
- * read, whose copy of the count (its last field; x86-64's copy_from_user
- * copies upwards) was read after every record. Equal and even: no writer
- * came between. At gc__done the writer is this thread and done, so a
- * mismatch means another writer (not this interpreter's collection): one
- * retry, then -1 (counted by the caller, no event).
+ * The ring, in one read: a read costs ~100 ns whatever its size (8 bytes or
+ * the whole 1120), so reading the seqlock count first, or only the slots
+ * needed, costs more than it saves (measured). The copy's count, the ring's
+ * last field, is read after every record (x86-64's copy_from_user copies
+ * upwards): odd means a writer is at it. At gc__done the only writer of this
+ * ring is the collector, this thread, done with it; another writer means the
+ * gc__done is not this interpreter's (see ring_seen). Odd: one retry, then
+ * -1, counted by the caller as a read error, no event.
  */
 static __always_inline int ring_read(const struct gc_layout *l, __u64 addr, __u8 *buf)
 {
 	__u64 n = (__u32)l->snap_bytes;
 	__s32 seq_off = l->ring_seq_off;
-	__u32 before;
 	int i;
 
 	asm volatile("" : "+r"(n));
@@ -68,10 +69,9 @@ static __always_inline int ring_read(const struct gc_layout *l, __u64 addr, __u8
 	    seq_off + 4 > n)
 		return -1;
 	for (i = 0; i < 2; i++) {
-		if (bpf_probe_read_user(&before, sizeof(before), (void *)(addr + seq_off)) ||
-		    bpf_probe_read_user(buf, n, (void *)addr))
+		if (bpf_probe_read_user(buf, n, (void *)addr))
 			return -1;
-		if (!(before & 1) && *(__u32 *)(buf + seq_off) == before)
+		if (!(*(__u32 *)(buf + seq_off) & 1))
 			return 0;
 	}
 	return -1;
@@ -152,13 +152,13 @@ int usdt_ring_done(struct pt_regs *ctx)
 	st->followed = 1;
 	resolve_gcstate(ctx, p, l, st);
 	stack__enter(ctx, p, st);
-	if (ring_read(l, st->stats_addr, st->after)) {
+	if (ring_read(l, st->stats_addr, st->before)) {
 		count(GC_CNT_READ_ERRORS);
 		return 0;
 	}
 	/* The newest record of the three rings: stop times are distinct. */
 	for (g = 0; g < 3; g++) {
-		if (ring_rec(l, st->after, g, 0, &r)) {
+		if (ring_rec(l, st->before, g, 0, &r)) {
 			count(GC_CNT_READ_ERRORS);
 			return 0;
 		}
@@ -167,7 +167,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 			cur = r;
 		}
 	}
-	if (gen < 0 || ring_rec(l, st->after, gen, 1, &prev) || cur.ts_stop < cur.ts_start ||
+	if (gen < 0 || ring_rec(l, st->before, gen, 1, &prev) || cur.ts_stop < cur.ts_start ||
 	    cur.g.collections != prev.g.collections + 1) {
 		count(GC_CNT_READ_ERRORS);
 		return 0;
