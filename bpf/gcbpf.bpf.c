@@ -631,6 +631,9 @@ int BPF_KRETPROBE(uretprobe_gc_exit)
 	return gc_exit();
 }
 
+/* 3.15 with USDT: gc__done alone, from the interpreter's own record. */
+#include "ring.bpf.h"
+
 /* The floor of an entry/exit design, for `gcbpf --empty-probes` (benchmark). */
 SEC("uprobe")
 int probe_empty(struct pt_regs *ctx)

@@ -74,6 +74,11 @@ struct gc_layout {
 	__s32 ring_index_off[3];
 	__s32 ring_len[3];
 	__s32 ring_seq_off;	/* uint32 seqlock count */
+	/* 3.15: the record's own timestamps (-1: none), for the one-probe path. */
+	__s32 rec_ts_start;
+	__s32 rec_ts_stop;
+	__s32 collecting_off;	/* GC state -> int collecting (3.13+), -1: unknown */
+	__s32 pad;
 };
 
 /* A USDT argument where its note says it is (x86-64). */
@@ -203,6 +208,7 @@ enum gc_counter {
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
 	GC_CNT_STACK_FAULT,	/* --stacks: walks ended at a frame that could not be read */
+	GC_CNT_RING_STALE,	/* 3.15 gc__done: the ring's newest record was reported already */
 	GC_CNT_MAX,
 };
 

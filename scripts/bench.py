@@ -6,8 +6,10 @@ Run by `make bench` (scripts/bench.sh), as root. Three parts:
 e2e     ns per gc.collect(0) of a target doing nothing else, untraced and
         under each mode: the floor (--empty-probes: the same points, empty
         programs), --clock-probes, the bpftrace one-liner (if installed) and
-        gcbpf -q, -q --stats, -f jsonl -o FILE, -f text -o FILE. Both probe
-        paths (USDT: Debian's python3.11; uprobe: a pyenv 3.12), rounds
+        gcbpf -q, -q --stats, -f jsonl -o FILE, -f text -o FILE. Each probe
+        path (USDT: Debian's python3.11; uprobe: a pyenv 3.12; sid's 3.15 in
+        its chroot, where gcbpf attaches gc__done alone: the floor's two
+        points against one trap), rounds
         interleaved (order rotated each round), medians and spread; the added
         cost of each mode over untraced, divided by the floor's. Then one run
         per mode with BPF run-time statistics: ns per run of each program.
@@ -25,9 +27,12 @@ file: an attached uprobe leaves an int3 there. If anything is attached, the
 bench stops and names it (bpftool perf show).
 
 Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
-run), BENCH_ROUNDS, BENCH_LOADER_N, BENCH_MYPY_PAIRS, BENCH_PARTS (comma list
-of e2e,loader,mypy), GCBPF (binary), PYENV_ROOT.
+run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
+words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS, BENCH_PARTS
+(comma list of e2e,loader,mypy), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT
+(the sid chroot, default /var/tmp/gcbpf-sid).
 """
+import atexit
 import ctypes
 import glob
 import json
@@ -74,6 +79,38 @@ class Interp:
         self.label, self.probe, self.exe, self.env, self.files = label, probe, exe, env, files
         self.root = os.path.dirname(files[0])
         self.usdt_bin = files[0]
+        # How to run it, and the paths as it sees them (a chroot's differ).
+        self.argv, self.target = [exe], TARGET
+        self.text_argv = self.argv
+        self.bpftrace = True
+        self.files_seen, self.root_seen = files, None
+
+
+def sid_copy(tmp):
+    """A private copy of sid's static python3.15 (USDT) inside its chroot: it needs
+    the chroot's stdlib, so it runs there, from a fresh directory of its own."""
+    root = os.environ.get("GCBPF_SID_ROOT") or "/var/tmp/gcbpf-sid"
+    src = os.path.join(root, "usr/bin/python3.15")
+    if not os.path.exists(src):
+        print("(no sid chroot with python3.15 at %s: no sid-3.15 row; tests/sid_chroot.sh "
+              "builds it)" % root)
+        return None
+    d = tempfile.mkdtemp(prefix="gcbpf-bench.", dir=os.path.join(root, "tmp"))
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)  # bench.py's own temporary directory is not here
+    inside = "/" + os.path.relpath(d, root)
+    exe = shutil.copy2(src, d)
+    shutil.copy2(TARGET, d)
+    it = Interp("sid-3.15 (1 probe)", "usdt", exe, {}, [exe])
+    it.argv = ["chroot", root, inside + "/python3.15"]
+    # The text check reads /proc/self: a proc of its own, in a mount namespace of its own.
+    it.text_argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', root,
+                    inside + "/python3.15"]
+    it.target = inside + "/" + os.path.basename(TARGET)
+    it.files_seen, it.root_seen = [inside + "/python3.15"], inside
+    it.bpftrace = False  # bookworm's bpftrace finds no USDT point in a chroot's process
+    return it
 
 
 def private_copies(tmp):
@@ -105,8 +142,14 @@ def private_copies(tmp):
         it.root = d
         out.append(it)
         break
+    sid = sid_copy(tmp)
+    if sid:
+        out.append(sid)
+    paths = os.environ.get("BENCH_PATHS")
+    if paths:
+        out = [it for it in out if it.label.split()[0] in paths.split(",")]
     if not out:
-        die("no interpreter: needs /usr/bin/python3.11 and/or a pyenv 3.12")
+        die("no interpreter: needs /usr/bin/python3.11, a pyenv 3.12 and/or sid's 3.15")
     return out
 
 
@@ -118,7 +161,8 @@ def penv(it):
 
 def text_check(it):
     """(files the copy maps executable, {file: offsets where its text differs from disk})."""
-    r = subprocess.run([it.exe, TARGET, "text", it.root], env=penv(it), capture_output=True,
+    r = subprocess.run(it.text_argv + [it.target, "text", it.root_seen or it.root], env=penv(it),
+                       capture_output=True,
                        text=True, check=True)
     j = json.loads(r.stdout)
     return j["mapped"], j["diffs"]
@@ -126,11 +170,12 @@ def text_check(it):
 
 def verify_copy(it):
     mapped, _ = text_check(it)
-    for f in it.files:
+    for f in it.files_seen:
         if f not in mapped:
             die("%s does not map its private copy %s (maps: %s)" % (it.exe, f, ", ".join(mapped)))
     for m in mapped:
-        if re.search(r"/(python|libpython)[^/]*$", m) and not m.startswith(it.root):
+        if re.search(r"/(python|libpython)[^/]*$", m) and not m.startswith(it.root_seen or
+                                                                           it.root):
             die("%s maps %s, outside its private copy %s" % (it.exe, m, it.root))
 
 
@@ -321,7 +366,7 @@ def run_one(it, mode, n, tmp, stats=False, syscalls=False):
     tracer cpu_ns (its CPU from attached to exit), events, wall_s (release to
     exit), progs {name: (runs, ns)} with stats, syscalls {name: calls}."""
     res = {}
-    target = subprocess.Popen([it.exe, TARGET, "collect", str(n)], env=penv(it),
+    target = subprocess.Popen(it.argv + [it.target, "collect", str(n)], env=penv(it),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     tracer = perf = None
     out_log, err_log = os.path.join(tmp, "tracer.out"), os.path.join(tmp, "tracer.err")
@@ -458,6 +503,8 @@ def e2e(interps, tmp):
     for r in range(ROUNDS):
         for it in interps:
             for m in modes[r % len(modes):] + modes[:r % len(modes)]:
+                if m == "bpftrace" and not it.bpftrace:
+                    continue
                 res[(it.label, m)].append(run_clean(it, m, N, tmp)["ns"])
         print("  round %d/%d done" % (r + 1, ROUNDS), file=sys.stderr)
     print("%-20s %-12s %8s %15s %8s %8s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
@@ -466,6 +513,8 @@ def e2e(interps, tmp):
         u = med(res[(it.label, "untraced")])
         floor = med(res[(it.label, "empty")]) - u
         for m in modes:
+            if not res[(it.label, m)]:
+                continue
             v = res[(it.label, m)]
             added = med(v) - u
             print("%-20s %-12s %8d %7d-%-7d %8s %8s" % (
@@ -481,6 +530,8 @@ def e2e(interps, tmp):
             per = {}
             for _ in range(STATS_RUNS):
                 for m in modes:
+                    if m == "bpftrace" and not it.bpftrace:
+                        continue
                     if m == "untraced":
                         continue
                     for name, (runs, ns) in run_clean(it, m, N, tmp, stats=True)["progs"].items():

@@ -121,10 +121,14 @@ static int set_stats(struct gc_layout *l, const struct py_version *v, char *err,
 	l->rec_uncollectable = r->uncollectable;
 	l->rec_candidates = r->candidates;
 	l->rec_heap_size = r->heap_size;
+	l->rec_ts_start = r->ts_start;
+	l->rec_ts_stop = r->ts_stop;
+	l->collecting_off = v->collecting_off;
 	if (r->size <= 0 || r->collections < 0 || r->collected < 0 || r->uncollectable < 0 ||
 	    !inside(r->collections, 8, r->size) || !inside(r->collected, 8, r->size) ||
 	    !inside(r->uncollectable, 8, r->size) || !inside(r->candidates, 8, r->size) ||
-	    !inside(r->heap_size, 8, r->size)) {
+	    !inside(r->heap_size, 8, r->size) || !inside(r->ts_start, 8, r->size) ||
+	    !inside(r->ts_stop, 8, r->size)) {
 		snprintf(err, err_len, "Python %s: statistics record fields outside its %d bytes",
 			 v->name, r->size);
 		return -ENOTSUP;

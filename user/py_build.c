@@ -175,7 +175,12 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
 	b->points[1].vaddr = notes[have_done].vaddr;
 	b->points[1].semaphore = notes[have_done].semaphore;
 	b->points[1].gen_arg.reg_off = -1;
-	snprintf(b->why, sizeof(b->why), "USDT python:gc__start/gc__done in .note.stapsdt");
+	if (b->layout.stats_kind == GC_STATS_RING && b->layout.rec_ts_start >= 0)
+		/* tracer.c's one_probe(): the record already holds the collection. */
+		snprintf(b->why, sizeof(b->why), "USDT python:gc__done in .note.stapsdt, alone: "
+			 "each collection's own record from the statistics ring");
+	else
+		snprintf(b->why, sizeof(b->why), "USDT python:gc__start/gc__done in .note.stapsdt");
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 
 /* struct gc_generation_stats, 3.6-3.14: generation_stats[3] of 24 bytes. */
 #define REC_ARRAY { .size = 24, .collections = 0, .collected = 8, .uncollectable = 16, \
-		    .candidates = -1, .heap_size = -1 }
+		    .candidates = -1, .heap_size = -1, .ts_start = -1, .ts_stop = -1 }
 
 /* What gc__start's / gc__done's arg0 carry (§2: PyDTrace_GC_DONE(n + m)). */
 #define USDT_ARGS .usdt_start_arg = "generation", .usdt_done_arg = "collected + uncollectable"
@@ -257,9 +257,11 @@ const struct py_version py_versions[] = {
 		GENS(8, 0, 168),
 		.stats_kind = GC_STATS_RING,
 		/* struct gc_generation_stats: ts_start, ts_stop, collections, collected,
-		 * uncollectable, candidates, duration, heap_size. */
+		 * uncollectable, candidates, duration, heap_size. ts_*: PyTime_PerfCounterRaw
+		 * = CLOCK_MONOTONIC (bpf_ktime_get_ns's clock), taken after gc__start and
+		 * before the record is written, which is before gc__done (gc.c). */
 		.rec = { .size = 64, .collections = 16, .collected = 24, .uncollectable = 32,
-			 .candidates = 40, .heap_size = 56 },
+			 .candidates = 40, .heap_size = 56, .ts_start = 0, .ts_stop = 8 },
 		/* struct gc_stats: young ring of 11, two old rings of 3, then update_seq;
 		 * _Py_DebugOffsets gives only its size, which pins this layout. */
 		.ring = { .bytes = 1120, .items_off = { 0, 712, 912 },

@@ -30,6 +30,7 @@ struct py_gc_record {
 	int size;		/* stride between generations (array) or ring slots */
 	int collections, collected, uncollectable;
 	int candidates, heap_size;	/* 3.15; -1: not in the record */
+	int ts_start, ts_stop;	/* 3.15: the collection's own CLOCK_MONOTONIC ns; -1: none */
 };
 
 /* 3.15's struct gc_stats: per generation a ring of records, the newest at its index. */

@@ -303,6 +303,7 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.usdt_gc_done, gcbpf);
 	bpf_program__set_autoload(skel->progs.uprobe_gc_enter, gcbpf);
 	bpf_program__set_autoload(skel->progs.uretprobe_gc_exit, gcbpf);
+	bpf_program__set_autoload(skel->progs.usdt_ring_done, gcbpf);
 	/* ... and for check_uprobes() */
 	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY ||
 				  opts->follow || opts->report_exec);
@@ -484,6 +485,18 @@ static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t p
 	return link ? add_link(t, link) : -errno;
 }
 
+/*
+ * 3.15 (the statistics ring holds each collection's own record, times
+ * included): gc__done alone, one trap per collection. The floors
+ * (--empty-probes, --clock-probes) keep both points: they measure the
+ * entry/exit design.
+ */
+static bool one_probe(const struct tracer *t, const struct py_build *b)
+{
+	return t->opts.programs == PROGRAMS_GCBPF && b->layout.stats_kind == GC_STATS_RING &&
+	       b->layout.rec_ts_start >= 0 && b->layout.rec_ts_stop >= 0;
+}
+
 /* USDT: the entry program on gc__start, the exit program on gc__done. */
 static int attach_usdt(struct tracer *t, int build, pid_t pid)
 {
@@ -492,6 +505,14 @@ static int attach_usdt(struct tracer *t, int build, pid_t pid)
 	__u32 idx;
 	int err;
 
+	if (one_probe(t, b)) {
+		/* Its own slot: the program needs gc__done's address (load bias). */
+		err = add_probe(t, build, &b->points[1], &idx);
+		if (!err)
+			err = attach_uprobe_one(t, t->skel->progs.usdt_ring_done, pid, b, 1, idx,
+						false);
+		return err;
+	}
 	programs(t, GC_PROBE_USDT, &start, &done);
 	err = add_probe(t, build, &b->points[0], &idx);
 	if (!err)

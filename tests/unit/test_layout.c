@@ -93,6 +93,8 @@ static void test_table(void)
 		      l.rec_collected, l.rec_uncollectable);
 		/* Fields gcbpf does not fill are -1, not the garbage that was there. */
 		CHECK(l.ring_seq_off == -1, "3.%d: ring_seq_off %d", w->minor, l.ring_seq_off);
+		CHECK(l.rec_ts_start == -1 && l.rec_ts_stop == -1, "3.%d: no record timestamps",
+		      w->minor);
 	}
 	/* 3.8 – 3.12: generation_stats at 128 (§3b), the 3.7 exception at 240. */
 	CHECK(!fill(&l, 8, false, NULL, err, sizeof(err)) && l.gc_off == 344, "3.8 gc 344");
@@ -242,6 +244,10 @@ static void test_debug_offsets(void)
 		CHECK_EQ(l.rec_uncollectable, 32);
 		CHECK_EQ(l.rec_candidates, 40);
 		CHECK_EQ(l.rec_heap_size, 56);
+		/* §3d: ts_start, ts_stop first: the one-probe path's timestamps. */
+		CHECK_EQ(l.rec_ts_start, 0);
+		CHECK_EQ(l.rec_ts_stop, 8);
+		CHECK_EQ(l.collecting_off, 112);
 	}
 	/* A struct gc_stats of another size is another layout (FT: 224). */
 	d.gc_generation_stats_size = 224;
