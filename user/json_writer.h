@@ -4,6 +4,11 @@
  * names, strings (escaped; invalid UTF-8 becomes U+FFFD, so hostile names
  * never make a line invalid), integers, floats, null. Compact: one record
  * per line is the caller's jw_end_line().
+ *
+ * A record is built in the writer's buffer and handed to the stream whole
+ * at jw_end_line(), jw_newline() or jw_flush() (or when the buffer fills):
+ * one locked stdio call per record instead of one per character. Nothing
+ * else may write to the stream between those points.
  */
 #ifndef GCBPF_JSON_WRITER_H
 #define GCBPF_JSON_WRITER_H
@@ -14,12 +19,15 @@
 #include <stdio.h>
 
 #define JW_MAX_DEPTH 16
+#define JW_BUF 4096		/* a collection's record, with room; longer ones go in parts */
 
 struct json_writer {
 	FILE *f;
 	int depth;
 	bool need_comma[JW_MAX_DEPTH];	/* per open level: a value was written */
 	bool after_name;	/* the next value belongs to the name just written */
+	size_t len;		/* bytes in buf, not yet in f */
+	char buf[JW_BUF];
 };
 
 void jw_init(struct json_writer *w, FILE *f);
@@ -27,8 +35,12 @@ void jw_start_object(struct json_writer *w);
 void jw_end_object(struct json_writer *w);
 void jw_start_array(struct json_writer *w);
 void jw_end_array(struct json_writer *w);
-/* Ends a top-level value with a newline (JSON lines). */
+/* Ends a top-level value with a newline (JSON lines), and writes it to the stream. */
 void jw_end_line(struct json_writer *w);
+/* A newline between the values of an open array or object (one per line), written out. */
+void jw_newline(struct json_writer *w);
+/* What the writer holds, into the stream (errors: the stream's, as for any write). */
+void jw_flush(struct json_writer *w);
 void jw_name(struct json_writer *w, const char *name);
 
 void jw_string(struct json_writer *w, const char *s);

@@ -120,7 +120,8 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_uint_field(&w, "ts_start", e->ts_start);
 	jw_uint_field(&w, "ts_stop", e->ts_stop);
 	jw_uint_field(&w, "duration_ns", ns);
-	jw_float_field(&w, "duration", ns / 1e6, 6);
+	jw_name(&w, "duration");
+	jw_decimal(&w, ns, 6);	/* ms, exact: what "%.6f" of ns / 1e6 printed, at a tenth of the cost */
 	jw_count_field(&w, "collected", e->collected);
 	jw_count_field(&w, "uncollectable", e->uncollectable);
 	jw_count_field(&w, "heap_size", e->heap_size);
