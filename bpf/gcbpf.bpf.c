@@ -22,9 +22,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define WAKEUP_EVERY 4096
-
 /* Set before load. */
+/* Events a CPU submits per wakeup of the loader (tracer.c: half the ring over all CPUs). */
+const volatile __u32 targ_wakeup_every = 4096;
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_events = true;		/* push an event per collection */
@@ -597,11 +597,13 @@ static __always_inline int gc_exit(void)
 	 * The loader drains the ring every poll interval; a wakeup per event
 	 * would bill the target for a context switch, and asking the ring how
 	 * full it is reads the consumer's cache line (~400 ns measured). A
-	 * per-CPU count forces a wakeup every WAKEUP_EVERY events instead.
+	 * per-CPU count forces a wakeup every targ_wakeup_every events instead,
+	 * sized so that the ring is at most half full when every CPU is just
+	 * short of it: the 100 ms poll collects the rest.
 	 */
 	submitted = bpf_map_lookup_elem(&counters, &submitted_key);
-	bpf_ringbuf_submit(e, submitted && ++*submitted % WAKEUP_EVERY == 0 ? BPF_RB_FORCE_WAKEUP
-									  : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submitted && ++*submitted % targ_wakeup_every == 0
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,6 +79,7 @@ struct session {
 	struct launch child;	/* launch mode's command */
 	struct target targets[MAX_TARGETS];
 	struct py_build builds[MAX_TARGETS];
+	int pidfds[MAX_TARGETS];	/* -p: readable once the target exited; -1: /proc says */
 	int nr_targets;
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
@@ -321,6 +324,8 @@ static int attach_pids(struct session *s)
 			p_err("cannot follow pid %d's execs: %s", t->pid, strerror(-ret));
 			return ret;
 		}
+		/* Its liveness from now on: no /proc read per poll. */
+		s->pidfds[i] = pidfd_open(t->pid, 0);
 		if (!target__alive(t)) {
 			p_err("pid %d (%s) exited while gcbpf was attaching", t->pid, t->comm);
 			return -ESRCH;
@@ -391,6 +396,16 @@ static void banner(struct session *s)
 	}
 }
 
+/* A -p target: its pidfd is readable once it exited (a kernel without pidfds: /proc). */
+static bool target_running(struct session *s, int i)
+{
+	struct pollfd p = { .fd = s->pidfds[i], .events = POLLIN };
+
+	if (p.fd < 0)
+		return target__alive(&s->targets[i]);
+	return poll(&p, 1, 0) <= 0;	/* an error (EINTR): asked again at the next poll */
+}
+
 /* True once nothing is left to trace. */
 static bool targets_done(struct session *s)
 {
@@ -403,7 +418,7 @@ static bool targets_done(struct session *s)
 	for (i = 0; i < s->nr_targets; i++) {
 		struct target *t = &s->targets[i];
 
-		if (!t->exited && !target__alive(t)) {
+		if (!t->exited && !target_running(s, i)) {
 			t->exited = true;
 			p_debug("pid %d (%s) exited", t->pid, t->comm);
 		}
@@ -534,7 +549,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	};
 	char why[PATH_MAX + 256];
 	bool opened = false;
-	int err;
+	int i, err;
 
 	if (opt->stack_depth) {
 		pystack__init(&s->stacks, opt->stack_depth);
@@ -604,6 +619,9 @@ out:
 	}
 	tracer__close(&s->tracer);
 	follower__free(&s->follow);
+	for (i = 0; i < MAX_TARGETS; i++)
+		if (s->pidfds[i] >= 0)
+			close(s->pidfds[i]);
 	if (opt->stack_depth) {
 		pystack__report(&s->stacks);
 		pystack__free(&s->stacks);
@@ -651,11 +669,13 @@ static int (*const entry[])(struct session *s) = {
 int session__run(const struct options *opt)
 {
 	static struct session s;
-	int status;
+	int i, status;
 
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
 	s.child.gate = -1;
+	for (i = 0; i < MAX_TARGETS; i++)
+		s.pidfds[i] = -1;
 	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);
 	totals__free(&s.totals);
