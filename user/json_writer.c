@@ -137,6 +137,13 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\\'. */
+static const bool plain[256] = {
+	[0x20 ... '"' - 1] = true,
+	['"' + 1 ... '\\' - 1] = true,
+	['\\' + 1 ... 0x7e] = true,
+};
+
 /* The escaped string, quotes included, into the buffer. */
 static void escape(struct json_writer *w, const char *str, size_t max)
 {
@@ -150,8 +157,7 @@ static void escape(struct json_writer *w, const char *str, size_t max)
 		size_t len, run;
 
 		/* The common case: a run of printable ASCII, copied at once. */
-		for (run = i; run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' &&
-			      s[run] != '\\'; run++)
+		for (run = i; run < n && plain[s[run]]; run++)
 			;
 		if (run > i) {
 			put(w, str + i, run - i);
@@ -278,54 +284,61 @@ void jw_null(struct json_writer *w)
 	put(w, "null", 4);
 }
 
-void jw_string_field(struct json_writer *w, const char *name, const char *s)
+void jw_key(struct json_writer *w, const char *quoted, size_t len)
 {
-	jw_name(w, name);
+	separate(w);
+	put(w, quoted, len);
+	w->after_name = true;
+}
+
+void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
+{
+	jw_key(w, key, klen);
 	jw_string(w, s);
 }
 
-void jw_uint_field(struct json_writer *w, const char *name, uint64_t v)
+void jw_uint_field_(struct json_writer *w, const char *key, size_t klen, uint64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_uint(w, v);
 }
 
-void jw_int_field(struct json_writer *w, const char *name, int64_t v)
+void jw_int_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_int(w, v);
 }
 
-void jw_float_field(struct json_writer *w, const char *name, double v, int decimals)
+void jw_float_field_(struct json_writer *w, const char *key, size_t klen, double v, int decimals)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_float(w, v, decimals);
 }
 
-void jw_bool_field(struct json_writer *w, const char *name, bool v)
+void jw_bool_field_(struct json_writer *w, const char *key, size_t klen, bool v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_bool(w, v);
 }
 
-void jw_null_field(struct json_writer *w, const char *name)
+void jw_null_field_(struct json_writer *w, const char *key, size_t klen)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_null(w);
 }
 
-void jw_count_field(struct json_writer *w, const char *name, int64_t v)
+void jw_count_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	if (v < 0)
 		jw_null(w);
 	else
 		jw_int(w, v);
 }
 
-void jw_string_or_null_field(struct json_writer *w, const char *name, const char *s)
+void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	if (s)
 		jw_string(w, s);
 	else

@@ -55,17 +55,31 @@ void jw_decimal(struct json_writer *w, uint64_t v, int digits);
 void jw_bool(struct json_writer *w, bool v);
 void jw_null(struct json_writer *w);
 
-/* name: value pairs */
-void jw_string_field(struct json_writer *w, const char *name, const char *s);
-void jw_uint_field(struct json_writer *w, const char *name, uint64_t v);
-void jw_int_field(struct json_writer *w, const char *name, int64_t v);
-void jw_float_field(struct json_writer *w, const char *name, double v, int decimals);
-void jw_bool_field(struct json_writer *w, const char *name, bool v);
-void jw_null_field(struct json_writer *w, const char *name);
+/*
+ * name: value pairs. name must be a string literal that needs no escaping
+ * (gcbpf's own field names): it is quoted at compile time and copied, not
+ * escaped again for every event. A name made at run time: jw_name().
+ */
+#define JW_KEY(name) "\"" name "\":", sizeof(name) + 2
+void jw_key(struct json_writer *w, const char *quoted, size_t len);
+#define jw_string_field(w, name, s) jw_string_field_(w, JW_KEY(name), s)
+#define jw_uint_field(w, name, v) jw_uint_field_(w, JW_KEY(name), v)
+#define jw_int_field(w, name, v) jw_int_field_(w, JW_KEY(name), v)
+#define jw_float_field(w, name, v, decimals) jw_float_field_(w, JW_KEY(name), v, decimals)
+#define jw_bool_field(w, name, v) jw_bool_field_(w, JW_KEY(name), v)
+#define jw_null_field(w, name) jw_null_field_(w, JW_KEY(name))
 /* A count the build may not give: null when negative. */
-void jw_count_field(struct json_writer *w, const char *name, int64_t v);
+#define jw_count_field(w, name, v) jw_count_field_(w, JW_KEY(name), v)
 /* A string, or null when s is NULL. */
-void jw_string_or_null_field(struct json_writer *w, const char *name, const char *s);
+#define jw_string_or_null_field(w, name, s) jw_string_or_null_field_(w, JW_KEY(name), s)
+void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const char *s);
+void jw_uint_field_(struct json_writer *w, const char *key, size_t klen, uint64_t v);
+void jw_int_field_(struct json_writer *w, const char *key, size_t klen, int64_t v);
+void jw_float_field_(struct json_writer *w, const char *key, size_t klen, double v, int decimals);
+void jw_bool_field_(struct json_writer *w, const char *key, size_t klen, bool v);
+void jw_null_field_(struct json_writer *w, const char *key, size_t klen);
+void jw_count_field_(struct json_writer *w, const char *key, size_t klen, int64_t v);
+void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t klen, const char *s);
 
 /* The JSON string body of s (at most max bytes), quotes included, into f. */
 void json_escape(FILE *f, const char *s, size_t max);
