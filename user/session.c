@@ -31,6 +31,7 @@
 #include "totals.h"
 #include "vec.h"
 
+#define SEC_NS 1000000000ULL
 #define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
 #define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
@@ -468,7 +469,10 @@ static int poll_loop(struct session *s)
 {
 	const struct options *opt = s->opt;
 	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	int ticks = 0, err = 0;
+	/* By the clock, not per poll: a poll returns early on each wakeup. */
+	__u64 next_second = start + SEC_NS, next_refresh = start + REFRESH_S * SEC_NS;
+	__u64 next_rescan = start + RESCAN_S * SEC_NS, now;
+	int err = 0;
 
 	while (!exiting && !s->write_err) {
 		if (outputs__idle(&s->out))
@@ -486,17 +490,25 @@ static int poll_loop(struct session *s)
 		}
 		if (targets_done(s))
 			break;
-		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
+		now = mono_ns();
+		if (opt->duration_ns && now - start >= opt->duration_ns)
 			break;
-		++ticks;
-		if (ticks % 10 == 0)
+		if (now >= next_refresh) {
+			refresh(s, true);
+			next_refresh = now + REFRESH_S * SEC_NS;
+		} else if (opt->sinks.prometheus && now >= next_second) {
+			refresh(s, false);
+		}
+		if (now >= next_second) {
 			warn_losses(s, &seen_lost);
-		if ((opt->sinks.prometheus && ticks % 10 == 0) || ticks % (REFRESH_S * 10) == 0)
-			refresh(s, ticks % (REFRESH_S * 10) == 0);
+			next_second = now + SEC_NS;
+		}
 		/* Interpreters embedded in programs that are not Python (libpython
 		 * dlopen'ed after exec) show up only in /proc/PID/maps. */
-		if (opt->mode == MODE_SYSTEM && ticks % (RESCAN_S * 10) == 0)
+		if (opt->mode == MODE_SYSTEM && now >= next_rescan) {
 			follower__scan(&s->follow);
+			next_rescan = now + RESCAN_S * SEC_NS;
+		}
 		if (opt->interval_ns && mono_ns() - last_report >= opt->interval_ns) {
 			__u64 t = mono_ns();
 

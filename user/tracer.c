@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -386,6 +387,16 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 		tracer__close(t);
 		return err;
 	}
+	/*
+	 * A ring is readable whenever it holds data: level-triggered, every poll
+	 * would return at once while events flow, a wakeup per few hundred
+	 * events. Edge-triggered, it returns on the BPF side's forced wakeups
+	 * only (or the timeout): each poll drains the ring whole, so nothing
+	 * waits longer than a poll interval. data.fd: libbpf's index, 0.
+	 */
+	if (epoll_ctl(ring_buffer__epoll_fd(t->rb), EPOLL_CTL_MOD, bpf_map__fd(t->skel->maps.events),
+		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.fd = 0 }))
+		p_debug("the event ring stays level-triggered: %s", strerror(errno));
 	if (opts->cgroup_fd > 0) {
 		__u32 zero = 0;
 
