@@ -572,14 +572,20 @@ def stacks(interps, tmp):
                 "%d" % (med(v) - u), "%d" % (med(v) - plain) if m.startswith("--") else ""))
     print("ADDED: over untraced; STACK: over the plain trace (the walk, and the loader "
           "naming frames on the other CPU).")
-    print("per program, BPF run-time statistics (1 run per mode; ns per run):")
+    print("per program, BPF run-time statistics (%d interleaved run%s per mode; median ns "
+          "per run):" % (STATS_RUNS, "s" if STATS_RUNS > 1 else ""))
     with BpfStats():
         for it in interps:
+            per = {}
+            for _ in range(STATS_RUNS):
+                for m in modes[1:]:
+                    progs = run_clean(it, m, N, tmp, stats=True, depth=depth)["progs"]
+                    for name, (runs, ns) in progs.items():
+                        if runs:
+                            per.setdefault(m, {}).setdefault(name, []).append(ns / runs)
             for m in modes[1:]:
-                progs = run_clean(it, m, N, tmp, stats=True, depth=depth)["progs"]
                 print("%-20s %-12s %s" % (it.label, m, ", ".join(
-                    "%s %.0f" % (name, ns / runs) for name, (runs, ns) in sorted(progs.items())
-                    if runs)))
+                    "%s %.0f" % (name, med(v)) for name, v in sorted(per.get(m, {}).items()))))
     print()
 
 
