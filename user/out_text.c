@@ -5,6 +5,7 @@
  * a line per process that collected.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,12 +14,33 @@
 #include "sink.h"
 #include "text.h"
 
+/* text__escape's last result: a process's names repeat from one event to the next. */
+struct escaped {
+	size_t len;		/* of raw; SIZE_MAX: nothing yet */
+	char raw[IDENTITY_NAME_LEN];
+	char out[4 * IDENTITY_NAME_LEN + 1];
+};
+
 struct text_out {
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock times */
 	unsigned long lines;
 	time_t when_sec;	/* the second "when" shows: localtime once per second, not event */
 	char when[16];
+	struct escaped comm, who;
 };
+
+/* text__escape(dst, outlen, src, max) (max <= IDENTITY_NAME_LEN), from c when src repeats. */
+static const char *escape_cached(struct escaped *c, size_t outlen, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max);
+
+	if (n != c->len || memcmp(c->raw, src, n)) {
+		memcpy(c->raw, src, n);
+		c->len = n;
+		text__escape(c->out, outlen, c->raw, n);
+	}
+	return c->out;
+}
 
 static int text_start(struct sink *s)
 {
@@ -28,6 +50,7 @@ static int text_start(struct sink *s)
 		return -ENOMEM;
 	t->mono_to_real_ns = (__s64)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
 	t->when_sec = -1;
+	t->comm.len = t->who.len = SIZE_MAX;
 	s->priv = t;
 	return 0;
 }
@@ -69,8 +92,9 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	__s64 real = (__s64)e->ts_start + t->mono_to_real_ns;
 	time_t sec = real / 1000000000;
 	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
-	char comm[4 * GCBPF_COMM_LEN + 1], pause[24], who[4 * IDENTITY_NAME_LEN + 1];
-	char line[64 + sizeof(comm) + sizeof(pause) + 2 * NUMFMT_MAX + sizeof(who) + 16], *p;
+	const char *comm, *who = "-";
+	char pause[24], line[64 + 4 * GCBPF_COMM_LEN + sizeof(pause) + 2 * NUMFMT_MAX + 25 + 16];
+	char *p;
 	struct tm tm;
 
 	if (t->lines++ == 0)
@@ -91,7 +115,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	*p++ = ' ';
 	p = num_field(p, e->tid, 7, true);
 	*p++ = ' ';
-	text__escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
+	comm = escape_cached(&t->comm, 4 * GCBPF_COMM_LEN + 1, e->comm, sizeof(e->comm));
 	p = field(p, comm, strlen(comm), 15, true);
 	*p++ = ' ';
 	p = num_field(p, e->gen, 3, false);
@@ -110,10 +134,9 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	}
 	/* Who it is, compactly: the unit, else the command (script or module and its args). */
 	if (ev->proc)
-		text__escape(who, 25, ev->proc->id.unit[0] ? ev->proc->id.unit : ev->proc->id.short_cmd,
-			     IDENTITY_NAME_LEN);
-	else
-		memcpy(who, "-", 2);
+		who = escape_cached(&t->who, 25, ev->proc->id.unit[0] ? ev->proc->id.unit
+								      : ev->proc->id.short_cmd,
+				    IDENTITY_NAME_LEN);
 	*p++ = ' ';
 	p = field(p, who, strlen(who), 0, true);
 	*p++ = '\n';
