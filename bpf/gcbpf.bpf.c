@@ -22,9 +22,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define WAKEUP_EVERY 4096
-
 /* Set before load. */
+/* Events a CPU submits per wakeup of the loader (tracer.c: half the ring over all CPUs). */
+const volatile __u32 targ_wakeup_every = 4096;
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_events = true;		/* push an event per collection */
@@ -488,6 +488,23 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 		__sync_fetch_and_add(&h->buckets[b], 1);
 }
 
+/*
+ * The loader drains the ring every poll interval; a wakeup per event would
+ * bill the target for a context switch, and asking the ring how full it is
+ * reads the consumer's cache line (~400 ns measured). A per-CPU count forces
+ * a wakeup every targ_wakeup_every events instead, sized so that the ring is
+ * at most half full when every CPU is just short of it: the 100 ms poll
+ * collects the rest.
+ */
+static __always_inline void submit_event(struct gc_event *e)
+{
+	__u32 submitted_key = GC_CNT_SUBMITTED;
+	__u64 *submitted = bpf_map_lookup_elem(&counters, &submitted_key);
+
+	bpf_ringbuf_submit(e, submitted && ++*submitted % targ_wakeup_every == 0
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
@@ -495,8 +512,7 @@ static __always_inline int gc_exit(void)
 	struct gc_layout *l;
 	struct inflight *st;
 	struct gc_event *e;
-	__u32 submitted_key = GC_CNT_SUBMITTED;
-	__u64 pid_tgid, *submitted;
+	__u64 pid_tgid;
 	__s64 heap_size, long_lived_total;
 	int gen = -1, i;
 
@@ -593,15 +609,7 @@ static __always_inline int gc_exit(void)
 	}
 	process_comm(e->comm);
 	stack__walk(st, l, e);	/* after ts_stop: not part of the pause */
-	/*
-	 * The loader drains the ring every poll interval; a wakeup per event
-	 * would bill the target for a context switch, and asking the ring how
-	 * full it is reads the consumer's cache line (~400 ns measured). A
-	 * per-CPU count forces a wakeup every WAKEUP_EVERY events instead.
-	 */
-	submitted = bpf_map_lookup_elem(&counters, &submitted_key);
-	bpf_ringbuf_submit(e, submitted && ++*submitted % WAKEUP_EVERY == 0 ? BPF_RB_FORCE_WAKEUP
-									  : BPF_RB_NO_WAKEUP);
+	submit_event(e);
 	return 0;
 }
 

@@ -142,14 +142,14 @@ static __always_inline bool ring_fresh(struct task_struct *task, const struct gc
 SEC("uprobe")
 int usdt_ring_done(struct pt_regs *ctx)
 {
-	__u32 idx = bpf_get_attach_cookie(ctx), submitted_key = GC_CNT_SUBMITTED;
+	__u32 idx = bpf_get_attach_cookie(ctx);
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ring_rec cur = {}, prev = {}, r = {};
 	struct gc_layout *l;
 	struct gc_probe *p;
 	struct inflight *st;
 	struct gc_event *e;
-	__u64 pid_tgid, ns, *submitted;
+	__u64 pid_tgid, ns;
 	__s32 base;
 	int gen = -1, g;
 
@@ -232,10 +232,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 	e->flags = 0;
 	process_comm(e->comm);
 	stack__walk(st, l, e);
-	/* As gc_exit: no wakeup per event. */
-	submitted = bpf_map_lookup_elem(&counters, &submitted_key);
-	bpf_ringbuf_submit(e, submitted && ++*submitted % WAKEUP_EVERY == 0 ? BPF_RB_FORCE_WAKEUP
-									  : BPF_RB_NO_WAKEUP);
+	submit_event(e);
 	return 0;
 }
 

@@ -14,7 +14,11 @@ e2e     ns per gc.collect(0) of a target doing nothing else, untraced and
         cost of each mode over untraced, divided by the floor's. Then one run
         per mode with BPF run-time statistics: ns per run of each program.
 loader  gcbpf's own CPU per event for each output format over >= 1 M
-        collections, and its system calls per second of tracing (perf trace).
+        collections (text with --all-events: every collection a line), and
+        its system calls and wakeups per second of tracing (perf trace).
+stacks  ns per gc.collect(0) made 70 Python frames deep, untraced, under the
+        plain trace (-f jsonl -o FILE) and with --stacks=10, 30 and 64;
+        interleaved rounds, medians; then the exit program's ns per run.
 mypy    Debian's mypy over a source tree: untraced vs -q --stats vs
         -f jsonl -o FILE, interleaved, medians of wall and CPU time.
 
@@ -28,9 +32,9 @@ bench stops and names it (bpftool perf show).
 
 Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
 run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
-words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS, BENCH_PARTS
-(comma list of e2e,loader,mypy), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT
-(the sid chroot, default /var/tmp/gcbpf-sid).
+words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS,
+BENCH_STACK_ROUNDS, BENCH_PARTS (comma list of e2e,loader,stacks,mypy), GCBPF
+(binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid chroot, default /var/tmp/gcbpf-sid).
 """
 import atexit
 import ctypes
@@ -64,7 +68,10 @@ ROUNDS = env_int("BENCH_ROUNDS", 9, 1)
 LOADER_N = env_int("BENCH_LOADER_N", 1000000, 20000)
 MYPY_PAIRS = env_int("BENCH_MYPY_PAIRS", 5, 1)
 STATS_RUNS = env_int("BENCH_STATS_RUNS", 3, 1)
-PARTS = os.environ.get("BENCH_PARTS", "e2e,loader,mypy" if not QUICK else "e2e,loader").split(",")
+STACK_ROUNDS = env_int("BENCH_STACK_ROUNDS", 5, 1)
+STACK_DEPTHS = (10, 30, 64)
+PARTS = os.environ.get("BENCH_PARTS", "e2e,loader,stacks,mypy" if not QUICK
+                       else "e2e,loader,stacks").split(",")
 
 
 def die(msg):
@@ -335,6 +342,18 @@ MODES = {
     "jsonl": ["-f", "jsonl", "-o", "{out}"],
     "text": ["-f", "text", "-o", "{out}"],
 }
+# Not in the e2e rows: the loader's (every collection a text line; JSONL with no
+# file system below it) and the stacks part's.
+EXTRA_MODES = {
+    "text --all-events": ["-f", "text", "--all-events", "-o", "{out}"],
+    "jsonl /dev/null": ["-f", "jsonl", "-o", "/dev/null"],
+}
+for _d in STACK_DEPTHS:
+    EXTRA_MODES["--stacks=%d" % _d] = ["-f", "jsonl", "-o", "{out}", "--stacks=%d" % _d]
+
+
+def mode_args(mode):
+    return MODES[mode] if mode in MODES else EXTRA_MODES[mode]
 
 
 def task_cpu_ns(pid):
@@ -361,19 +380,20 @@ def wait_for(path, pattern, proc, timeout=30):
     return False
 
 
-def run_one(it, mode, n, tmp, stats=False, syscalls=False):
-    """One target run under mode. Returns a dict: ns (per collection), and with a
-    tracer cpu_ns (its CPU from attached to exit), events, wall_s (release to
-    exit), progs {name: (runs, ns)} with stats, syscalls {name: calls}."""
+def run_one(it, mode, n, tmp, stats=False, syscalls=False, depth=0):
+    """One target run under mode. Returns a dict: ns (per collection), collections
+    (the target's, warm-up included), and with a tracer cpu_ns (its CPU from
+    attached to exit), events, wall_s (release to exit), progs {name: (runs, ns)}
+    with stats, syscalls {name: calls}."""
     res = {}
-    target = subprocess.Popen(it.argv + [it.target, "collect", str(n)], env=penv(it),
+    target = subprocess.Popen(it.argv + [it.target, "collect", str(n), str(depth)], env=penv(it),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     tracer = perf = None
     out_log, err_log = os.path.join(tmp, "tracer.out"), os.path.join(tmp, "tracer.err")
     try:
         if target.stdout.readline().strip() != "ready":
             die("%s: the target did not start" % it.exe)
-        args = MODES[mode]
+        args = mode_args(mode)
         if args is not None:
             if args == "bpftrace":
                 # -p: a USDT semaphore is set in a process running already
@@ -405,10 +425,10 @@ def run_one(it, mode, n, tmp, stats=False, syscalls=False):
         target.stdin.write("\n")
         target.stdin.flush()
         line = target.stdout.readline()
-        m = re.match(r"result (\d+)", line)
+        m = re.match(r"result (\d+) (\d+)", line)
         if not m:
             die("%s under %s: no result (%r)" % (it.exe, mode, line))
-        res["ns"] = int(m.group(1))
+        res["ns"], res["collections"] = int(m.group(1)), int(m.group(2))
         if stats and tracer:
             after = prog_counts(ids)
             res["progs"] = {}
@@ -547,29 +567,76 @@ def e2e(interps, tmp):
     print()
 
 
+LOADER_MODES = ("-q", "-q --stats", "text", "text --all-events", "jsonl", "jsonl /dev/null")
+
+
 def loader(interps, tmp):
     it = interps[0]
-    print("== loader: gcbpf's CPU per event, %d collections, %s (-p PID; from attached "
+    print("== loader: gcbpf's CPU per collection, %d collections, %s (-p PID; from attached "
           "to exit, drain and summary included)" % (LOADER_N, it.label))
-    print("%-12s %10s %10s %12s" % ("MODE", "EVENTS", "CPU(ms)", "CPU/EVENT(ns)"))
-    for m in ("-q", "-q --stats", "text", "jsonl"):
+    print("%-18s %10s %10s %10s %14s" % ("MODE", "COLLECTED", "EVENTS", "CPU(ms)",
+                                          "CPU/COLL(ns)"))
+    for m in LOADER_MODES:
         r = run_clean(it, m, LOADER_N, tmp)
-        ev = r["events"]
-        print("%-12s %10d %10.1f %12.0f" % (m, ev, r["cpu_ns"] / 1e6,
-                                             r["cpu_ns"] / ev if ev else float("nan")))
+        n = r["collections"]
+        print("%-18s %10d %10s %10.1f %14.0f" % (m, n, r["events"] or "", r["cpu_ns"] / 1e6,
+                                                 r["cpu_ns"] / n))
+    print("EVENTS: counted by the pause table (none with --stats, whose table has other "
+          "columns); text without --all-events prints only pauses >= 1 ms and a line a second.")
     if not PERF:
         print("(perf not installed: no system call counts)")
         print()
         return
     print()
-    print("== loader: system calls (perf trace -s on gcbpf; it slows gcbpf, not the target)")
-    print("%-12s %8s  %s" % ("MODE", "TRACE(s)", "calls per second of tracing (per 1000 events)"))
-    for m in ("-q", "-q --stats", "text", "jsonl"):
+    print("== loader: system calls (perf trace -s on gcbpf; it slows gcbpf, not the target); "
+          "epoll_wait = wakeups")
+    print("%-18s %8s  %s" % ("MODE", "TRACE(s)", "calls per second of tracing (per 1000 "
+                                                 "collections)"))
+    for m in LOADER_MODES:
         r = run_clean(it, m, LOADER_N, tmp, syscalls=True)
         s = r["wall_s"]
         top = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])[:8]
-        print("%-12s %8.2f  %s" % (m, s, ", ".join(
-            "%s %.0f (%.2f)" % (k, v / s, 1000.0 * v / max(r["events"], 1)) for k, v in top)))
+        print("%-18s %8.2f  %s" % (m, s, ", ".join(
+            "%s %.0f (%.2f)" % (k, v / s, 1000.0 * v / max(r["collections"], 1))
+            for k, v in top)))
+    print()
+
+
+def stacks(interps, tmp):
+    depth = max(STACK_DEPTHS) + 6
+    modes = ["untraced", "jsonl"] + ["--stacks=%d" % d for d in STACK_DEPTHS]
+    print("== stacks: ns per gc.collect(0) %d Python frames deep, %d collections x %d rounds "
+          "(interleaved, order rotated); jsonl: the plain trace, -f jsonl -o FILE"
+          % (depth, N, STACK_ROUNDS))
+    print("%-20s %-12s %8s %15s %8s %9s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
+                                              "STACK"))
+    for it in interps:
+        res = {m: [] for m in modes}
+        for r in range(STACK_ROUNDS):
+            for m in modes[r % len(modes):] + modes[:r % len(modes)]:
+                res[m].append(run_clean(it, m, N, tmp, depth=depth)["ns"])
+        u, plain = med(res["untraced"]), med(res["jsonl"])
+        for m in modes:
+            v = res[m]
+            print("%-20s %-12s %8d %7d-%-7d %8s %9s" % (
+                it.label, m, med(v), min(v), max(v), "" if m == "untraced" else
+                "%d" % (med(v) - u), "%d" % (med(v) - plain) if m.startswith("--") else ""))
+    print("ADDED: over untraced; STACK: over the plain trace (the walk, and the loader "
+          "naming frames on the other CPU).")
+    print("per program, BPF run-time statistics (%d interleaved run%s per mode; median ns "
+          "per run):" % (STATS_RUNS, "s" if STATS_RUNS > 1 else ""))
+    with BpfStats():
+        for it in interps:
+            per = {}
+            for _ in range(STATS_RUNS):
+                for m in modes[1:]:
+                    progs = run_clean(it, m, N, tmp, stats=True, depth=depth)["progs"]
+                    for name, (runs, ns) in progs.items():
+                        if runs:
+                            per.setdefault(m, {}).setdefault(name, []).append(ns / runs)
+            for m in modes[1:]:
+                print("%-20s %-12s %s" % (it.label, m, ", ".join(
+                    "%s %.0f" % (name, med(v)) for name, v in sorted(per.get(m, {}).items()))))
     print()
 
 
@@ -662,6 +729,8 @@ def main():
             e2e(interps, tmp)
         if "loader" in PARTS:
             loader(interps, tmp)
+        if "stacks" in PARTS:
+            stacks(interps, tmp)
         if "mypy" in PARTS:
             mypy(interps, tmp)
         if DISTURBED:

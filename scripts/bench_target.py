@@ -1,9 +1,12 @@
 """Benchmark helper, run by the private interpreter copies of scripts/bench.py.
 
-  bench_target.py collect N   "ready", waits for a line on stdin, then N
+  bench_target.py collect N [DEPTH]
+                              "ready", waits for a line on stdin, then N
                               back-to-back gc.collect(0) (automatic GC off),
-                              prints "result NS" (mean ns per collection),
-                              waits for a line again and exits.
+                              DEPTH Python frames deep (default: shallow),
+                              prints "result NS COLLECTIONS" (mean ns per
+                              collection; collections made so far, warm-up
+                              included), waits for a line again and exits.
   bench_target.py text DIR    one JSON line: every file under DIR this
                               process maps executable, and per file the file
                               offsets where the mapped text differs from the
@@ -16,17 +19,27 @@ import sys
 import time
 
 
-def collect(n):
-    gc.disable()
-    print("ready", flush=True)
-    sys.stdin.readline()
+def loop(n):
     for _ in range(1000):  # warm up
         gc.collect(0)
     t0 = time.perf_counter_ns()
     for _ in range(n):
         gc.collect(0)
-    t1 = time.perf_counter_ns()
-    print("result %d" % ((t1 - t0) // n), flush=True)
+    return time.perf_counter_ns() - t0
+
+
+def deep(d, n):
+    """loop(n) with d more frames below it (--stacks walks them)."""
+    return loop(n) if d <= 0 else deep(d - 1, n)
+
+
+def collect(n, depth):
+    gc.disable()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    ns = deep(depth, n)
+    print("result %d %d" % (ns // n, sum(s["collections"] for s in gc.get_stats())),
+          flush=True)
     sys.stdin.readline()
 
 
@@ -60,6 +73,6 @@ def text(root):
 
 if __name__ == "__main__":
     if sys.argv[1] == "collect":
-        collect(int(sys.argv[2]))
+        collect(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     else:
         text(sys.argv[2])

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "json_writer.h"
+#include "numfmt.h"
 
 void jw_init(struct json_writer *w, FILE *f)
 {
@@ -10,6 +11,39 @@ void jw_init(struct json_writer *w, FILE *f)
 	w->depth = 0;
 	w->need_comma[0] = false;
 	w->after_name = false;
+	w->len = 0;
+}
+
+void jw_flush(struct json_writer *w)
+{
+	if (w->len)
+		fwrite(w->buf, 1, w->len, w->f);
+	w->len = 0;
+}
+
+/* Room for n more bytes in buf (n <= JW_BUF). */
+static char *room(struct json_writer *w, size_t n)
+{
+	if (w->len + n > JW_BUF)
+		jw_flush(w);
+	return w->buf + w->len;
+}
+
+static void put(struct json_writer *w, const char *s, size_t n)
+{
+	if (n > JW_BUF) {
+		jw_flush(w);
+		fwrite(s, 1, n, w->f);
+		return;
+	}
+	memcpy(room(w, n), s, n);
+	w->len += n;
+}
+
+static void putc_(struct json_writer *w, char c)
+{
+	*room(w, 1) = c;
+	w->len++;
 }
 
 /* Before any value or name: the comma that separates it from the previous one. */
@@ -20,14 +54,14 @@ static void separate(struct json_writer *w)
 		return;
 	}
 	if (w->need_comma[w->depth])
-		fputc(',', w->f);
+		putc_(w, ',');
 	w->need_comma[w->depth] = true;
 }
 
 static void open_level(struct json_writer *w, char c)
 {
 	separate(w);
-	fputc(c, w->f);
+	putc_(w, c);
 	if (w->depth < JW_MAX_DEPTH - 1)
 		w->depth++;
 	w->need_comma[w->depth] = false;
@@ -35,7 +69,7 @@ static void open_level(struct json_writer *w, char c)
 
 static void close_level(struct json_writer *w, char c)
 {
-	fputc(c, w->f);
+	putc_(w, c);
 	if (w->depth > 0)
 		w->depth--;
 }
@@ -62,8 +96,15 @@ void jw_end_array(struct json_writer *w)
 
 void jw_end_line(struct json_writer *w)
 {
-	fputc('\n', w->f);
+	putc_(w, '\n');
 	w->need_comma[0] = false;
+	jw_flush(w);
+}
+
+void jw_newline(struct json_writer *w)
+{
+	putc_(w, '\n');
+	jw_flush(w);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
@@ -96,45 +137,76 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void json_escape(FILE *f, const char *str, size_t max)
+/* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\\'. */
+static const bool plain[256] = {
+	[0x20 ... '"' - 1] = true,
+	['"' + 1 ... '\\' - 1] = true,
+	['\\' + 1 ... 0x7e] = true,
+};
+
+/* The escaped string, quotes included, into the buffer. */
+static void escape(struct json_writer *w, const char *str, size_t max)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
 	size_t n = strnlen(str, max), i = 0;
 
-	fputc('"', f);
+	putc_(w, '"');
 	while (i < n) {
 		unsigned char c = s[i];
-		size_t len;
+		size_t len, run;
 
+		/* The common case: a run of printable ASCII, copied at once. */
+		for (run = i; run < n && plain[s[run]]; run++)
+			;
+		if (run > i) {
+			put(w, str + i, run - i);
+			i = run;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
+			char *p = room(w, 2);
+
+			p[0] = '\\';
+			p[1] = c;
+			w->len += 2;
 			i++;
 		} else if (c == '\n') {
-			fputs("\\n", f);
+			put(w, "\\n", 2);
 			i++;
 		} else if (c == '\t') {
-			fputs("\\t", f);
+			put(w, "\\t", 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			put(w, u, sizeof(u));
 			i++;
 		} else if ((len = utf8_len(s + i, n - i))) {
-			fwrite(s + i, 1, len, f);
+			put(w, str + i, len);
 			i += len;
 		} else {
-			fputs("\\ufffd", f);	/* not UTF-8: replaced, not passed on */
+			put(w, "\\ufffd", 6);	/* not UTF-8: replaced, not passed on */
 			i++;
 		}
 	}
-	fputc('"', f);
+	putc_(w, '"');
+}
+
+void json_escape(FILE *f, const char *str, size_t max)
+{
+	struct json_writer w;
+
+	jw_init(&w, f);
+	escape(&w, str, max);
+	jw_flush(&w);
 }
 
 void jw_name(struct json_writer *w, const char *name)
 {
 	separate(w);
-	json_escape(w->f, name, SIZE_MAX);
-	fputc(':', w->f);
+	escape(w, name, SIZE_MAX);
+	putc_(w, ':');
 	w->after_name = true;
 }
 
@@ -146,104 +218,127 @@ void jw_string(struct json_writer *w, const char *s)
 void jw_string_n(struct json_writer *w, const char *s, size_t max)
 {
 	separate(w);
-	json_escape(w->f, s, max);
+	escape(w, s, max);
 }
 
 void jw_uint(struct json_writer *w, uint64_t v)
 {
 	separate(w);
-	fprintf(w->f, "%" PRIu64, v);
+	w->len += numfmt_u64(room(w, NUMFMT_MAX), v);
 }
 
 void jw_int(struct json_writer *w, int64_t v)
 {
 	separate(w);
-	fprintf(w->f, "%" PRId64, v);
+	w->len += numfmt_s64(room(w, NUMFMT_MAX), v);
 }
 
 void jw_float(struct json_writer *w, double v, int decimals)
 {
+	char num[512];
+	int n;
+
 	separate(w);
-	if (isfinite(v))
-		fprintf(w->f, "%.*f", decimals, v);
-	else
-		fputs("null", w->f);
+	if (!isfinite(v)) {
+		put(w, "null", 4);
+		return;
+	}
+	n = snprintf(num, sizeof(num), "%.*f", decimals, v);
+	put(w, num, n < (int)sizeof(num) ? (size_t)n : sizeof(num) - 1);
 }
 
 void jw_decimal(struct json_writer *w, uint64_t v, int digits)
 {
 	uint64_t scale = 1;
-	int i;
+	char frac[NUMFMT_MAX], *p;
+	int i, n;
 
+	if (digits > 19)
+		digits = 19;	/* 10^19 is the largest power of ten in 64 bits */
 	for (i = 0; i < digits; i++)
 		scale *= 10;
 	separate(w);
-	if (digits > 0)
-		fprintf(w->f, "%" PRIu64 ".%0*" PRIu64, v / scale, digits, v % scale);
-	else
-		fprintf(w->f, "%" PRIu64, v);
+	p = room(w, 2 * NUMFMT_MAX + 1);
+	n = numfmt_u64(p, v / scale);
+	if (digits > 0) {
+		/* the fraction, zero-padded to digits */
+		int f = numfmt_u64(frac, v % scale);
+
+		p[n++] = '.';
+		memset(p + n, '0', digits - f);
+		memcpy(p + n + digits - f, frac, f);
+		n += digits;
+	}
+	w->len += n;
 }
 
 void jw_bool(struct json_writer *w, bool v)
 {
 	separate(w);
-	fputs(v ? "true" : "false", w->f);
+	put(w, v ? "true" : "false", v ? 4 : 5);
 }
 
 void jw_null(struct json_writer *w)
 {
 	separate(w);
-	fputs("null", w->f);
+	put(w, "null", 4);
 }
 
-void jw_string_field(struct json_writer *w, const char *name, const char *s)
+void jw_key(struct json_writer *w, const char *quoted, size_t len)
 {
-	jw_name(w, name);
+	separate(w);
+	put(w, quoted, len);
+	w->after_name = true;
+}
+
+void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
+{
+	jw_key(w, key, klen);
 	jw_string(w, s);
 }
 
-void jw_uint_field(struct json_writer *w, const char *name, uint64_t v)
+void jw_uint_field_(struct json_writer *w, const char *key, size_t klen, uint64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_uint(w, v);
 }
 
-void jw_int_field(struct json_writer *w, const char *name, int64_t v)
+void jw_int_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_int(w, v);
 }
 
-void jw_float_field(struct json_writer *w, const char *name, double v, int decimals)
+void jw_float_field_(struct json_writer *w, const char *key, size_t klen, double v, int decimals)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_float(w, v, decimals);
 }
 
-void jw_bool_field(struct json_writer *w, const char *name, bool v)
+void jw_bool_field_(struct json_writer *w, const char *key, size_t klen, bool v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_bool(w, v);
 }
 
-void jw_null_field(struct json_writer *w, const char *name)
+void jw_null_field_(struct json_writer *w, const char *key, size_t klen)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	jw_null(w);
 }
 
-void jw_count_field(struct json_writer *w, const char *name, int64_t v)
+void jw_count_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	if (v < 0)
 		jw_null(w);
 	else
 		jw_int(w, v);
 }
 
-void jw_string_or_null_field(struct json_writer *w, const char *name, const char *s)
+void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {
-	jw_name(w, name);
+	jw_key(w, key, klen);
 	if (s)
 		jw_string(w, s);
 	else

@@ -23,6 +23,7 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 		capture(line);
 	else
 		fprintf(stderr, "%s\n", line);
+	fflush(stderr);	/* at once, also when stderr is buffered for events (launch mode) */
 }
 
 void p_err(const char *fmt, ...)

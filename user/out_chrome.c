@@ -32,7 +32,7 @@ static int chrome_start(struct sink *s)
 	jw_string_field(&c->w, "displayTimeUnit", "ms");
 	jw_name(&c->w, "traceEvents");
 	jw_start_array(&c->w);
-	fputc('\n', s->f);
+	jw_newline(&c->w);
 	fflush(s->f);
 	return 0;
 }
@@ -52,7 +52,7 @@ static bool first_time(struct chrome_out *c, __u32 id)
 	return true;	/* out of memory: a repeated name is harmless */
 }
 
-static void meta(struct chrome_out *c, FILE *f, const char *what, __u32 pid, __u32 tid,
+static void meta(struct chrome_out *c, const char *what, __u32 pid, __u32 tid,
 		 const char *name)
 {
 	jw_start_object(&c->w);
@@ -65,7 +65,7 @@ static void meta(struct chrome_out *c, FILE *f, const char *what, __u32 pid, __u
 	jw_string_field(&c->w, "name", name);
 	jw_end_object(&c->w);
 	jw_end_object(&c->w);
-	fputc('\n', f);
+	jw_newline(&c->w);
 }
 
 /* Trace Event Format times are µs: ns with three decimals, exact. */
@@ -96,10 +96,10 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 		snprintf(full, sizeof(full), "%s%s%s%s%s%s", who ? who : comm, who ? " (" : "",
 			 who ? comm : "", python ? (who ? ", Python " : " (Python ") : "",
 			 python ? python : "", who || python ? ")" : "");
-		meta(c, s->f, "process_name", e->pid, e->pid, full);
+		meta(c, "process_name", e->pid, e->pid, full);
 	}
 	if (first_time(c, e->tid))
-		meta(c, s->f, "thread_name", e->pid, e->tid, comm);
+		meta(c, "thread_name", e->pid, e->tid, comm);
 
 	snprintf(name, sizeof(name), "GC gen %d", e->gen);
 	jw_start_object(w);
@@ -138,7 +138,7 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 	}
 	jw_end_object(w);
 	jw_end_object(w);
-	fputc('\n', s->f);
+	jw_newline(w);
 
 	/* The heap counter: tracked objects at the start (3.14+), else the
 	 * objects that survived the last full collection, after this one. */
@@ -162,7 +162,7 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 		jw_int_field(w, "bytes", e->rss);
 		jw_end_object(w);
 		jw_end_object(w);
-		fputc('\n', s->f);
+		jw_newline(w);
 	}
 	if (!counter)
 		return;
@@ -176,7 +176,7 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 	jw_int_field(w, "objects", heap);
 	jw_end_object(w);
 	jw_end_object(w);
-	fputc('\n', s->f);
+	jw_newline(w);
 }
 
 static void chrome_finish(struct sink *s, const struct sink_report *r)

@@ -112,7 +112,7 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_start_object(&w);
 	jw_uint_field(&w, "pid", e->pid);
 	jw_uint_field(&w, "tid", e->tid);
-	jw_name(&w, "comm");
+	jw_key(&w, JW_KEY("comm"));
 	jw_string_n(&w, e->comm, sizeof(e->comm));
 	jw_count_field(&w, "iid", e->iid);
 	jw_int_field(&w, "gen", e->gen);
@@ -120,7 +120,8 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_uint_field(&w, "ts_start", e->ts_start);
 	jw_uint_field(&w, "ts_stop", e->ts_stop);
 	jw_uint_field(&w, "duration_ns", ns);
-	jw_float_field(&w, "duration", ns / 1e6, 6);
+	jw_key(&w, JW_KEY("duration"));
+	jw_decimal(&w, ns, 6);	/* ms, exact: what "%.6f" of ns / 1e6 printed, at a tenth of the cost */
 	jw_count_field(&w, "collected", e->collected);
 	jw_count_field(&w, "uncollectable", e->uncollectable);
 	jw_count_field(&w, "heap_size", e->heap_size);
@@ -170,10 +171,11 @@ static void stats_row(struct json_writer *w, const struct pause_row *r, const st
 		char name[16];
 
 		snprintf(name, sizeof(name), "%s_ns", sink_qnames[i]);
+		jw_name(w, name);
 		if (r->hist)
-			jw_uint_field(w, name, hdr__percentile(r->hist, sink_quantiles[i]));
+			jw_uint(w, hdr__percentile(r->hist, sink_quantiles[i]));
 		else
-			jw_null_field(w, name);	/* a retired process keeps no buckets */
+			jw_null(w);	/* a retired process keeps no buckets */
 	}
 	jw_uint_field(w, "max_ns", t->max_ns);
 	jw_float_field(w, "gc_share", rep->wall_ns ? (double)t->sum_ns / rep->wall_ns : 0.0, 6);

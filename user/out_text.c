@@ -5,17 +5,42 @@
  * a line per process that collected.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "clock.h"
+#include "numfmt.h"
 #include "sink.h"
 #include "text.h"
+
+/* text__escape's last result: a process's names repeat from one event to the next. */
+struct escaped {
+	size_t len;		/* of raw; SIZE_MAX: nothing yet */
+	char raw[IDENTITY_NAME_LEN];
+	char out[4 * IDENTITY_NAME_LEN + 1];
+};
 
 struct text_out {
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock times */
 	unsigned long lines;
+	time_t when_sec;	/* the second "when" shows: localtime once per second, not event */
+	char when[16];
+	struct escaped comm, who;
 };
+
+/* text__escape(dst, outlen, src, max) (max <= IDENTITY_NAME_LEN), from c when src repeats. */
+static const char *escape_cached(struct escaped *c, size_t outlen, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max);
+
+	if (n != c->len || memcmp(c->raw, src, n)) {
+		memcpy(c->raw, src, n);
+		c->len = n;
+		text__escape(c->out, outlen, c->raw, n);
+	}
+	return c->out;
+}
 
 static int text_start(struct sink *s)
 {
@@ -24,37 +49,98 @@ static int text_start(struct sink *s)
 	if (!t)
 		return -ENOMEM;
 	t->mono_to_real_ns = (__s64)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+	t->when_sec = -1;
+	t->comm.len = t->who.len = SIZE_MAX;
 	s->priv = t;
 	return 0;
 }
 
+/* s (n bytes) in a field of width, padded with spaces as printf's %-*s (left) or %*s. */
+static char *field(char *p, const char *s, size_t n, size_t width, bool left)
+{
+	size_t pad = n < width ? width - n : 0;
+
+	if (!left) {
+		memset(p, ' ', pad);
+		p += pad;
+	}
+	memcpy(p, s, n);
+	p += n;
+	if (left) {
+		memset(p, ' ', pad);
+		p += pad;
+	}
+	return p;
+}
+
+static char *num_field(char *p, __s64 v, size_t width, bool left)
+{
+	char num[NUMFMT_MAX];
+
+	return field(p, num, numfmt_s64(num, v), width, left);
+}
+
+/*
+ * A line per collection, as "%s.%03u %-7u %-7u %-15s %3d %10s %9lld %6lld %s\n"
+ * would write it, assembled here and written at once: printf and its stream
+ * lock per field were most of the loader's time per event.
+ */
 static void text_event(struct sink *s, const struct sink_event *ev)
 {
 	const struct gc_event *e = ev->e;
 	struct text_out *t = s->priv;
 	__s64 real = (__s64)e->ts_start + t->mono_to_real_ns;
 	time_t sec = real / 1000000000;
-	char when[16], comm[4 * GCBPF_COMM_LEN + 1], pause[24], who[4 * IDENTITY_NAME_LEN + 1];
+	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
+	const char *comm, *who = "-";
+	char pause[24], line[64 + 4 * GCBPF_COMM_LEN + sizeof(pause) + 2 * NUMFMT_MAX + 25 + 16];
+	char *p;
 	struct tm tm;
 
 	if (t->lines++ == 0)
 		fprintf(s->f, "%-12s %-7s %-7s %-15s %3s %10s %9s %6s %s\n", "TIME", "PID", "TID",
 			"COMM", "GEN", "PAUSE", "COLLECTED", "UNCOLL", "SERVICE");
-	localtime_r(&sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(s->f, "%s.%03lld %-7u %-7u %-15s %3d %10s ", when,
-		(long long)(real % 1000000000 / 1000000), e->pid, e->tid,
-		text__escape(comm, sizeof(comm), e->comm, sizeof(e->comm)), e->gen,
-		text__duration(pause, sizeof(pause), e->ts_stop - e->ts_start));
-	if (e->flags & GC_EV_READ_ERROR)
-		fprintf(s->f, "%9s %6s", "?", "?");
-	else
-		fprintf(s->f, "%9lld %6lld", (long long)e->collected, (long long)e->uncollectable);
+	if (sec != t->when_sec) {
+		localtime_r(&sec, &tm);
+		strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
+		t->when_sec = sec;
+	}
+	p = field(line, t->when, strlen(t->when), 0, true);
+	*p++ = '.';
+	*p++ = '0' + ms / 100;
+	*p++ = '0' + ms / 10 % 10;
+	*p++ = '0' + ms % 10;
+	*p++ = ' ';
+	p = num_field(p, e->pid, 7, true);
+	*p++ = ' ';
+	p = num_field(p, e->tid, 7, true);
+	*p++ = ' ';
+	comm = escape_cached(&t->comm, 4 * GCBPF_COMM_LEN + 1, e->comm, sizeof(e->comm));
+	p = field(p, comm, strlen(comm), 15, true);
+	*p++ = ' ';
+	p = num_field(p, e->gen, 3, false);
+	*p++ = ' ';
+	text__duration(pause, sizeof(pause), e->ts_stop - e->ts_start);
+	p = field(p, pause, strlen(pause), 10, false);
+	*p++ = ' ';
+	if (e->flags & GC_EV_READ_ERROR) {
+		p = field(p, "?", 1, 9, false);
+		*p++ = ' ';
+		p = field(p, "?", 1, 6, false);
+	} else {
+		p = num_field(p, e->collected, 9, false);
+		*p++ = ' ';
+		p = num_field(p, e->uncollectable, 6, false);
+	}
 	/* Who it is, compactly: the unit, else the command (script or module and its args). */
 	if (ev->proc)
-		text__escape(who, 25, ev->proc->id.unit[0] ? ev->proc->id.unit : ev->proc->id.short_cmd,
-			     IDENTITY_NAME_LEN);
-	fprintf(s->f, " %s\n", ev->proc ? who : "-");
+		who = escape_cached(&t->who, 25, ev->proc->id.unit[0] ? ev->proc->id.unit
+								      : ev->proc->id.short_cmd,
+				    IDENTITY_NAME_LEN);
+	*p++ = ' ';
+	p = field(p, who, strlen(who), 0, true);
+	*p++ = '\n';
+	fwrite(line, 1, p - line, s->f);
 }
 
 /*

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -184,6 +185,9 @@ int outfile__open(struct outfile *o, const char *path)
 		p_err("cannot write %s: %s", path, strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	o->buf = malloc(OUTPUT_BUF_SIZE);
+	if (o->buf)
+		setvbuf(o->f, o->buf, _IOFBF, OUTPUT_BUF_SIZE);	/* else stdio's own, smaller */
 	return 0;
 }
 
@@ -211,5 +215,7 @@ int outfile__close(struct outfile *o)
 			err = fail(o, o->err);
 	}
 	o->f = NULL;
+	free(o->buf);	/* after fclose: stdio's until then */
+	o->buf = NULL;
 	return err;
 }

@@ -12,8 +12,16 @@
 
 #include <stdio.h>
 
+/*
+ * stdio's buffer for an event stream: written out at every poll (~10 times a
+ * second) and at the end, so a whole batch of events, not a line (a
+ * terminal's default) or 8 KiB, goes out per write(2).
+ */
+#define OUTPUT_BUF_SIZE (256 << 10)
+
 struct outfile {
 	FILE *f;		/* stdout for "-" or no path */
+	char *buf;		/* f's buffer, OUTPUT_BUF_SIZE bytes, or NULL: stdio's own */
 	const char *path;	/* as given, for messages; NULL: standard output */
 	int fd;			/* the file's, -1 for stdout */
 	int err;		/* the first write error, -errno */

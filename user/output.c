@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "log.h"
 #include "output.h"
@@ -51,6 +52,21 @@ static int add_sink(struct outputs *o, const struct sink_ops *ops, FILE *f, stru
 	return err;
 }
 
+/*
+ * stdout or stderr as the events' stream: fully buffered like a file (it is
+ * written out at every poll, outputs__flush), not a write(2) per line on a
+ * terminal or per character on stderr. The buffer lives as long as the
+ * stream: stdio writes it out at exit.
+ */
+static void buffer_std_stream(FILE *f)
+{
+	static char *bufs[2];
+	char **b = &bufs[f == stderr];
+
+	if (*b || (*b = malloc(OUTPUT_BUF_SIZE)))
+		setvbuf(f, *b, _IOFBF, OUTPUT_BUF_SIZE);
+}
+
 int outputs__open(struct outputs *o, const struct output_opts *opts, struct totals *t)
 {
 	const struct sink_ops *fmt = opts->format ? opts->format : &text_sink;
@@ -70,6 +86,8 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 		/* As strace and perf do: the command's stdout stays its own. */
 		o->events_f = opts->launch ? stderr : stdout;
 		o->events_name = opts->launch ? "stderr" : "stdout";
+		if (!o->cfg.top)	/* top draws the terminal itself */
+			buffer_std_stream(o->events_f);
 	}
 	/* Human text follows text events, and goes where machine events do not. */
 	if (!fmt->machine)

@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #include "totals.h"
 #include "vec.h"
 
+#define SEC_NS 1000000000ULL
 #define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
 #define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
 #define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
@@ -77,6 +80,7 @@ struct session {
 	struct launch child;	/* launch mode's command */
 	struct target targets[MAX_TARGETS];
 	struct py_build builds[MAX_TARGETS];
+	int pidfds[MAX_TARGETS];	/* -p: readable once the target exited; -1: /proc says */
 	int nr_targets;
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
@@ -321,6 +325,8 @@ static int attach_pids(struct session *s)
 			p_err("cannot follow pid %d's execs: %s", t->pid, strerror(-ret));
 			return ret;
 		}
+		/* Its liveness from now on: no /proc read per poll. */
+		s->pidfds[i] = pidfd_open(t->pid, 0);
 		if (!target__alive(t)) {
 			p_err("pid %d (%s) exited while gcbpf was attaching", t->pid, t->comm);
 			return -ESRCH;
@@ -391,6 +397,16 @@ static void banner(struct session *s)
 	}
 }
 
+/* A -p target: its pidfd is readable once it exited (a kernel without pidfds: /proc). */
+static bool target_running(struct session *s, int i)
+{
+	struct pollfd p = { .fd = s->pidfds[i], .events = POLLIN };
+
+	if (p.fd < 0)
+		return target__alive(&s->targets[i]);
+	return poll(&p, 1, 0) <= 0;	/* an error (EINTR): asked again at the next poll */
+}
+
 /* True once nothing is left to trace. */
 static bool targets_done(struct session *s)
 {
@@ -403,7 +419,7 @@ static bool targets_done(struct session *s)
 	for (i = 0; i < s->nr_targets; i++) {
 		struct target *t = &s->targets[i];
 
-		if (!t->exited && !target__alive(t)) {
+		if (!t->exited && !target_running(s, i)) {
 			t->exited = true;
 			p_debug("pid %d (%s) exited", t->pid, t->comm);
 		}
@@ -488,7 +504,10 @@ static int poll_loop(struct session *s)
 {
 	const struct options *opt = s->opt;
 	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	int ticks = 0, err = 0;
+	/* By the clock, not per poll: a poll returns early on each wakeup. */
+	__u64 next_second = start + SEC_NS, next_refresh = start + REFRESH_S * SEC_NS;
+	__u64 next_rescan = start + RESCAN_S * SEC_NS, now;
+	int err = 0;
 
 	while (!exiting && !s->write_err) {
 		if (outputs__idle(&s->out))
@@ -506,19 +525,26 @@ static int poll_loop(struct session *s)
 		}
 		if (targets_done(s))
 			break;
-		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
+		now = mono_ns();
+		if (opt->duration_ns && now - start >= opt->duration_ns)
 			break;
-		++ticks;
-		if (ticks % 10 == 0) {
+		if (now >= next_refresh) {
+			refresh(s, true);
+			next_refresh = now + REFRESH_S * SEC_NS;
+		} else if (opt->sinks.prometheus && now >= next_second) {
+			refresh(s, false);
+		}
+		if (now >= next_second) {
 			warn_losses(s, &seen_lost);
 			read_gc_configs(s);
+			next_second = now + SEC_NS;
 		}
-		if ((opt->sinks.prometheus && ticks % 10 == 0) || ticks % (REFRESH_S * 10) == 0)
-			refresh(s, ticks % (REFRESH_S * 10) == 0);
 		/* Interpreters embedded in programs that are not Python (libpython
 		 * dlopen'ed after exec) show up only in /proc/PID/maps. */
-		if (opt->mode == MODE_SYSTEM && ticks % (RESCAN_S * 10) == 0)
+		if (opt->mode == MODE_SYSTEM && now >= next_rescan) {
 			follower__scan(&s->follow);
+			next_rescan = now + RESCAN_S * SEC_NS;
+		}
 		if (opt->interval_ns && mono_ns() - last_report >= opt->interval_ns) {
 			__u64 t = mono_ns();
 
@@ -571,7 +597,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	};
 	char why[PATH_MAX + 256];
 	bool opened = false;
-	int err;
+	int i, err;
 
 	if (opt->stack_depth) {
 		pystack__init(&s->stacks, opt->stack_depth);
@@ -641,6 +667,9 @@ out:
 	}
 	tracer__close(&s->tracer);
 	follower__free(&s->follow);
+	for (i = 0; i < MAX_TARGETS; i++)
+		if (s->pidfds[i] >= 0)
+			close(s->pidfds[i]);
 	if (opt->stack_depth) {
 		pystack__report(&s->stacks);
 		pystack__free(&s->stacks);
@@ -688,7 +717,7 @@ static int (*const entry[])(struct session *s) = {
 int session__run(const struct options *opt)
 {
 	static struct session s;
-	int status;
+	int i, status;
 
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
@@ -702,6 +731,8 @@ int session__run(const struct options *opt)
 		}
 	}
 	s.child.gate = -1;
+	for (i = 0; i < MAX_TARGETS; i++)
+		s.pidfds[i] = -1;
 	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);
 	totals__free(&s.totals);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "numfmt.h"
 #include "text.h"
 
 char *text__escape(char *dst, size_t len, const char *src, size_t max)
@@ -30,13 +32,58 @@ char *text__escape(char *dst, size_t len, const char *src, size_t max)
 	return dst;
 }
 
+/*
+ * ns / unit with decimals digits, as printf's "%.*f" of ns / (double)unit
+ * writes it: round to nearest, and on a tie what the double's own side of
+ * it says (exactly at it: to even, printf's rule). Its length in dst.
+ */
+static int fixed(char *dst, __u64 ns, __u64 unit, int decimals, __u64 step)
+{
+	__u64 q = ns / step, r = ns % step, scale = unit / step;
+	int n, f;
+	char frac[NUMFMT_MAX];
+
+	if (r > step / 2) {
+		q++;
+	} else if (r == step / 2) {
+		/* exact: d * unit - ns, rounded once, keeps its sign */
+		double d = (double)ns / (double)unit, side = fma(d, (double)unit, -(double)ns);
+
+		q += side > 0 || (side == 0 && (q & 1));
+	}
+	n = numfmt_u64(dst, q / scale);
+	dst[n++] = '.';
+	f = numfmt_u64(frac, q % scale);
+	memset(dst + n, '0', decimals - f);
+	memcpy(dst + n + decimals - f, frac, f);
+	return n + decimals;
+}
+
 char *text__duration(char *buf, size_t len, __u64 ns)
 {
-	if (ns < 1000)
-		snprintf(buf, len, "%lluns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.2fus", ns / 1e3);
-	else
-		snprintf(buf, len, "%.3fms", ns / 1e6);
+	char tmp[64];
+	int n;
+
+	if (!len)
+		return buf;
+	if (ns < 1000) {
+		n = numfmt_u64(tmp, ns);
+		memcpy(tmp + n, "ns", 2);
+	} else if (ns < 1000000) {
+		n = fixed(tmp, ns, 1000, 2, 10);
+		memcpy(tmp + n, "us", 2);
+	} else if (ns < 1000000000000000ULL) {
+		/* ns / 1e6 is then within 1.2e-7 of exact: only a tie can go either way */
+		n = fixed(tmp, ns, 1000000, 3, 1000);
+		memcpy(tmp + n, "ms", 2);
+	} else {
+		snprintf(buf, len, "%.3fms", ns / 1e6);	/* 11 days: never a pause */
+		return buf;
+	}
+	n += 2;
+	if ((size_t)n >= len)
+		n = len - 1;
+	memcpy(buf, tmp, n);
+	buf[n] = 0;
 	return buf;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -19,11 +20,15 @@
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	int n;
+
 	if (level == LIBBPF_DEBUG && !log_verbose)
 		return 0;
 	if (level == LIBBPF_WARN && !log_verbose)
 		return 0;	/* failures are reported by gcbpf itself, in one line */
-	return vfprintf(stderr, fmt, args);
+	n = vfprintf(stderr, fmt, args);
+	fflush(stderr);	/* stderr may be buffered for events (launch mode) */
+	return n;
 }
 
 static int handle_proc_event(void *ctx, void *data, size_t size)
@@ -314,6 +319,25 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.notify_exec, procs);
 }
 
+/*
+ * Events per CPU between forced wakeups: with every CPU one short of it, the
+ * ring is half full (a record is the event, its stack as stack__bytes()
+ * sizes it, and the ring's 8-byte header, 8-aligned). Fewer wakeups than
+ * that gain nothing: a wakeup costs ~10 us, spread over thousands of events.
+ */
+static __u32 wakeup_every(const struct gcbpf_bpf *skel, int depth)
+{
+	size_t rec = sizeof(struct gc_event) +
+		     (depth ? sizeof(struct gc_stack) + depth * sizeof(struct gc_frame) : 0);
+	size_t ring = bpf_map__max_entries(skel->maps.events);
+	int ncpu = libbpf_num_possible_cpus();
+	size_t n;
+
+	rec = (rec + 7) / 8 * 8 + 8;
+	n = ring / 2 / rec / (ncpu > 0 ? ncpu : 1);
+	return n < 1 ? 1 : n > 65536 ? 65536 : n;
+}
+
 int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, size_t elen)
 {
 	int err;
@@ -340,6 +364,7 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	t->skel->rodata->targ_gen = opts->filter_gen ? opts->gen : -1;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
 	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
+	t->skel->rodata->targ_wakeup_every = wakeup_every(t->skel, t->skel->rodata->targ_stack_depth);
 	if (opts->comm) {
 		t->skel->rodata->targ_filter_comm = true;
 		strncpy((char *)t->skel->rodata->targ_comm, opts->comm, GCBPF_COMM_LEN - 1);
@@ -363,6 +388,16 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 		tracer__close(t);
 		return err;
 	}
+	/*
+	 * A ring is readable whenever it holds data: level-triggered, every poll
+	 * would return at once while events flow, a wakeup per few hundred
+	 * events. Edge-triggered, it returns on the BPF side's forced wakeups
+	 * only (or the timeout): each poll drains the ring whole, so nothing
+	 * waits longer than a poll interval. data.fd: libbpf's index, 0.
+	 */
+	if (epoll_ctl(ring_buffer__epoll_fd(t->rb), EPOLL_CTL_MOD, bpf_map__fd(t->skel->maps.events),
+		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.fd = 0 }))
+		p_debug("the event ring stays level-triggered: %s", strerror(errno));
 	if (opts->cgroup_fd > 0) {
 		__u32 zero = 0;
 

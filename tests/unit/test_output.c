@@ -15,8 +15,10 @@
 #include "hdr.h"
 #include "identity.h"
 #include "json_writer.h"
+#include "numfmt.h"
 #include "out_prometheus.h"
 #include "output.h"
+#include "text.h"
 #include "totals.h"
 
 static bool have_python;
@@ -310,6 +312,170 @@ static void test_json_writer(void)
 	free(out);
 }
 
+/* A deterministic spread of 64-bit values: every magnitude, and around each power of ten. */
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The fast formatters write exactly what printf did, so outputs stay byte-identical. */
+static void test_fast_formats(void)
+{
+	static const int64_t edges[] = { 0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -9, -10, -99,
+					 INT64_MAX, INT64_MIN, INT64_MIN + 1, 4294967295LL,
+					 1000000000000000000LL, 9999999999999999999ULL };
+	char got[64], want[64], ref[64];
+	uint64_t x = 88172645463325252ULL, ns, p10;
+	int i, n, bad = 0;
+
+	for (i = 0; i < (int)(sizeof(edges) / sizeof(edges[0])); i++) {
+		n = numfmt_s64(got, edges[i]);
+		got[n] = 0;
+		snprintf(want, sizeof(want), "%lld", (long long)edges[i]);
+		CHECK_STR(got, want);
+		n = numfmt_u64(got, (uint64_t)edges[i]);
+		got[n] = 0;
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)edges[i]);
+		CHECK_STR(got, want);
+	}
+	for (i = 0; i < 200000 && bad < 5; i++) {
+		uint64_t v = next_rand(&x) >> (next_rand(&x) % 64);
+
+		n = numfmt_u64(got, v);
+		got[n] = 0;
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		bad += !CHECK_STR(got, want);
+		n = numfmt_s64(got, (int64_t)v);
+		got[n] = 0;
+		snprintf(want, sizeof(want), "%lld", (long long)v);
+		bad += !CHECK_STR(got, want);
+	}
+	/* Every duration below 3 ms (each tie of both rounding steps among them), then spread. */
+	for (ns = 0; ns < 3000000 + 2000000 && bad < 5; ns++) {
+		uint64_t v = ns < 3000000 ? ns : next_rand(&x) % (ns & 1 ? 1000000000000000ULL
+									: 100000000000ULL);
+
+		if (ns >= 3000000 && ns & 2)
+			v = v / 1000 * 1000 + 500;	/* a tie of the ms step */
+		text__duration(got, sizeof(got), v);
+		if (v < 1000)
+			snprintf(ref, sizeof(ref), "%lluns", (unsigned long long)v);
+		else if (v < 1000000)
+			snprintf(ref, sizeof(ref), "%.2fus", v / 1e3);
+		else
+			snprintf(ref, sizeof(ref), "%.3fms", v / 1e6);
+		bad += !CHECK_STR(got, ref);
+	}
+	CHECK_STR(text__duration(got, sizeof(got), 1125), "1.12us");	/* exact tie: to even */
+	CHECK_STR(text__duration(got, sizeof(got), 1375), "1.38us");
+	CHECK_STR(text__duration(got, 4, 123456789), "123");	/* cut as snprintf cuts */
+	/* JSONL's "duration": the ms as "%.6f" of ns / 1e6 wrote them. */
+	for (i = 0, p10 = 1; i < 300000 && bad < 5; i++) {
+		struct json_writer w;
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+
+		ns = i < 1000 ? (uint64_t)i : next_rand(&x) % (p10 = p10 > 1e14 ? 1 : p10 * 10) ;
+		jw_init(&w, f);
+		jw_decimal(&w, ns, 6);
+		jw_flush(&w);
+		fclose(f);
+		snprintf(want, sizeof(want), "%.6f", ns / 1e6);
+		bad += !CHECK_STR(out, want);
+		free(out);
+	}
+}
+
+/* Records longer than the writer's buffer go out in parts, whole and in order. */
+static void test_json_writer_long(void)
+{
+	struct json_writer w;
+	char *out = NULL, big[3 * JW_BUF + 7], expr[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int i;
+
+	for (i = 0; i < (int)sizeof(big) - 1; i++)
+		big[i] = i % 97 == 0 ? '"' : 'a' + i % 26;
+	big[sizeof(big) - 1] = 0;
+	jw_init(&w, f);
+	jw_start_object(&w);
+	for (i = 0; i < 400; i++)
+		jw_uint_field(&w, "field_with_a_long_name", i);
+	jw_string_field(&w, "big", big);
+	jw_end_object(&w);
+	jw_end_line(&w);
+	fclose(f);
+	snprintf(expr, sizeof(expr), "len(D[0]['big']) == %zu and J[0]['field_with_a_long_name'] "
+		 "== 399 and len(L[0]) == 401", sizeof(big) - 1);
+	CHECK_PY(out, expr);
+	CHECK_EQ(len, strlen(out));
+	free(out);
+}
+
+/* Each text line is what the printf format it replaced wrote (after the time of day). */
+static void test_text_as_printf(void)
+{
+	static const struct { __u32 pid, tid; const char *comm; int gen; __u64 ns; __s64 coll, unc;
+			      bool read_err; } cases[] = {
+		{ 1, 1, "p", 0, 0, 0, 0, false },
+		{ 4194304, 4194303, "sixteen-chars-xx", 1, 999, 123456789012LL, 99999999, false },
+		{ 1234567, 7, "a b", 2, 1000005, -1, -1, false },
+		{ 42, 43, "py", -3, 123456789012345ULL, 5, 1, true },
+		{ 99, 100, "x", 22222, 1500, 7, 0, false },
+	};
+	struct mem_sink m;
+	struct gc_event e = event();
+	char *out, *line, want[512], dur[32];
+	int i;
+
+	sink_begin(&m, &text_sink, NULL, NULL);
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		e.pid = cases[i].pid;
+		e.tid = cases[i].tid;
+		memset(e.comm, 0, sizeof(e.comm));
+		memcpy(e.comm, cases[i].comm, strnlen(cases[i].comm, sizeof(e.comm)));
+		e.gen = cases[i].gen;
+		e.ts_stop = e.ts_start + cases[i].ns;
+		e.collected = cases[i].coll;
+		e.uncollectable = cases[i].unc;
+		e.flags = cases[i].read_err ? GC_EV_READ_ERROR : 0;
+		sink_event(&m, &e, NULL);
+	}
+	out = sink_end(&m, false);
+	line = strchr(out, '\n') + 1;
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		char comm[GCBPF_COMM_LEN + 1] = {}, *end = strchr(line, '\n');
+		int n;
+
+		memcpy(comm, cases[i].comm, strnlen(cases[i].comm, GCBPF_COMM_LEN));
+		if (cases[i].ns < 1000)
+			snprintf(dur, sizeof(dur), "%lluns", (unsigned long long)cases[i].ns);
+		else if (cases[i].ns < 1000000)
+			snprintf(dur, sizeof(dur), "%.2fus", cases[i].ns / 1e3);
+		else
+			snprintf(dur, sizeof(dur), "%.3fms", cases[i].ns / 1e6);
+		n = snprintf(want, sizeof(want), "%-7u %-7u %-15s %3d %10s ", cases[i].pid,
+			     cases[i].tid, comm, (__s16)cases[i].gen, dur);
+		if (cases[i].read_err)
+			n += snprintf(want + n, sizeof(want) - n, "%9s %6s", "?", "?");
+		else
+			n += snprintf(want + n, sizeof(want) - n, "%9lld %6lld",
+				      (long long)cases[i].coll, (long long)cases[i].unc);
+		snprintf(want + n, sizeof(want) - n, " %s\n", "-");
+		if (!CHECK(end && !strncmp(line + 13, want, strlen(want)) &&
+			   line[8] == '.' && line[12] == ' ', "line %d: '%.*s', expected '????????.??? %s'",
+			   i, end ? (int)(end - line) : 40, line, want))
+			break;
+		line = end + 1;
+	}
+	free(out);
+}
+
 static void test_text(void)
 {
 	struct gc_event e = event();
@@ -344,6 +510,7 @@ static void test_text(void)
 	      "escaped, in ns: %s", line4);
 	CHECK(!strchr(line4, '\x1b'), "no raw escape: %s", line4);
 	free(out);
+	test_text_as_printf();
 }
 
 static void test_formats(void)
@@ -805,6 +972,8 @@ int main(void)
 		SKIP("python3 not found: JSON checked by string matching only");
 	test_formats();
 	test_json_writer();
+	test_json_writer_long();
+	test_fast_formats();
 	test_jsonl_event();
 	test_reasons();
 	test_text();
