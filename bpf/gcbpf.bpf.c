@@ -355,15 +355,14 @@ static __always_inline __u64 current_cgroup_id(void)
 static __always_inline bool wanted(const struct inflight *st, bool entry)
 {
 	if ((targ_follow || targ_pidns) && !(st && st->followed)) {
-		__u64 pid_tgid;
-		__u32 tgid;
+		__u64 pid_tgid = pidns__pid_tgid(NULL);
+		__u32 tgid = pid_tgid >> 32;
 
-		if (!pidns__pid_tgid(NULL, &pid_tgid)) {
+		if (!pid_tgid) {
 			if (entry)
 				count(GC_CNT_FOREIGN);
 			return false;
 		}
-		tgid = pid_tgid >> 32;
 		if (targ_follow && !bpf_map_lookup_elem(&tracked, &tgid))
 			return false;
 	}
@@ -550,7 +549,8 @@ static __always_inline int gc_exit(void)
 	}
 	if (targ_gen >= 0 && gen != targ_gen)
 		return 0;
-	if (!pidns__pid_tgid(NULL, &pid_tgid)) {
+	pid_tgid = pidns__pid_tgid(NULL);
+	if (!pid_tgid) {
 		count(GC_CNT_FOREIGN);	/* cannot be: it was ours at the entry */
 		return 0;
 	}
@@ -693,14 +693,14 @@ int clock_exit(struct pt_regs *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u64 p, c;
 	__u32 ptgid, ctgid;
 	__u8 one = 1;
 
-	if (!targ_follow || !pidns__pid_tgid(parent, &p) || !pidns__pid_tgid(child, &c))
-		return 0;	/* -p targets' children are not theirs; outside our namespace */
-	ptgid = p >> 32;
-	ctgid = c >> 32;
+	if (!targ_follow)
+		return 0;	/* -p targets' children are not theirs */
+	ptgid = pidns__pid_tgid(parent) >> 32;
+	ctgid = pidns__pid_tgid(child) >> 32;
+	/* 0: outside our namespace, never in `tracked` */
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
 		return 0;	/* a thread; not ours */
 	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
@@ -711,13 +711,11 @@ int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(follow_exit, struct task_struct *p)
 {
-	__u64 pid_tgid;
-	__u32 tgid;
+	__u64 pid_tgid = pidns__pid_tgid(p);
+	__u32 tgid = pid_tgid >> 32;
 
-	if (!pidns__pid_tgid(p, &pid_tgid))
-		return 0;	/* outside our namespace: never tracked */
-	tgid = pid_tgid >> 32;
-	if ((__u32)pid_tgid == tgid)
+	/* tgid 0: outside our namespace, never in `tracked` */
+	if (tgid && (__u32)pid_tgid == tgid)
 		bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
 }
@@ -732,19 +730,18 @@ int BPF_PROG(follow_exit, struct task_struct *p)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid, zero = 0;
+	__u32 tgid = pidns__pid_tgid(p) >> 32, zero = 0;
 	struct gc_proc_event *e;
-	__u64 pid_tgid;
 	__u8 *mark;
 	bool follow;
 
-	/* Its /proc entry, were it reported, would be another process's. */
-	if (!pidns__pid_tgid(p, &pid_tgid)) {
+	/* Outside our namespace: its /proc entry, were it reported, would be
+	 * another process's. */
+	if (!tgid) {
 		if (targ_report_exec)
 			count(GC_CNT_FOREIGN_EXEC);
 		return 0;
 	}
-	tgid = pid_tgid >> 32;
 	mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
 	follow = mark != NULL;
 	if (!follow && !targ_report_exec)

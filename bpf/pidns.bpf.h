@@ -41,34 +41,30 @@ static __always_inline bool pidns__nr(struct pid *pid, __u32 level, __u32 *nr)
 
 /*
  * task (NULL: the current one) as our namespace sees it, in
- * bpf_get_current_pid_tgid()'s form (tgid << 32 | tid); false when it is not
- * in our namespace or one below it. In the initial namespace, the plain
- * loads of before (targ_pidns is a constant the verifier prunes on).
+ * bpf_get_current_pid_tgid()'s form (tgid << 32 | tid); 0 when it is not in
+ * our namespace or one below it (no task of ours has tgid 0: the idle
+ * task's). In the initial namespace, what the call sites did before
+ * (targ_pidns is a constant the verifier prunes on).
  */
-static __always_inline bool pidns__pid_tgid(struct task_struct *task, __u64 *pid_tgid)
+static __always_inline __u64 pidns__pid_tgid(struct task_struct *task)
 {
 	struct bpf_pidns_info ns;
 	__u32 tid, tgid;
 
-	if (!targ_pidns) {
-		*pid_tgid = task ? (__u64)task->tgid << 32 | (__u32)task->pid
-				 : bpf_get_current_pid_tgid();
-		return true;
-	}
+	if (!targ_pidns)
+		return task ? (__u64)task->tgid << 32 | (__u32)task->pid
+			    : bpf_get_current_pid_tgid();
 	if (!task) {
-		if (!bpf_get_ns_current_pid_tgid(targ_pidns_dev, targ_pidns_ino, &ns, sizeof(ns))) {
-			*pid_tgid = (__u64)ns.tgid << 32 | ns.pid;
-			return true;
-		}
+		if (!bpf_get_ns_current_pid_tgid(targ_pidns_dev, targ_pidns_ino, &ns, sizeof(ns)))
+			return (__u64)ns.tgid << 32 | ns.pid;
 		/* The helper wants the task's own namespace to be ours; one
 		 * below ours (a container in the container) numbers it too. */
 		task = bpf_get_current_task_btf();
 	}
 	if (!pidns__nr(BPF_CORE_READ(task, thread_pid), pidns_level, &tid) ||
 	    !pidns__nr(BPF_CORE_READ(task, group_leader, thread_pid), pidns_level, &tgid))
-		return false;
-	*pid_tgid = (__u64)tgid << 32 | tid;
-	return true;
+		return 0;
+	return (__u64)tgid << 32 | tid;
 }
 
 /* Run once by the loader (BPF_PROG_TEST_RUN, in its own task): our depth. */
