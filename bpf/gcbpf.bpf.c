@@ -150,6 +150,7 @@ static __always_inline void count(__u32 which)
 }
 
 #include "stack.bpf.h"
+#include "pidns.bpf.h"
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
@@ -347,14 +348,22 @@ static __always_inline __u64 current_cgroup_id(void)
  * Whether this process is one the user asked for (probes are per binary).
  * A followed process stays in `tracked` while it lives and a thread's
  * storage dies with the thread, so a thread that passed once is not looked
- * up again (~65 ns a probe). comm and cgroup can change: checked each time.
+ * up again (~65 ns a probe); nor is its PID namespace, fixed for life.
+ * comm and cgroup can change: checked each time. entry: a collector entry,
+ * counted when the process is outside our PID namespace.
  */
-static __always_inline bool wanted(const struct inflight *st)
+static __always_inline bool wanted(const struct inflight *st, bool entry)
 {
-	if (targ_follow && !(st && st->followed)) {
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if ((targ_follow || targ_pidns) && !(st && st->followed)) {
+		__u64 pid_tgid = pidns__pid_tgid(NULL);
+		__u32 tgid = pid_tgid >> 32;
 
-		if (!bpf_map_lookup_elem(&tracked, &tgid))
+		if (!pid_tgid) {
+			if (entry)
+				count(GC_CNT_FOREIGN);
+			return false;
+		}
+		if (targ_follow && !bpf_map_lookup_elem(&tracked, &tgid))
 			return false;
 	}
 	if (targ_filter_cgroup && bpf_current_task_under_cgroup(&cgroups, 0) != 1)
@@ -402,7 +411,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	if (!p)
 		return 0;
 	st = bpf_task_storage_get(&inflight, task, 0, 0);
-	if (!wanted(st))
+	if (!wanted(st, true))
 		return 0;
 	l = bpf_map_lookup_elem(&layouts, &p->binary);
 	if (!l)
@@ -520,7 +529,7 @@ static __always_inline int gc_exit(void)
 	if (!st || !st->active) {
 		/* Probes are per binary: an untraced process running the same
 		 * binary exits here too, and is not a missed entry. */
-		if (st || wanted(NULL))
+		if (st || wanted(NULL, false))
 			count(GC_CNT_NO_ENTRY);
 		return 0;
 	}
@@ -556,7 +565,11 @@ static __always_inline int gc_exit(void)
 	}
 	if (targ_gen >= 0 && gen != targ_gen)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
+	pid_tgid = pidns__pid_tgid(NULL);
+	if (!pid_tgid) {
+		count(GC_CNT_FOREIGN);	/* cannot be: it was ours at the entry */
+		return 0;
+	}
 	gauges(l, st, &after, &heap_size, &long_lived_total);
 	if (targ_aggregate)
 		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
@@ -691,11 +704,16 @@ int clock_exit(struct pt_regs *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid, ctgid;
 	__u8 one = 1;
 
-	if (!targ_follow || ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
-		return 0;	/* -p targets' children are not theirs; a thread; not ours */
+	if (!targ_follow)
+		return 0;	/* -p targets' children are not theirs */
+	ptgid = pidns__pid_tgid(parent) >> 32;
+	ctgid = pidns__pid_tgid(child) >> 32;
+	/* 0: outside our namespace, never in `tracked` */
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
+		return 0;	/* a thread; not ours */
 	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
 	return 0;
 }
@@ -704,9 +722,11 @@ int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(follow_exit, struct task_struct *p)
 {
-	__u32 tgid = p->tgid;
+	__u64 pid_tgid = pidns__pid_tgid(p);
+	__u32 tgid = pid_tgid >> 32;
 
-	if (p->pid == p->tgid)
+	/* tgid 0: outside our namespace, never in `tracked` */
+	if (tgid && (__u32)pid_tgid == tgid)
 		bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
 }
@@ -721,11 +741,20 @@ int BPF_PROG(follow_exit, struct task_struct *p)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = p->tgid, zero = 0;
+	__u32 tgid = pidns__pid_tgid(p) >> 32, zero = 0;
 	struct gc_proc_event *e;
-	__u8 *mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
-	bool follow = mark != NULL;
+	__u8 *mark;
+	bool follow;
 
+	/* Outside our namespace: its /proc entry, were it reported, would be
+	 * another process's. */
+	if (!tgid) {
+		if (targ_report_exec)
+			count(GC_CNT_FOREIGN_EXEC);
+		return 0;
+	}
+	mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
+	follow = mark != NULL;
 	if (!follow && !targ_report_exec)
 		return 0;
 	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);

@@ -209,6 +209,8 @@ enum gc_counter {
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
 	GC_CNT_STACK_FAULT,	/* --stacks: walks ended at a frame that could not be read */
 	GC_CNT_RING_STALE,	/* 3.15 gc__done: the ring's newest record was reported already */
+	GC_CNT_FOREIGN,		/* collector entries of processes outside gcbpf's PID namespace, ignored */
+	GC_CNT_FOREIGN_EXEC,	/* system-wide: execs outside gcbpf's PID namespace, ignored */
 	GC_CNT_MAX,
 };
 

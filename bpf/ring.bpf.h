@@ -157,7 +157,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 	if (!p)
 		return 0;
 	st = bpf_task_storage_get(&inflight, task, 0, 0);
-	if (!wanted(st))
+	if (!wanted(st, true))
 		return 0;
 	l = bpf_map_lookup_elem(&layouts, &p->binary);
 	if (!l || l->stats_kind != GC_STATS_RING)
@@ -199,7 +199,9 @@ int usdt_ring_done(struct pt_regs *ctx)
 
 	if (targ_gen >= 0 && gen != targ_gen)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
+	pid_tgid = pidns__pid_tgid(NULL);
+	if (!pid_tgid)
+		return 0;	/* cannot be: wanted() passed */
 	ns = cur.ts_stop - cur.ts_start;
 	if (targ_aggregate)
 		aggregate(pid_tgid >> 32, gen, ns, cur.g.collected - prev.g.collected,

@@ -866,6 +866,13 @@ def test_deb_in_bookworm_chroot(bookworm):
         _umount(mounts)
 
 
+def _readlink(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
 def _container_pid1(nspawn):
     kids = _read("/proc/%d/task/%d/children" % (nspawn.pid, nspawn.pid)).split()
     return int(kids[0]) if kids else None
@@ -875,20 +882,26 @@ def _container_pid1(nspawn):
 def test_unit_under_systemd(bookworm, tmp_path):
     """The packaged unit, enabled and started by a real systemd: the bookworm
     chroot booted with systemd-nspawn (systemd is not PID 1 on the host).  Its
-    options come from /etc/default/gcbpf-exporter.  The container has a PID
-    namespace of its own, where the host pids the kernel reports name other
-    processes (or none): the exporter, started by systemd as the unit says,
-    refuses in one line instead of serving mislabelled series, while a
-    Python collects in the container (README, "PID namespaces")."""
+    options come from /etc/default/gcbpf-exporter; it runs as a transient
+    user with exactly the unit's capabilities and serves the collections of a
+    Python service started inside the container.  The container has a PID
+    namespace of its own: the series name that service by the container's
+    pids (--prometheus-pid gives the pid label) and its own unit."""
     _need("systemd-nspawn", "nsenter")
     if not bookworm["systemd"]:
         pytest.skip("systemd did not install in the chroot: %s" % bookworm["systemd_error"])
     root = bookworm["root"]
     port = _free_port()
     with open(os.path.join(root, "etc/default/gcbpf-exporter"), "a") as f:
-        f.write("GCBPF_LISTEN=127.0.0.1:%d\n" % port)
+        f.write("GCBPF_LISTEN=127.0.0.1:%d\nGCBPF_ARGS=--prometheus-pid\n" % port)
     en = _run(["chroot", root, "systemctl", "enable", "gcbpf-exporter"])
     assert en.returncode == 0, en.stderr
+    # a Python service of the container's own, not started at boot
+    with open(os.path.join(root, "opt/gcbpf_fleet_wl.py"), "w") as f:
+        f.write(WORKLOAD)
+    with open(os.path.join(root, "etc/systemd/system/gcbpf-fleet-wl.service"), "w") as f:
+        f.write("[Service]\nExecStart=/usr/bin/python3 /opt/gcbpf_fleet_wl.py 60 0.01 1000 %s\n"
+                % SECRET)
     log = tmp_path / "boot.log"
     nspawn = None
     try:
@@ -900,32 +913,53 @@ def test_unit_under_systemd(bookworm, tmp_path):
                                        "--system-call-filter=bpf perf_event_open", "--boot"],
                                       stdin=subprocess.DEVNULL, stdout=o,
                                       stderr=subprocess.STDOUT)
-        _wait_for(lambda: _container_pid1(nspawn), 60, "the container's init", nspawn, log)
+        _wait_for(lambda: "gcbpf_build_info" in _metrics(port), 90,
+                  "the unit's /metrics on port %d" % port, nspawn, log)
         pid1 = _container_pid1(nspawn)
         inside = ["nsenter", "-t", str(pid1), "-a"]
 
-        def journal():
-            return _run(inside + ["journalctl", "-u", "gcbpf-exporter", "--no-pager", "-q",
-                                  "-o", "cat"]).stdout
+        def show(unit, *props):
+            st = _run(inside + ["systemctl", "show"] + ["-p%s" % p for p in props] + [unit])
+            return dict(l.split("=", 1) for l in st.stdout.split())
 
-        py = subprocess.Popen(inside + ["python3", "-c", WORKLOAD, "20", "0.01", "1000"])
+        props = show("gcbpf-exporter", "MainPID", "ActiveState")
+        assert props["ActiveState"] == "active", props
+        status = _run(inside + ["cat", "/proc/%s/status" % props["MainPID"]]).stdout
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
+        assert uid != "0", status                      # DynamicUser
+        cap_eff = int(re.search(r"^CapEff:\s+(\w+)", status, re.M).group(1), 16)
+        want = {"CAP_SYS_ADMIN": 21, "CAP_SYS_PTRACE": 19, "CAP_DAC_READ_SEARCH": 2}
+        caps = _unit_values("AmbientCapabilities")[0].split()
+        assert cap_eff == sum(1 << want[c] for c in caps), (hex(cap_eff), caps)
+        st = _run(inside + ["systemctl", "start", "gcbpf-fleet-wl"])
+        assert st.returncode == 0, st.stderr
         try:
-            _wait_for(lambda: "not in the host's PID namespace" in journal(), 90,
-                      "the exporter's refusal in the journal", nspawn, log)
-            # started by systemd as the unit says, and it ended with status 1
-            st = _run(inside + ["systemctl", "show", "-p", "ExecMainStatus", "-p",
-                                "ExecMainStartTimestampMonotonic", "gcbpf-exporter"])
-            props = dict(l.split("=", 1) for l in st.stdout.split())
-            assert props["ExecMainStatus"] == "1" and \
-                props["ExecMainStartTimestampMonotonic"] != "0", st.stdout
-            lines = [l for l in journal().splitlines() if "PID namespace" in l]
-            assert lines and all(l == lines[0] for l in lines) and \
-                lines[0].startswith("gcbpf: not in the host's PID namespace (this is pid:["), \
-                lines
-            # never served a series
-            assert "python_gc_collections_total" not in _metrics(port)
+            wl = show("gcbpf-fleet-wl", "MainPID")["MainPID"]   # the container's pid
+            assert wl != "0"
+            # its host pid, which the kernel hands BPF, is another number
+            ns = os.readlink("/proc/%d/ns/pid" % pid1)
+            host = [p for p in os.listdir("/proc") if p.isdigit() and
+                    _readlink("/proc/%s/ns/pid" % p) == ns and
+                    re.search(r"^NSpid:.*\s%s$" % wl, _read("/proc/%s/status" % p), re.M)]
+            assert len(host) == 1 and host[0] != wl, (host, wl)
+
+            def ours():
+                return [(l, v) for l, v in _samples(_metrics(port), "python_gc_collections_total")
+                        if l.get("service") == "gcbpf-fleet-wl.service"]
+
+            _wait_for(lambda: any(v > 0 for l, v in ours()), 30,
+                      "the container's Python service in /metrics", nspawn, log)
+            # labelled with the pid the container gives it, and no other
+            assert {l.get("pid") for l, v in ours()} == {wl}, (wl, ours())
         finally:
-            _stop(py, signal.SIGKILL)
+            _run(inside + ["systemctl", "kill", "-s", "KILL", "gcbpf-fleet-wl"])
+        text = _metrics(port)
+        assert _samples(text, "python_gc_processes"), text
+        assert SECRET not in text
+        journal = _run(inside + ["journalctl", "-u", "gcbpf-exporter", "--no-pager", "-q"])
+        assert "Serving Prometheus metrics at http://127.0.0.1:%d/metrics" % port in \
+            journal.stdout, journal.stdout
+        assert "PID namespace" not in journal.stdout, journal.stdout
     finally:
         if nspawn is not None and nspawn.poll() is None:
             nspawn.send_signal(signal.SIGTERM)      # nspawn powers the container off

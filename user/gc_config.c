@@ -51,8 +51,7 @@ static const struct py_build *find_build(const struct tracer *t, pid_t pid, __u6
 		if (sscanf(line, "%llx-%llx %7s %llx", &lo, &hi, perms, &off) != 4 || off ||
 		    target__parse_maps_line(line, &m) || !m.path)
 			continue;
-		/* map_files names drop the leading zeros maps shows (00400000) */
-		snprintf(link, link_len, "/proc/%d/map_files/%llx-%llx", pid, lo, hi);
+		target__map_file(link, link_len, pid, m.start, m.end);
 		if (stat(link, &st))
 			continue;
 		for (i = 0; i < t->nr_builds && i < GCBPF_MAX_BINARIES; i++)

@@ -240,6 +240,8 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(&w, "hist_full", c[GC_CNT_HIST_FULL]);
 	jw_uint_field(&w, "proc_lost", c[GC_CNT_PROC_LOST]);
 	jw_uint_field(&w, "ring_stale", c[GC_CNT_RING_STALE]);
+	jw_uint_field(&w, "foreign", c[GC_CNT_FOREIGN]);
+	jw_uint_field(&w, "foreign_execs", c[GC_CNT_FOREIGN_EXEC]);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }

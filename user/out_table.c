@@ -198,6 +198,12 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 			"%llu collections with unreadable statistics\n",
 			(unsigned long long)r->totals->counters[GC_CNT_LOST],
 			(unsigned long long)r->totals->counters[GC_CNT_READ_ERRORS]);
+	/* Inside a container: the host's Pythons are expected, not a loss. */
+	if (final && stats && (r->totals->counters[GC_CNT_FOREIGN] ||
+			       r->totals->counters[GC_CNT_FOREIGN_EXEC]))
+		fprintf(s->f, "Outside gcbpf's PID namespace, ignored: %llu collector entries, "
+			"%llu execs\n", (unsigned long long)r->totals->counters[GC_CNT_FOREIGN],
+			(unsigned long long)r->totals->counters[GC_CNT_FOREIGN_EXEC]);
 }
 
 static void table_report(struct sink *s, const struct sink_report *r)

@@ -85,6 +85,7 @@ struct session {
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
 	struct pystack stacks;	/* --stacks */
+	struct target_pidns pidns;	/* gcbpf's PID namespace, whose pids are reported */
 };
 
 /*
@@ -593,6 +594,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		/* A -p target that execs another Python: its new binary armed too. */
 		.watch_exec = opt->mode == MODE_PIDS,
 		.filter_gen = opt->gen >= 0, .gen = opt->gen,
+		.pidns = !s->pidns.init, .pidns_dev = s->pidns.dev, .pidns_ino = s->pidns.ino,
 		.on_event = on_event, .on_batch = on_batch, .on_exec = on_exec, .ctx = s,
 	};
 	char why[PATH_MAX + 256];
@@ -647,6 +649,16 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		p_err("%d interpreter binar%s could not be traced (said above)", s->follow.nr_failed,
 		      s->follow.nr_failed == 1 ? "y" : "ies");
 		err = s->follow.err;
+	}
+	{
+		const __u64 *c = s->totals.counters;
+
+		p_debug("counters: lost=%llu read_errors=%llu no_entry=%llu hist_full=%llu "
+			"proc_lost=%llu foreign=%llu foreign_execs=%llu",
+			(unsigned long long)c[GC_CNT_LOST], (unsigned long long)c[GC_CNT_READ_ERRORS],
+			(unsigned long long)c[GC_CNT_NO_ENTRY], (unsigned long long)c[GC_CNT_HIST_FULL],
+			(unsigned long long)c[GC_CNT_PROC_LOST], (unsigned long long)c[GC_CNT_FOREIGN],
+			(unsigned long long)c[GC_CNT_FOREIGN_EXEC]);
 	}
 	if (s->totals.counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
@@ -721,11 +733,11 @@ int session__run(const struct options *opt)
 
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
-	/* --list and --bpftrace read only /proc, whose pids agree with the user's. */
+	/* --list and --bpftrace read only /proc: no BPF pids to agree with. */
 	if (opt->mode == MODE_PIDS || opt->mode == MODE_LAUNCH || opt->mode == MODE_SYSTEM) {
-		char err[256];
+		char err[512];
 
-		if (target__check_pid_ns(err, sizeof(err))) {
+		if (target__pid_ns(&s.pidns, err, sizeof(err))) {
 			p_err("%s", err);
 			return 1;
 		}

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -72,23 +73,37 @@ int target__read_memory(pid_t pid, unsigned long long addr, void *buf, size_t le
 /* The initial PID namespace's inode: fixed by the kernel (PROC_PID_INIT_INO). */
 #define PID_NS_INIT_INO 0xEFFFFFFCUL
 
-int target__check_pid_ns(char *err, size_t err_len)
+int target__pid_ns(struct target_pidns *ns, char *err, size_t err_len)
 {
+	char self[32];
 	struct stat st;
+	ssize_t n;
 
+	memset(ns, 0, sizeof(*ns));
 	/* /proc/self is the reader whichever namespace /proc was mounted for. */
 	if (stat("/proc/self/ns/pid", &st)) {
+		int ret = -errno;
+
 		snprintf(err, err_len, "cannot tell gcbpf's PID namespace: /proc/self/ns/pid: %s "
-			 "(is /proc mounted?)", strerror(errno));
-		return -errno;
+			 "(is /proc mounted?)", strerror(-ret));
+		return ret;
 	}
-	if (st.st_ino == PID_NS_INIT_INO)
-		return 0;
-	snprintf(err, err_len, "not in the host's PID namespace (this is pid:[%lu]): the kernel "
-		 "reports host pids, which differ from this namespace's; run gcbpf on the host, "
-		 "with docker/podman --pid=host, or with Kubernetes hostPID: true",
-		 (unsigned long)st.st_ino);
-	return -EXDEV;
+	ns->init = st.st_ino == PID_NS_INIT_INO;
+	ns->ino = st.st_ino;
+	/* The kernel compares with its own dev_t (major << 20 | minor), not stat's. */
+	ns->dev = (unsigned long long)major(st.st_dev) << 20 | minor(st.st_dev);
+	/* /proc/self names us by the pid of /proc's namespace. */
+	n = readlink("/proc/self", self, sizeof(self) - 1);
+	if (n > 0)
+		self[n] = 0;
+	if (n <= 0 || atoi(self) != getpid()) {
+		snprintf(err, err_len, "/proc is another PID namespace's (gcbpf is pid %d, /proc "
+			 "calls it %s): its pids would not be this namespace's; mount a /proc for "
+			 "it (unshare --pid --fork --mount-proc, mount -t proc proc /proc)",
+			 getpid(), n > 0 ? self : "nothing");
+		return -EXDEV;
+	}
+	return 0;
 }
 
 bool target__alive(const struct target *t)
@@ -150,6 +165,8 @@ int target__parse_maps_line(char *line, struct maps_line *m)
 	    !memchr(line, '-', n))
 		return -EINVAL;
 	memcpy(m->range, line, n);
+	if (sscanf(m->range, "%llx-%llx", &m->start, &m->end) != 2)
+		return -EINVAL;
 	for (field = 0; field < 5; field++) {
 		p += strcspn(p, " ");
 		if (!*p)
@@ -165,6 +182,12 @@ int target__parse_maps_line(char *line, struct maps_line *m)
 	}
 	m->path = p;
 	return 0;
+}
+
+void target__map_file(char *out, size_t len, pid_t pid, unsigned long long start,
+		      unsigned long long end)
+{
+	snprintf(out, len, "/proc/%d/map_files/%llx-%llx", pid, start, end);
 }
 
 static void target_init(struct target *t, pid_t pid)
@@ -207,7 +230,7 @@ int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len)
 		 * or replaced since (a package upgrade): no path is walked. */
 		snprintf(t->elf_display, sizeof(t->elf_display), "%s%s", m.path,
 			 m.deleted ? " (deleted)" : "");
-		snprintf(t->elf_path, sizeof(t->elf_path), "/proc/%d/map_files/%s", pid, m.range);
+		target__map_file(t->elf_path, sizeof(t->elf_path), pid, m.start, m.end);
 		break;
 	}
 	fclose(maps);

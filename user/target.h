@@ -49,11 +49,19 @@ void target__release(struct target *t);
 
 /* One line of /proc/PID/maps, split in place (newline and " (deleted)" cut off). */
 struct maps_line {
-	char range[64];		/* "START-END", the name in /proc/PID/map_files */
+	char range[64];		/* "START-END" as maps shows it (zero-padded) */
+	unsigned long long start, end;
 	const char *path;	/* the file mapped (absolute), NULL for none */
 	bool deleted;
 };
 int target__parse_maps_line(char *line, struct maps_line *m);
+/*
+ * /proc/PID/map_files/START-END of a mapping: the kernel names it without
+ * the leading zeros maps shows (maps 00400000-00452000, map_files
+ * 400000-452000).
+ */
+void target__map_file(char *out, size_t len, pid_t pid, unsigned long long start,
+		      unsigned long long end);
 
 /* The value of `name` in an environ block (NUL-separated, len bytes), or NULL. */
 const char *target__env_lookup(const char *env, size_t len, const char *name);
@@ -92,13 +100,21 @@ void target__container_id(pid_t pid, char *out, size_t len);
 /* pid's name from /proc/PID/comm; 0 or -errno. */
 int target__comm(pid_t pid, char *comm, size_t len);
 
+/* gcbpf's own PID namespace, as bpf_get_ns_current_pid_tgid() takes it. */
+struct target_pidns {
+	bool init;		/* the initial (host) one: the kernel's pids are ours */
+	unsigned long long dev;	/* nsfs's device, the kernel's encoding (MKDEV) */
+	unsigned long long ino;	/* pid:[ino] */
+};
+
 /*
- * Whether gcbpf runs in the host's (the initial) PID namespace. The BPF side
- * sees host pids (bpf_get_current_pid_tgid); in another namespace /proc and
- * the pids given or forked there are that namespace's, so every pid would
- * be wrong. 0, or -EXDEV with a one-line reason in err.
+ * The PID namespace gcbpf runs in, whose pids the BPF side is told to
+ * report (pidns.bpf.h). /proc must be this namespace's, as /proc, -p and the
+ * commands gcbpf starts must agree: a /proc mounted for another namespace
+ * (unshare --pid without --mount-proc) is refused. 0, or -errno with a
+ * one-line reason in err.
  */
-int target__check_pid_ns(char *err, size_t err_len);
+int target__pid_ns(struct target_pidns *ns, char *err, size_t err_len);
 /*
  * Exactly len bytes of pid's memory at addr (process_vm_readv: read-only,
  * it never writes or stops the target). 0, or -EFAULT (also for addr 0).

@@ -317,6 +317,29 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.follow_fork, procs);
 	bpf_program__set_autoload(skel->progs.follow_exit, procs);
 	bpf_program__set_autoload(skel->progs.notify_exec, procs);
+	bpf_program__set_autoload(skel->progs.pidns_find_level, opts->pidns);
+}
+
+/*
+ * The depth of our PID namespace, which the BPF side needs to read a task's
+ * pid there: pidns_find_level run once in this very task (BPF_PROG_TEST_RUN
+ * runs a raw_tp program in the caller's context).
+ */
+static int find_pidns_level(struct tracer *t, char *ebuf, size_t elen)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.pidns_find_level), &o);
+
+	if (err)
+		return err_fill(ebuf, elen, -errno, "cannot find the depth of gcbpf's PID namespace: "
+				"%s", strerror(errno));
+	if (!t->skel->bss->pidns_level_found)
+		return err_fill(ebuf, elen, -ENOENT, "cannot find the depth of gcbpf's PID "
+				"namespace: pid:[%llu] is not where the kernel puts this process",
+				(unsigned long long)t->opts.pidns_ino);
+	p_debug("in PID namespace pid:[%llu] (depth %u): pids are this namespace's",
+		(unsigned long long)t->opts.pidns_ino, t->skel->bss->pidns_level);
+	return 0;
 }
 
 /*
@@ -362,6 +385,9 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	t->skel->rodata->targ_report_exec = opts->report_exec;
 	t->skel->rodata->targ_watch_exec = opts->watch_exec;
 	t->skel->rodata->targ_gen = opts->filter_gen ? opts->gen : -1;
+	t->skel->rodata->targ_pidns = opts->pidns;
+	t->skel->rodata->targ_pidns_dev = opts->pidns_dev;
+	t->skel->rodata->targ_pidns_ino = opts->pidns_ino;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
 	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
 	t->skel->rodata->targ_wakeup_every = wakeup_every(t->skel, t->skel->rodata->targ_stack_depth);
@@ -379,6 +405,11 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 				 "verifier log)", strerror(-err));
 		gcbpf_bpf__destroy(t->skel);
 		t->skel = NULL;
+		return err;
+	}
+	/* Before any probe runs: until then, no task's pid can be read. */
+	if (opts->pidns && (err = find_pidns_level(t, ebuf, elen))) {
+		tracer__close(t);
 		return err;
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);

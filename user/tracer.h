@@ -37,6 +37,10 @@ struct tracer_opts {
 	bool report_exec;	/* report every exec on the host (system-wide mode) */
 	const char *comm;	/* only processes with this comm */
 	int cgroup_fd;		/* > 0: only tasks in this cgroup (v2) and below */
+	/* Not in the initial PID namespace: pids reported are this one's (dev, ino
+	 * as target__pid_ns gives them), tasks outside it ignored. */
+	bool pidns;
+	__u64 pidns_dev, pidns_ino;
 	bool filter_gen;	/* only generation gen */
 	int gen;
 	void (*on_exec)(void *ctx, const struct gc_proc_event *e);

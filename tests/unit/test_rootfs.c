@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include "check.h"
 #include "debuginfo.h"
 #include "fixture.h"
@@ -125,6 +127,7 @@ static void test_maps(void)
 	char l4[] = "00400000-00401000 r-xp 00000000 00:00 0\n";
 	char l5[] = "garbage /usr/lib/libpython3.11.so\n";
 	char l6[] = "";
+	char link[128];
 	struct maps_line m;
 
 	CHECK_EQ(target__parse_maps_line(l1, &m), 0);
@@ -138,8 +141,48 @@ static void test_maps(void)
 	CHECK(m.path == NULL, "[stack] is no file");
 	CHECK_EQ(target__parse_maps_line(l4, &m), 0);
 	CHECK(m.path == NULL, "anonymous");
+	CHECK_STR(m.range, "00400000-00401000");
+	target__map_file(link, sizeof(link), 7, m.start, m.end);
+	CHECK_STR(link, "/proc/7/map_files/400000-401000");	/* no leading zeros */
 	CHECK_EQ(target__parse_maps_line(l5, &m), -EINVAL);
 	CHECK_EQ(target__parse_maps_line(l6, &m), -EINVAL);
+}
+
+/*
+ * A libpython mapped below 0x10000000, where maps pads the range with zeros
+ * and map_files does not: target__from_pid must find it by the kernel's name.
+ */
+static void test_low_libpython(void)
+{
+	const char *path = fx_path("libpython3.99.so.1.0");
+	void *want = (void *)0x1000000, *at;
+	struct target t;
+	struct stat st, lst;
+	char err[256];
+	int fd;
+
+	if (!fx_run("head -c 8192 /dev/zero > libpython3.99.so.1.0") ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		CHECK(0, "cannot make %s", path);
+		return;
+	}
+	at = mmap(want, 8192, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+	if (at != want) {
+		SKIP("cannot map at %p: %s", want, strerror(errno));
+		close(fd);
+		return;
+	}
+	CHECK_EQ(target__from_pid(&t, getpid(), err, sizeof(err)), 0);
+	CHECK_STR(t.elf_display, path);
+	CHECK(strstr(t.elf_path, "/map_files/1000000-1002000") != NULL, "map_files name %s",
+	      t.elf_path);
+	if (geteuid())	/* map_files links are CAP_SYS_ADMIN's */
+		SKIP("not root: %s not opened", t.elf_path);
+	else if (!fstat(fd, &st))
+		CHECK(!stat(t.elf_path, &lst) && lst.st_ino == st.st_ino,
+		      "%s opens the mapped file", t.elf_path);
+	munmap(at, 8192);
+	close(fd);
 }
 
 static void test_environ(void)
@@ -227,6 +270,7 @@ int main(void)
 	}
 	test_debuginfo_in_root();
 	test_maps();
+	test_low_libpython();
 	test_environ();
 	test_shebang();
 	fx_cleanup();
