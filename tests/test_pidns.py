@@ -6,6 +6,7 @@ pids and tids the target itself sees (os.getpid(), threading.get_native_id())
 and its own command line; processes outside the namespace (the host's) are
 ignored and counted.  A /proc of another namespace is refused in one line.
 From the host, a target inside a namespace is named by its host pid."""
+import glob
 import json
 import os
 import shutil
@@ -74,10 +75,10 @@ def _exact(tmp_path, pid=None, check_tid=True):
     return truth
 
 
-def _drive(gcbpf_bin, tmp_path, mode):
+def _drive(gcbpf_bin, tmp_path, mode, py=PY311):
     drv = tmp_path / "driver.py"
     drv.write_text(DRIVER)
-    cmd = UNSHARE + [sys.executable, str(drv), gcbpf_bin, PY311, WORKLOAD, str(tmp_path), mode]
+    cmd = UNSHARE + [sys.executable, str(drv), gcbpf_bin, py, WORKLOAD, str(tmp_path), mode]
     r = subprocess.run(cmd, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
     err = (tmp_path / "gcbpf.err").read_text() if (tmp_path / "gcbpf.err").exists() else ""
@@ -92,11 +93,21 @@ def _process(tmp_path, pid):
     return procs[0]
 
 
+def _pyenv(minor):
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = sorted(glob.glob("%s/versions/3.%d.*/bin/python3.%d" % (root, minor, minor)))
+    return found[-1] if found else "pyenv-3.%d-missing" % minor
+
+
 @pytest.mark.needs_root
-def test_pid_mode_inside(gcbpf_bin, tmp_path):
-    """-p with a pid of the namespace: exact, pids and tids as the target saw them."""
+@pytest.mark.parametrize("py", [PY311, _pyenv(12)], ids=["usdt-3.11", "uprobe-3.12"])
+def test_pid_mode_inside(gcbpf_bin, tmp_path, py):
+    """-p with a pid of the namespace: exact, pids and tids as the target saw
+    them, on the USDT path and the uprobe path (its entry's pid check)."""
     _need()
-    err = _drive(gcbpf_bin, tmp_path, "pid")
+    if not os.access(py, os.X_OK):
+        pytest.skip("%s missing" % py)
+    err = _drive(gcbpf_bin, tmp_path, "pid", py)
     truth = _exact(tmp_path)
     # a pid of the namespace (small), not the host's
     assert truth["pid"] < 10, truth["pid"]
@@ -104,7 +115,7 @@ def test_pid_mode_inside(gcbpf_bin, tmp_path):
     evs = compare_truth.load_trace(str(tmp_path / "trace.jsonl"))
     assert {e["pid"] for e in evs} == {truth["pid"]}, {e["pid"] for e in evs}
     assert _process(tmp_path, truth["pid"])["cmdline"].startswith(
-        "%s %s --truth" % (PY311, WORKLOAD))
+        "%s %s --truth" % (py, WORKLOAD))
 
 
 @pytest.mark.needs_root
