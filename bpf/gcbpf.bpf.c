@@ -129,6 +129,8 @@ struct inflight {
 	__u8 active;
 	__u8 stats_ok;
 	__u8 followed;		/* passed the `tracked` check (launch mode) */
+	__u8 use_copy;		/* before comes from the interpreter's copy at the exit (copy.bpf.h) */
+	__s8 copy_slot;
 	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
 	__u64 stack_bias;	/* --stacks: the binary's load bias */
 };
@@ -265,6 +267,8 @@ static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, 
 		return -1;
 	return 0;
 }
+
+#include "copy.bpf.h"
 
 /*
  * GC state and interpreter id for this thread. The collector's tstate (or
@@ -418,9 +422,15 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
 	stack__enter(ctx, p, st);
-	st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
-	if (!st->stats_ok && kind == GC_PROBE_USDT)
-		st->gen_hint = usdt_arg(ctx, &p->gen_arg);
+	if (copy__enter(l, st, (__u32)bpf_get_current_pid_tgid())) {
+		st->stats_ok = 1;	/* read at the exit only */
+	} else {
+		st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
+		if (st->stats_ok && copy__usable(l))
+			count(GC_CNT_ENTRY_READS);
+		if (!st->stats_ok && kind == GC_PROBE_USDT)
+			st->gen_hint = usdt_arg(ctx, &p->gen_arg);
+	}
 	st->active = 1;
 	st->ts_start = bpf_ktime_get_ns();
 	return 0;
@@ -498,6 +508,7 @@ static __always_inline int gc_exit(void)
 	__u32 submitted_key = GC_CNT_SUBMITTED;
 	__u64 pid_tgid, *submitted;
 	__s64 heap_size, long_lived_total;
+	bool stale = false;
 	int gen = -1, i;
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
@@ -514,26 +525,45 @@ static __always_inline int gc_exit(void)
 		return 0;
 
 	if (st->stats_ok && read_snapshot(l, st->stats_addr, st->after) == 0) {
-		for (i = 0; i < 3; i++) {
-			if (snap_gen(l, st->before, i, &before) || snap_gen(l, st->after, i, &after))
-				break;
-			if (after.collections != before.collections) {
-				gen = i;
-				break;
+		if (st->use_copy) {
+			enum copy_verdict v = copy__exit(l, st, &gen);
+
+			/* 3.13+: an entry that returned without collecting. */
+			if (v == COPY_NONE)
+				return 0;
+			if (v == COPY_STALE) {
+				stale = true;
+				st->stats_ok = 0;
 			}
+		} else {
+			for (i = 0; i < 3; i++) {
+				if (snap_gen(l, st->before, i, &before) ||
+				    snap_gen(l, st->after, i, &after))
+					break;
+				if (after.collections != before.collections) {
+					gen = i;
+					break;
+				}
+			}
+			/* 3.13+: an automatic entry below every threshold returns
+			 * without collecting; no counter moved, so no event. */
+			if (gen < 0)
+				return 0;
 		}
-		/* 3.13+: an automatic entry below every threshold returns
-		 * without collecting; no counter moved, so no event. */
-		if (gen < 0)
-			return 0;
 		/* Read again: the loop may have stopped on another generation. */
-		if (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after))
+		if (st->stats_ok &&
+		    (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after)))
 			st->stats_ok = 0;
+		/* The next collection of this interpreter compares with this read. */
+		copy__store(l, st);
 	} else {
+		if (st->use_copy)
+			copy__drop(st);
 		st->stats_ok = 0;
 	}
 	if (!st->stats_ok) {
-		count(GC_CNT_READ_ERRORS);
+		count(stale ? GC_CNT_STALE : GC_CNT_READ_ERRORS);
+		gen = -1;
 		if (st->gen_hint < 0 || st->gen_hint > 2)
 			return 0;
 		gen = st->gen_hint;

@@ -203,6 +203,12 @@ enum gc_counter {
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
 	GC_CNT_STACK_FAULT,	/* --stacks: walks ended at a frame that could not be read */
+	/* The per-interpreter copy (array kind): collections that read the
+	 * statistics at the entry too (no trusted copy yet, another thread in a
+	 * collection, 3.14's heap_size), and exits the copy did not explain
+	 * (counts unknown: flagged, or dropped when the generation is unknown). */
+	GC_CNT_ENTRY_READS,
+	GC_CNT_STALE,
 	GC_CNT_MAX,
 };
 

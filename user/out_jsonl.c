@@ -237,6 +237,8 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(&w, "no_entry", c[GC_CNT_NO_ENTRY]);
 	jw_uint_field(&w, "hist_full", c[GC_CNT_HIST_FULL]);
 	jw_uint_field(&w, "proc_lost", c[GC_CNT_PROC_LOST]);
+	jw_uint_field(&w, "entry_reads", c[GC_CNT_ENTRY_READS]);
+	jw_uint_field(&w, "stale", c[GC_CNT_STALE]);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }
