@@ -1,0 +1,223 @@
+"""Every way gcbpf's per-interpreter copy of the GC statistics (bpf/copy.bpf.h:
+the exit compares its one read with the previous exit's) can go stale, each
+exact against the ground truth of every interpreter and process image
+(tests/progs/gc_stale.py; gc_recorder), on the USDT path (Debian 3.11) and
+the uprobe path (pyenv 3.6-3.13):
+
+  threads    8 threads collecting in turn
+  fork       collections on both sides of a fork
+  exec       collections, exec of the same interpreter in the same pid, more
+  attach     gcbpf -p attaches while collections run
+  subinterp  subinterpreters created, collected in (own recorder each) and
+             destroyed in a loop (3.12 _xxsubinterpreters, 3.13 _interpreters)
+  embed      a C program: Py_Initialize, collections, Py_Finalize, 3 times
+
+Besides the truth, the kernel's counters must say stale == 0 (no collection
+the copy could not explain), and, where the copy applies (3.6-3.13), most
+collections must have been measured without an entry read (entry_reads).
+Other scenarios elsewhere: forker.py process trees (test_system_wide,
+test_launch_safety), -p and exec into another Python (test_launch_safety).
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import PROGS_DIR, all_interpreters, interp_params
+import compare_truth
+import interpreters
+
+STALE = os.path.join(PROGS_DIR, "gc_stale.py")
+TIMEOUT = 180
+
+
+def _vt(it):
+    return tuple(int(x) for x in (it.version or "0.0").split(".")[:2])
+
+
+def _counters(trace):
+    for e in reversed([json.loads(l) for l in open(str(trace)) if l.strip()]):
+        if e.get("type") == "counters":
+            return e
+    raise AssertionError("no counters record in " + str(trace))
+
+
+def _check(trace, items, tmp_path, what):
+    """Each truth file against the trace's events of its pid (and interpreter)."""
+    events = compare_truth.load_trace(str(trace))
+    n = 0
+    for k, item in enumerate(items):
+        sel = [e for e in events if e.get("pid") == item["pid"] and
+               (item["iid"] is None or e.get("iid") == item["iid"])]
+        part = tmp_path / ("part%d.jsonl" % k)
+        with open(str(part), "w") as f:
+            for e in sel:
+                f.write(json.dumps(e) + "\n")
+        ok, msg = compare_truth.compare(item["truth"], str(part), item["pid"],
+                                        check_tid=True, strict=True,
+                                        label="%s %s" % (what, os.path.basename(item["truth"])))
+        print(msg)
+        assert ok, msg
+        n += len(compare_truth.load_truth(item["truth"])["records"])
+    return n
+
+
+def _copy_applies(it):
+    # 3.14+ read heap_size at the entry; 3.15 is the ring kind.
+    return _vt(it) < (3, 14)
+
+
+def _check_counters(trace, it, n, what, min_share=0.5):
+    c = _counters(trace)
+    assert c["stale"] == 0, "%s: %r" % (what, c)
+    assert c["read_errors"] == 0, "%s: %r" % (what, c)
+    if _copy_applies(it):
+        # The copy did the work: entry reads only where there was no copy.
+        assert c["entry_reads"] <= (1 - min_share) * n, (
+            "%s: %d of %d collections read at the entry: %r" % (what, c["entry_reads"], n, c))
+
+
+def _run_launch(gcbpf_bin, it, scenario, tmp_path, argv=None):
+    trace = tmp_path / "trace.jsonl"
+    d = tmp_path / "d"
+    d.mkdir()
+    cmd = argv or [it.path, STALE, scenario, "--dir", str(d)]
+    p = subprocess.run([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--"] + cmd,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    with open(str(d / "done.json")) as f:
+        items = json.load(f)
+    return trace, items
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("scenario", ["threads", "fork", "exec"])
+@pytest.mark.parametrize("it", interp_params())
+def test_stale_launch(it, scenario, gcbpf_bin, tmp_path):
+    trace, items = _run_launch(gcbpf_bin, it, scenario, tmp_path)
+    what = "%s-%s" % (it.label, scenario)
+    n = _check(trace, items, tmp_path, what)
+    _check_counters(trace, it, n, what)
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", interp_params())
+def test_stale_attach(it, gcbpf_bin, tmp_path):
+    """gcbpf -p while the target collects every few ms."""
+    d = tmp_path / "d"
+    d.mkdir()
+    go = tmp_path / "go"
+    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    target = subprocess.Popen([it.path, STALE, "attach", "--dir", str(d),
+                               "--wait-file", str(go)])
+    gcbpf = None
+    try:
+        with open(str(err), "w") as e:
+            gcbpf = subprocess.Popen([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "-p",
+                                      str(target.pid)], stdout=subprocess.DEVNULL, stderr=e)
+        import test_ground_truth as gt
+        gt._wait_for_tracing(gcbpf, str(err))
+        go.touch()
+        assert target.wait(timeout=TIMEOUT) == 0
+        assert gcbpf.wait(timeout=30) == 0, open(str(err)).read()
+    finally:
+        for p in (target, gcbpf):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    with open(str(d / "done.json")) as f:
+        items = json.load(f)
+    what = it.label + "-attach"
+    n = _check(trace, items, tmp_path, what)
+    _check_counters(trace, it, n, what)
+
+
+def _subinterp_params():
+    return [p for p in interp_params()
+            if p.values[0].present and _vt(p.values[0]) >= (3, 12)] or \
+        [pytest.param(None, marks=pytest.mark.skip(reason="no Python 3.12+ found"))]
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", _subinterp_params())
+def test_stale_subinterpreters(it, gcbpf_bin, tmp_path):
+    trace, items = _run_launch(gcbpf_bin, it, "subinterp", tmp_path)
+    assert len(items) == 5 and len(set(i["iid"] for i in items)) == 5, items
+    what = it.label + "-subinterp"
+    n = _check(trace, items, tmp_path, what)
+    # Each new interpreter's first collections are read at the entry.
+    _check_counters(trace, it, n, what, min_share=0.4)
+
+
+EMBED_C = r"""
+#include <Python.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	char code[4096];
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		Py_Initialize();
+		snprintf(code, sizeof(code),
+			 "import sys; sys.path.insert(0, '%s')\n"
+			 "import gc_recorder, gc_stale\n"
+			 "rec = gc_recorder.install('%s/truth-embed%d.jsonl')\n"
+			 "gc_stale.collections(rec, 15)\n"
+			 "gc_recorder.uninstall()\n", argv[1], argv[2], k);
+		if (PyRun_SimpleString(code))
+			return 1;
+		Py_Finalize();
+	}
+	return 0;
+}
+"""
+
+
+def _embed_params():
+    out = []
+    for p in interp_params():
+        it = p.values[0]
+        if it.present and it.label.startswith("pyenv-"):
+            out.append(p)
+    return out or [pytest.param(None, marks=pytest.mark.skip(reason="no pyenv Python"))]
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", _embed_params())
+def test_stale_embed_reinit(it, gcbpf_bin, tmp_path):
+    """Py_Initialize -> collections -> Py_Finalize three times in one process
+    (the main interpreter comes back at the same address with the same id)."""
+    prefix = os.path.dirname(os.path.dirname(it.path))
+    mm = ".".join(it.version.split(".")[:2])
+    cfg = os.path.join(prefix, "bin", "python%s-config" % mm)
+    try:
+        flags = subprocess.check_output([cfg, "--cflags", "--ldflags", "--embed"],
+                                        universal_newlines=True).split()
+    except subprocess.CalledProcessError:   # 3.6/3.7: no --embed
+        flags = subprocess.check_output([cfg, "--cflags", "--ldflags"],
+                                        universal_newlines=True).split()
+        flags.append("-lpython%s%s" % (mm, "m" if _vt(it) < (3, 8) else ""))
+    src = tmp_path / "embed.c"
+    src.write_text(EMBED_C)
+    exe = tmp_path / "embed"
+    subprocess.check_call(["gcc", "-o", str(exe), str(src)] + flags +
+                          ["-Wl,-rpath," + os.path.join(prefix, "lib")])
+    d = tmp_path / "d"
+    d.mkdir()
+    trace = tmp_path / "trace.jsonl"
+    env = dict(os.environ, PYTHONHOME=prefix)
+    p = subprocess.run([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--", str(exe),
+                        PROGS_DIR, str(d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=TIMEOUT, env=env)
+    assert p.returncode == 0, p.stderr
+    pids = set(e.get("pid") for e in compare_truth.load_trace(str(trace)))
+    assert len(pids) == 1, pids
+    (pid,) = pids
+    items = [{"truth": str(d / ("truth-embed%d.jsonl" % k)), "pid": pid, "iid": None}
+             for k in range(3)]
+    what = it.label + "-embed"
+    n = _check(trace, items, tmp_path, what)
+    _check_counters(trace, it, n, what, min_share=0.4)
