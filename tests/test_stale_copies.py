@@ -221,3 +221,54 @@ def test_stale_embed_reinit(it, gcbpf_bin, tmp_path):
     what = it.label + "-embed"
     n = _check(trace, items, tmp_path, what)
     _check_counters(trace, it, n, what, min_share=0.4)
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", interp_params())
+def test_stale_copy_is_flagged(it, gcbpf_bin, tmp_path):
+    """A copy that really is stale: --comm gcstale-on, and the process renames
+    itself between phases, so the collections of the gcstale-off phases are
+    not seen. The first collection of each later phase finds the copy behind
+    by several collections: it must be counted (stale) and, where it is
+    reported at all (the generation known from the probe), flagged with
+    unknown counts; everything else is exact."""
+    trace, items = None, None
+    d = tmp_path / "d"
+    d.mkdir()
+    trace = tmp_path / "trace.jsonl"
+    p = subprocess.run([gcbpf_bin, "--comm", "gcstale-on", "-f", "jsonl", "-o", str(trace),
+                        "--", it.path, STALE, "comm", "--dir", str(d)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    with open(str(d / "done.json")) as f:
+        items = json.load(f)
+    events = compare_truth.load_trace(str(trace))
+    c = _counters(trace)
+    flagged = dropped = 0
+    for k, item in enumerate(items):
+        truth = compare_truth.load_truth(item["truth"])
+        sel = compare_truth.select_events(events, item["pid"], truth["begin"], truth["end"])
+        recs = truth["records"]
+        if k and _copy_applies(it):
+            # The phase's first collection: flagged, or left out (no generation).
+            first = recs.pop(0)
+            if sel and sel[0]["collected"] is None:
+                e = sel.pop(0)
+                assert e["gen"] == first["gen"] and e["uncollectable"] is None, (e, first)
+                flagged += 1
+            else:
+                assert not (sel and sel[0]["ts_start"] <= first["t_stop"]), (
+                    "%s phase %d: first collection reported with counts: %r"
+                    % (it.label, k, sel[0]))
+                dropped += 1
+            truth["begin"] = (first["t_stop"] + recs[0]["t_start"]) // 2
+        ok, msg = compare_truth.compare_records(truth, sel, item["pid"], check_tid=True,
+                                                strict=True, label="%s phase %d" % (it.label, k))
+        print(msg)
+        assert ok, msg
+    if _copy_applies(it):
+        assert c["stale"] == flagged + dropped == len(items) - 1, (c, flagged, dropped)
+    else:
+        assert c["stale"] == 0, c
+    assert "unknown counts" in p.stderr if c["stale"] else True, p.stderr

@@ -15,6 +15,9 @@ and interpreter id they belong to: [{"truth": PATH, "pid": P, "iid": I}, ...]
              pid (same GC state address on a non-PIE executable), collections
   attach     collections run in a loop from the start; the recorder window
              opens when --wait-file appears (gcbpf attached meanwhile)
+  comm       the process renames itself between phases (prctl): a tracer
+             filtering on the name misses the collections in between; one
+             recorder per named phase (DIR/truth-on-K.jsonl)
   subinterp  subinterpreters created, collected in (each with its own
              recorder) and destroyed, 4 times, the main one collecting between
 """
@@ -153,6 +156,26 @@ def attach(d, wait_file):
     return [{"truth": truth(d, "main"), "pid": os.getpid(), "iid": None}]
 
 
+def comm(d):
+    import ctypes
+    libc = ctypes.CDLL(None)
+
+    def name(n):
+        libc.prctl(15, ctypes.c_char_p(n), 0, 0, 0)     # PR_SET_NAME
+
+    items = []
+    for k in range(4):
+        name(b"gcstale-on")
+        path = truth(d, "on-%d" % k)
+        rec = gc_recorder.install(path)
+        collections(rec, 6)
+        gc_recorder.uninstall()
+        items.append({"truth": path, "pid": os.getpid(), "iid": None})
+        name(b"gcstale-off")
+        collections(gc_recorder.Recorder(os.devnull), 4)
+    return items
+
+
 SUB_CODE = r"""
 import sys
 sys.path.insert(0, %(here)r)
@@ -205,6 +228,8 @@ def main(argv):
         items = exec_(a.dir, a.stage)
     elif a.scenario == "attach":
         items = attach(a.dir, a.wait_file)
+    elif a.scenario == "comm":
+        items = comm(a.dir)
     elif a.scenario == "subinterp":
         items = subinterp(a.dir)
     else:
