@@ -154,8 +154,10 @@ static __always_inline void copy__drop(const struct inflight *st)
 
 /*
  * At the exit, for a collection whose entry took the copy: the copy becomes
- * st->before (zeroed for a brand-new interpreter), and the verdict says what
- * happened. The copy is released (busy_tid cleared) here.
+ * st->before (zeroed for a brand-new interpreter), the exit's read the copy,
+ * and the verdict says what happened. The copy is released (busy_tid
+ * cleared) here. A copy another interpreter took over meanwhile (more than
+ * GC_COPY_SLOTS of them) is left to it: stale.
  */
 static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, struct inflight *st,
 						    int *gen)
@@ -164,17 +166,20 @@ static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, s
 	struct gen_record b, a;
 	bool stale = false, fresh = true;
 	int i = st->copy_slot, moved = -1, ones = -1, n_ones = 0;
+	__s64 sum = 0;
 	struct interp_copy *c;
 
 	if (!pc || i < 0 || i >= GC_COPY_SLOTS)
 		return COPY_STALE;
 	c = &pc->slot[i];
-	/* Taken over by another interpreter meanwhile (more than GC_COPY_SLOTS). */
 	if (c->gcstate != st->gcstate || c->iid != st->iid || c->mm != st->resolved_mm)
 		return COPY_STALE;
 	c->busy_tid = 0;
-	for (i = 0; i < GC_SNAP_BYTES / 8; i++)
+	for (i = 0; i < GC_SNAP_BYTES / 8; i++) {
 		((__u64 *)st->before)[i] = ((const __u64 *)c->snap)[i];
+		/* The next collection compares with this read, whatever the verdict. */
+		((__u64 *)c->snap)[i] = ((const __u64 *)st->after)[i];
+	}
 	for (i = 0; i < 3; i++) {
 		if (snap_gen(l, st->before, i, &b) || snap_gen(l, st->after, i, &a))
 			return COPY_STALE;
@@ -187,6 +192,7 @@ static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, s
 		} else {
 			stale = true;
 		}
+		sum += a.collections;
 		if (a.collections == 1) {
 			ones = i;
 			n_ones++;
@@ -194,6 +200,8 @@ static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, s
 			fresh = false;
 		}
 	}
+	/* From two collections on, as in copy__store. */
+	c->trusted = sum >= 2;
 	if (!stale) {
 		*gen = moved;
 		return moved < 0 ? COPY_NONE : COPY_ONE;

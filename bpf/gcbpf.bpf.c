@@ -555,8 +555,10 @@ static __always_inline int gc_exit(void)
 		if (st->stats_ok &&
 		    (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after)))
 			st->stats_ok = 0;
-		/* The next collection of this interpreter compares with this read. */
-		copy__store(l, st);
+		/* The next collection of this interpreter compares with this read
+		 * (copy__exit stored it already). */
+		if (!st->use_copy)
+			copy__store(l, st);
 	} else {
 		if (st->use_copy)
 			copy__drop(st);
