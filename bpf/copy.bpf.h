@@ -3,8 +3,10 @@
  * One user-memory read per collection (array kind, 3.6-3.13): instead of a
  * snapshot of the statistics at the entry, the exit compares its own read
  * with a copy of what the previous exit of the same interpreter read, kept
- * per process (task storage of its main thread: freed with the process).
- * Included by gcbpf.bpf.c after struct inflight and the snapshot helpers.
+ * per process (in the task storage of its main thread: freed with the
+ * process, and no second lookup when the main thread collects). Types in
+ * copy_types.bpf.h (part of struct inflight); included by gcbpf.bpf.c after
+ * struct inflight and the snapshot helpers.
  *
  * The copy explains a collection only when exactly one generation's
  * collection counter moved by one and nothing else of the other generations
@@ -28,44 +30,31 @@
 #ifndef GCBPF_COPY_BPF_H
 #define GCBPF_COPY_BPF_H
 
-#define GC_COPY_SLOTS 4		/* interpreters per process with a copy; more take turns */
-
-struct interp_copy {
-	__u8 snap[GC_SNAP_BYTES];	/* the statistics at the last exit */
-	__u64 gcstate;		/* which interpreter: GC state, id, address space */
-	__s64 iid;
-	__u64 mm;
-	__u32 busy_tid;		/* a thread between entry and exit that uses this copy, 0: none */
-	__u32 trusted;		/* snap holds >= 2 collections */
-};
-
-struct proc_copies {
-	struct interp_copy slot[GC_COPY_SLOTS];
-	__u32 next;		/* slot to reuse when all are taken */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct proc_copies);
-} copies SEC(".maps");
-
 enum copy_verdict {
 	COPY_ONE,	/* exactly one collection of *gen since the copy (or a new interpreter's first) */
 	COPY_NONE,	/* nothing moved: no collection (3.13+ early return) */
 	COPY_STALE,	/* the copy does not explain the exit's read */
 };
 
+/* The copy is compared word by word: the statistics as 3.6-3.13 lay them out. */
 static __always_inline bool copy__usable(const struct gc_layout *l)
 {
-	return l->stats_kind == GC_STATS_ARRAY && l->snap_heap_size < 0;
+	return l->stats_kind == GC_STATS_ARRAY && l->snap_heap_size < 0 && l->rec_size == 24 &&
+	       l->rec_collections == 0 && l->rec_collected == 8 && l->rec_uncollectable == 16 &&
+	       l->snap_bytes >= GC_COPY_WORDS * 8;
 }
 
-static __always_inline struct proc_copies *copy__proc(bool create)
+/* This process's copies: in its main thread's task storage. */
+static __always_inline struct proc_copies *copy__proc(struct inflight *st, bool create)
 {
-	return bpf_task_storage_get(&copies, bpf_get_current_task_btf()->group_leader, 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inflight *leader;
+
+	if (task->pid == task->tgid)
+		return &st->copies;
+	leader = bpf_task_storage_get(&inflight, task->group_leader, 0,
+				      create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	return leader ? &leader->copies : NULL;
 }
 
 /* The slot of this thread's interpreter, -1 if none. */
@@ -89,7 +78,7 @@ static __always_inline bool copy__enter(const struct gc_layout *l, struct inflig
 	st->use_copy = 0;
 	if (!copy__usable(l) || !st->gcstate)
 		return false;
-	pc = copy__proc(false);
+	pc = copy__proc(st, false);
 	if (!pc)
 		return false;
 	i = copy__find(pc, st);
@@ -102,22 +91,26 @@ static __always_inline bool copy__enter(const struct gc_layout *l, struct inflig
 }
 
 /*
- * After a collection (copy or snapshot path): the exit's read becomes the
- * copy. Trusted from two collections on: a re-initialised interpreter (same
- * GC state, same id, counters reset) has 1 after its first collection, so a
+ * Trusted from two collections on: a re-initialised interpreter (same GC
+ * state, same id, counters reset) has 1 after its first collection, so a
  * copy of 1 could equal it and hide it.
  */
+static __always_inline __u32 copy__trusted(const __s64 *w)
+{
+	return w[0] + w[3] + w[6] >= 2;
+}
+
+/* After a collection measured with an entry read: the exit's read becomes the copy. */
 static __always_inline void copy__store(const struct gc_layout *l, struct inflight *st)
 {
+	const __s64 *a = (const __s64 *)st->after;
 	struct proc_copies *pc;
 	struct interp_copy *c;
-	struct gen_record r;
-	__s64 sum = 0;
-	int i, g;
+	int i;
 
 	if (!copy__usable(l) || !st->gcstate)
 		return;
-	pc = copy__proc(true);
+	pc = copy__proc(st, true);
 	if (!pc)
 		return;
 	i = copy__find(pc, st);
@@ -128,22 +121,19 @@ static __always_inline void copy__store(const struct gc_layout *l, struct inflig
 	if (i < 0 || i >= GC_COPY_SLOTS)
 		return;
 	c = &pc->slot[i];
-	for (g = 0; g < GC_SNAP_BYTES / 8; g++)
-		((__u64 *)c->snap)[g] = ((const __u64 *)st->after)[g];
-	for (g = 0; g < 3; g++)
-		if (!snap_gen(l, st->after, g, &r))
-			sum += r.collections;
+	for (i = 0; i < GC_COPY_WORDS; i++)
+		c->w[i] = a[i];
 	c->gcstate = st->gcstate;
 	c->iid = st->iid;
 	c->mm = st->resolved_mm;
-	c->trusted = sum >= 2;
+	c->trusted = copy__trusted(a);
 	c->busy_tid = 0;
 }
 
 /* The exit could not read: the copy misses a collection now, so it is not trusted. */
-static __always_inline void copy__drop(const struct inflight *st)
+static __always_inline void copy__drop(struct inflight *st)
 {
-	struct proc_copies *pc = copy__proc(false);
+	struct proc_copies *pc = copy__proc(st, false);
 	__s8 i = st->copy_slot;
 
 	if (pc && i >= 0 && i < GC_COPY_SLOTS) {
@@ -152,21 +142,31 @@ static __always_inline void copy__drop(const struct inflight *st)
 	}
 }
 
-/*
- * At the exit, for a collection whose entry took the copy: the copy becomes
- * st->before (zeroed for a brand-new interpreter), the exit's read the copy,
- * and the verdict says what happened. The copy is released (busy_tid
- * cleared) here. A copy another interpreter took over meanwhile (more than
- * GC_COPY_SLOTS of them) is left to it: stale.
- */
-static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, struct inflight *st,
-						    int *gen)
+static __always_inline void copy__record(const __s64 *w, int g, struct gen_record *r)
 {
-	struct proc_copies *pc = copy__proc(false);
-	struct gen_record b, a;
+	r->collections = w[3 * g];
+	r->collected = w[3 * g + 1];
+	r->uncollectable = w[3 * g + 2];
+	r->candidates = r->heap_size = -1;
+}
+
+/*
+ * At the exit, for a collection whose entry took the copy: the verdict, and
+ * for COPY_ONE the generation's records before (the copy, or zeroes for a
+ * brand-new interpreter) and after. The exit's read becomes the copy and the
+ * copy is released (busy_tid cleared) whatever the verdict. A copy another
+ * interpreter took over meanwhile (more than GC_COPY_SLOTS of them) is left
+ * to it: stale.
+ */
+static __always_inline enum copy_verdict copy__exit(struct inflight *st, int *gen,
+						    struct gen_record *before,
+						    struct gen_record *after)
+{
+	const __s64 *a = (const __s64 *)st->after;
+	struct proc_copies *pc = copy__proc(st, false);
 	bool stale = false, fresh = true;
-	int i = st->copy_slot, moved = -1, ones = -1, n_ones = 0;
-	__s64 sum = 0;
+	int i = st->copy_slot, g, moved = -1, ones = -1, n_ones = 0;
+	__s64 old[GC_COPY_WORDS];
 	struct interp_copy *c;
 
 	if (!pc || i < 0 || i >= GC_COPY_SLOTS)
@@ -174,44 +174,44 @@ static __always_inline enum copy_verdict copy__exit(const struct gc_layout *l, s
 	c = &pc->slot[i];
 	if (c->gcstate != st->gcstate || c->iid != st->iid || c->mm != st->resolved_mm)
 		return COPY_STALE;
-	c->busy_tid = 0;
-	for (i = 0; i < GC_SNAP_BYTES / 8; i++) {
-		((__u64 *)st->before)[i] = ((const __u64 *)c->snap)[i];
-		/* The next collection compares with this read, whatever the verdict. */
-		((__u64 *)c->snap)[i] = ((const __u64 *)st->after)[i];
+	for (i = 0; i < GC_COPY_WORDS; i++) {
+		old[i] = c->w[i];
+		c->w[i] = a[i];
 	}
-	for (i = 0; i < 3; i++) {
-		if (snap_gen(l, st->before, i, &b) || snap_gen(l, st->after, i, &a))
-			return COPY_STALE;
-		if (a.collections == b.collections) {
-			if (a.collected != b.collected || a.uncollectable != b.uncollectable)
-				stale = true;
-		} else if (a.collections == b.collections + 1 && moved < 0 &&
-			   a.collected >= b.collected && a.uncollectable >= b.uncollectable) {
-			moved = i;
+	c->busy_tid = 0;
+	c->trusted = copy__trusted(a);
+	for (g = 0; g < 3; g++) {
+		__s64 ac = a[3 * g], bc = old[3 * g];
+		bool same = a[3 * g + 1] == old[3 * g + 1] && a[3 * g + 2] == old[3 * g + 2];
+
+		if (ac == bc) {
+			stale |= !same;
+		} else if (ac == bc + 1 && moved < 0 && a[3 * g + 1] >= old[3 * g + 1] &&
+			   a[3 * g + 2] >= old[3 * g + 2]) {
+			moved = g;
 		} else {
 			stale = true;
 		}
-		sum += a.collections;
-		if (a.collections == 1) {
-			ones = i;
+		if (ac == 1) {
+			ones = g;
 			n_ones++;
-		} else if (a.collections || a.collected || a.uncollectable) {
+		} else if (ac || a[3 * g + 1] || a[3 * g + 2]) {
 			fresh = false;
 		}
 	}
-	/* From two collections on, as in copy__store. */
-	c->trusted = sum >= 2;
-	if (!stale) {
-		*gen = moved;
-		return moved < 0 ? COPY_NONE : COPY_ONE;
+	if (stale) {
+		if (!fresh || n_ones != 1)
+			return COPY_STALE;
+		/* A new interpreter's first collection: it started from zero. */
+		for (i = 0; i < GC_COPY_WORDS; i++)
+			old[i] = 0;
+		moved = ones;
 	}
-	if (!fresh || n_ones != 1)
-		return COPY_STALE;
-	/* A new interpreter's first collection: it started from zero. */
-	for (i = 0; i < GC_SNAP_BYTES / 8; i++)
-		((__u64 *)st->before)[i] = 0;
-	*gen = ones;
+	if (moved < 0 || moved > 2)
+		return COPY_NONE;
+	*gen = moved;
+	copy__record(old, moved, before);
+	copy__record(a, moved, after);
 	return COPY_ONE;
 }
 

@@ -112,6 +112,8 @@ struct {
 	__type(value, struct gc_hist);
 } hist_zero SEC(".maps");
 
+#include "copy_types.bpf.h"
+
 /* A collection in progress on this thread, and what it last resolved. */
 struct inflight {
 	__u8 before[GC_RING_BYTES];	/* statistics at the entry (GC_SNAP_BYTES or a 3.15 ring) */
@@ -133,6 +135,7 @@ struct inflight {
 	__s8 copy_slot;
 	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
 	__u64 stack_bias;	/* --stacks: the binary's load bias */
+	struct proc_copies copies;	/* the main thread's: its process's (copy.bpf.h) */
 };
 
 /* Per thread, without a global lock; freed with the thread. */
@@ -527,7 +530,7 @@ static __always_inline int gc_exit(void)
 
 	if (st->stats_ok && read_snapshot(l, st->stats_addr, st->after) == 0) {
 		if (st->use_copy) {
-			enum copy_verdict v = copy__exit(l, st, &gen);
+			enum copy_verdict v = copy__exit(st, &gen, &before, &after);
 
 			/* 3.13+: an entry that returned without collecting. */
 			if (v == COPY_NONE)
@@ -550,15 +553,14 @@ static __always_inline int gc_exit(void)
 			 * without collecting; no counter moved, so no event. */
 			if (gen < 0)
 				return 0;
-		}
-		/* Read again: the loop may have stopped on another generation. */
-		if (st->stats_ok &&
-		    (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after)))
-			st->stats_ok = 0;
-		/* The next collection of this interpreter compares with this read
-		 * (copy__exit stored it already). */
-		if (!st->use_copy)
+			/* Read again: the loop may have stopped on another generation. */
+			if (snap_gen(l, st->before, gen, &before) ||
+			    snap_gen(l, st->after, gen, &after))
+				st->stats_ok = 0;
+			/* The next collection of this interpreter compares with this
+			 * read (copy__exit stores it on the copy path). */
 			copy__store(l, st);
+		}
 	} else {
 		if (st->use_copy)
 			copy__drop(st);
