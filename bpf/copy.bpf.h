@@ -12,15 +12,16 @@
  * collection counter moved by one and nothing else of the other generations
  * moved (the interpreter updates a generation's three counters together at
  * the end of a collection), or when the interpreter is brand new (its first
- * collection: every counter zero but that one, now 1). Otherwise the copy is
- * stale (a collection the probes did not see, an interpreter re-created at
- * the same address with the same id): the collection is counted
+ * collection: every counter zero but that one, now 1; Py_Finalize and
+ * Py_Initialize bring the main interpreter back at the same address with the
+ * same id and, 3.8+, the counters reset). Otherwise the copy is stale (a
+ * collection the probes did not see): the collection is counted
  * (GC_CNT_STALE) and flagged, never reported with wrong counts.
  *
  * The exact path, an entry snapshot as before, is taken whenever there is
  * no trusted copy: the interpreter's first seen collection, a copy holding
  * fewer than two collections (a re-initialised interpreter's first
- * collection could equal it, see copy__store), another thread of the
+ * collection could equal it, see copy__trusted), another thread of the
  * interpreter inside a collection (3.13+: its entry probe fires for calls
  * that return without collecting, possibly while the collector runs gc
  * callbacks with the GIL released, after its counters moved but before its

@@ -147,6 +147,18 @@ def test_stale_subinterpreters(it, gcbpf_bin, tmp_path):
     assert len(items) == 5 and len(set(i["iid"] for i in items)) == 5, items
     what = it.label + "-subinterp"
     n = _check(trace, items, tmp_path, what)
+    # The kernel's histograms are per interpreter; the summary adds them up.
+    recs = [json.loads(l) for l in open(str(trace)) if l.strip()]
+    pid = items[0]["pid"]
+    events = [r for r in recs if r.get("pid") == pid and compare_truth.is_gc_event(r)]
+    summary = {r["gen"]: (r["count"], r["collected"]) for r in recs
+               if r.get("type") == "summary" and r.get("pid") == pid}
+    per_gen = {}
+    for e in events:
+        c, k = per_gen.get(e["gen"], (0, 0))
+        per_gen[e["gen"]] = (c + 1, k + e["collected"])
+    assert summary == per_gen, (summary, per_gen)
+    assert len(set(e["iid"] for e in events)) == 5, set(e["iid"] for e in events)
     # Each new interpreter's first collections are read at the entry.
     _check_counters(trace, it, n, what, min_share=0.4)
 
@@ -309,3 +321,38 @@ def test_stale_copy_is_flagged(it, gcbpf_bin, tmp_path):
     else:
         assert c["stale"] == 0, c
     assert "unknown counts" in p.stderr if c["stale"] else True, p.stderr
+
+
+# --------------------------------------------------------------------------
+# Debian sid's 3.13/3.14/3.15 in the chroot of tests/test_sid.py: USDT, and
+# --uprobe for subinterpreters (USDT probes do not give the thread state).
+
+import shutil  # noqa: E402
+
+import test_sid  # noqa: E402
+from test_sid import case, root  # noqa: E402,F401  (fixtures)
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("scenario", ["threads", "fork", "exec", "subinterp"])
+@pytest.mark.parametrize("it", test_sid.sid_params(labels=("sid-3.13", "sid-3.14", "sid-3.15")))
+def test_stale_sid(it, scenario, root, case, gcbpf_bin, tmp_path):
+    host, inside = case
+    progs = root + test_sid.IN_ROOT_DIR + "/progs"
+    for name in ("gc_stale.py", "gc_recorder.py"):
+        shutil.copy(os.path.join(PROGS_DIR, name), os.path.join(progs, name))
+    extra = ["--uprobe"] if scenario == "subinterp" else []
+    trace = tmp_path / "trace.jsonl"
+    p = subprocess.run([gcbpf_bin] + extra + ["-f", "jsonl", "-o", str(trace), "--", "chroot",
+                                              root, it.path, test_sid.IN_ROOT_DIR +
+                                              "/progs/gc_stale.py", scenario, "--dir", inside],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(host, "done.json")) as f:
+        items = json.load(f)
+    for item in items:
+        item["truth"] = root + item["truth"]
+    what = "%s-%s" % (it.label, scenario)
+    n = _check(trace, items, tmp_path, what)
+    _check_counters(trace, it, n, what, min_share=0.4 if scenario == "subinterp" else 0.5)
