@@ -502,6 +502,18 @@ static __always_inline void aggregate(__u32 pid, __s64 iid, int gen, __u64 ns, _
 		h->buckets[b] += 1;
 }
 
+/*
+ * No counter moved. Through uprobes: a 3.13+ call that returned without
+ * collecting. Through USDT, which fires for real collections only: one of
+ * another interpreter than the one read (counted, not silently lost).
+ */
+static __always_inline int no_collection(const struct inflight *st)
+{
+	if (st->probe == GC_PROBE_USDT)
+		count(GC_CNT_UNATTRIBUTED);
+	return 0;
+}
+
 static __always_inline int gc_exit(void)
 {
 	__u64 ts_stop = bpf_ktime_get_ns();
@@ -534,7 +546,7 @@ static __always_inline int gc_exit(void)
 
 			/* 3.13+: an entry that returned without collecting. */
 			if (v == COPY_NONE)
-				return 0;
+				return no_collection(st);
 			if (v == COPY_STALE) {
 				stale = true;
 				st->stats_ok = 0;
@@ -552,7 +564,7 @@ static __always_inline int gc_exit(void)
 			/* 3.13+: an automatic entry below every threshold returns
 			 * without collecting; no counter moved, so no event. */
 			if (gen < 0)
-				return 0;
+				return no_collection(st);
 			/* Read again: the loop may have stopped on another generation. */
 			if (snap_gen(l, st->before, gen, &before) ||
 			    snap_gen(l, st->after, gen, &after))

@@ -209,6 +209,10 @@ enum gc_counter {
 	 * (counts unknown: flagged, or dropped when the generation is unknown). */
 	GC_CNT_ENTRY_READS,
 	GC_CNT_STALE,
+	/* USDT pairs (every one a real collection) that moved no counter of the
+	 * interpreter read: another interpreter's collection (the probes give
+	 * no thread state; --uprobe attributes them). */
+	GC_CNT_UNATTRIBUTED,
 	GC_CNT_MAX,
 };
 

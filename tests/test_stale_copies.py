@@ -356,3 +356,51 @@ def test_stale_sid(it, scenario, root, case, gcbpf_bin, tmp_path):
     what = "%s-%s" % (it.label, scenario)
     n = _check(trace, items, tmp_path, what)
     _check_counters(trace, it, n, what, min_share=0.4 if scenario == "subinterp" else 0.5)
+
+
+def _usdt_subinterp_params():
+    out = [p for p in interp_params() if p.values[0].label == "debian-3.11"]
+    return out + test_sid.sid_params(labels=("sid-3.13", "sid-3.14"))
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("it", _usdt_subinterp_params())
+def test_usdt_subinterpreters_counted(it, gcbpf_bin, tmp_path):
+    """On the USDT path the probes do not say which interpreter collects: the
+    main interpreter's collections stay exact, the subinterpreters' are not
+    reported but counted (unattributed) and warned about."""
+    if it.label.startswith("sid"):
+        r = test_sid.sid_root()
+        inside = "%s/usdt-sub-%d" % (test_sid.IN_ROOT_DIR, os.getpid())
+        host = r + inside
+        shutil.rmtree(host, ignore_errors=True)
+        os.makedirs(host)
+        progs = r + test_sid.IN_ROOT_DIR + "/progs"
+        os.makedirs(progs, exist_ok=True)
+        for name in ("gc_stale.py", "gc_recorder.py"):
+            shutil.copy(os.path.join(PROGS_DIR, name), os.path.join(progs, name))
+        cmd = ["chroot", r, it.path, test_sid.IN_ROOT_DIR + "/progs/gc_stale.py", "subinterp",
+               "--dir", inside]
+    else:
+        r, host = "", str(tmp_path / "d")
+        os.makedirs(host)
+        cmd = [it.path, STALE, "subinterp", "--dir", host]
+    trace = tmp_path / "trace.jsonl"
+    p = subprocess.run([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--"] + cmd,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(host, "done.json")) as f:
+        items = json.load(f)
+    for item in items:
+        item["truth"] = r + item["truth"]
+    main, subs = items[0], items[1:]
+    what = it.label + "-usdt-subinterp"
+    _check(trace, [main], tmp_path, what)
+    c = _counters(trace)
+    in_subs = sum(len(compare_truth.load_truth(s["truth"])["records"]) for s in subs)
+    assert in_subs > 0 and c["unattributed"] >= in_subs, (c, in_subs)
+    assert c["stale"] == 0, c
+    assert "were not reported" in p.stderr, p.stderr
+    if r:
+        shutil.rmtree(host, ignore_errors=True)

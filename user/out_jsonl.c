@@ -239,6 +239,7 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(&w, "proc_lost", c[GC_CNT_PROC_LOST]);
 	jw_uint_field(&w, "entry_reads", c[GC_CNT_ENTRY_READS]);
 	jw_uint_field(&w, "stale", c[GC_CNT_STALE]);
+	jw_uint_field(&w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }

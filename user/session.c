@@ -592,6 +592,10 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		p_warn("%llu collections with unknown counts: the interpreter's statistics had "
 		       "moved by more than one collection since the last one seen",
 		       (unsigned long long)s->totals.counters[GC_CNT_STALE]);
+	if (s->totals.counters[GC_CNT_UNATTRIBUTED])
+		p_warn("%llu collections of another interpreter than the main one (subinterpreters) "
+		       "were not reported: the USDT probes do not say which; --uprobe does",
+		       (unsigned long long)s->totals.counters[GC_CNT_UNATTRIBUTED]);
 out:
 	if (opened)
 		outputs__close(&s->out, NULL, 0);	/* a trace's JSON is closed on every path */
