@@ -72,7 +72,7 @@ def _check_counters(trace, it, n, what, min_share=0.5):
     c = _counters(trace)
     assert c["stale"] == 0, "%s: %r" % (what, c)
     assert c["read_errors"] == 0, "%s: %r" % (what, c)
-    if _copy_applies(it):
+    if _copy_applies(it) and min_share:
         # The copy did the work: entry reads only where there was no copy.
         assert c["entry_reads"] <= (1 - min_share) * n, (
             "%s: %d of %d collections read at the entry: %r" % (what, c["entry_reads"], n, c))
@@ -131,7 +131,9 @@ def test_stale_attach(it, gcbpf_bin, tmp_path):
         items = json.load(f)
     what = it.label + "-attach"
     n = _check(trace, items, tmp_path, what)
-    _check_counters(trace, it, n, what)
+    # No share of entry reads here: while the exit probes are being attached
+    # the entry probes already run, each time with an entry read and no exit.
+    _check_counters(trace, it, n, what, min_share=0)
 
 
 def _subinterp_params():
