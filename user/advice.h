@@ -24,7 +24,7 @@ enum advice_kind {
 
 struct advice_item {
 	enum advice_kind kind;
-	char text[320];
+	char text[448];
 };
 
 struct advice {

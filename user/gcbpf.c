@@ -283,7 +283,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BY_STACK: {
 		char *stop;
-		long n = arg ? strtol(arg, &stop, 10) : 10;
+		long n = arg ? strtol(arg, &stop, 10) : BY_STACK_DEFAULT;
 
 		if (arg && (*stop || stop == arg || n < 1 || n > 100000)) {
 			p_err("invalid --by-stack '%s': expected a number of sites, 1 to 100000", arg);
@@ -327,13 +327,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case ARGP_KEY_END:
+		/* top --stacks: the selected process's trigger sites, as --by-stack ranks them. */
+		if (opt.sinks.top && opt.stack_depth && !opt.sinks.by_stack)
+			opt.sinks.by_stack = BY_STACK_DEFAULT;
 		/* The views of stacks ask for them; text shows none. */
 		if (!opt.stack_depth && (opt.format == &folded_sink || opt.sinks.by_stack))
 			opt.stack_depth = PYSTACK_DEFAULT_DEPTH;
 		if (opt.stack_depth && opt.format != &jsonl_sink && opt.format != &chrome_sink &&
 		    opt.format != &folded_sink && !opt.sinks.by_stack && !list_only && !bpftrace) {
-			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded and --by-stack: "
-			      "add one of them");
+			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded, --by-stack and "
+			      "gcbpf top: add one of them");
 			argp_usage(state);
 		}
 		if (opt.cmd && opt.nr_pids) {

@@ -33,17 +33,22 @@ static void bystack_finish(struct sink *s, const struct sink_report *r)
 {
 	struct stack_agg *a = s->priv;
 	char name[1024], sum[24], p99[24], max[24];
-	int i, j, g, shown;
+	const struct stack_site **ranked;
+	int i, j, g, shown, nr;
 
 	if (!a || !r)
 		return;
-	stack_agg__sort(a);
+	nr = stack_agg__ranked(a, &ranked);
+	if (nr < 0) {
+		fprintf(s->f, "\nTrigger sites: out of memory\n");
+		return;
+	}
 	fprintf(s->f, "\nTrigger sites by total pause (%d distinct stacks, %llu collections%s):\n",
 		a->nr, (unsigned long long)a->events,
 		r->totals->counters[GC_CNT_LOST] ? "; events lost in the ring buffer are not in "
 						   "these numbers" : "");
-	for (i = 0; i < a->nr && i < s->cfg->by_stack; i++) {
-		const struct stack_site *site = &a->sites[i];
+	for (i = 0; i < nr && i < s->cfg->by_stack; i++) {
+		const struct stack_site *site = ranked[i];
 
 		text__duration(sum, sizeof(sum), site->sum_ns[0] + site->sum_ns[1] + site->sum_ns[2]);
 		/* named as in -f folded */
@@ -76,6 +81,7 @@ static void bystack_finish(struct sink *s, const struct sink_report *r)
 	}
 	if (!a->nr)
 		fprintf(s->f, "(no collections)\n");
+	free(ranked);
 }
 
 static void bystack_free(struct sink *s)

@@ -80,8 +80,9 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 		o->human_f = o->events_f == stdout ? stderr : NULL;
 
 	if (o->cfg.top) {
-		/* The terminal is top's: no stream beside it. */
-		o->cfg.quiet = true;
+		/* The terminal is top's: no stream beside it. Events only for its
+		 * trigger sites (--stacks); else the kernel's totals suffice. */
+		o->cfg.quiet = !o->cfg.by_stack;
 		err = add_sink(o, &top_sink, stdout, t);
 		if (!err && o->cfg.prometheus)
 			err = add_sink(o, &prometheus_sink, NULL, t);

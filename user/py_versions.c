@@ -32,6 +32,12 @@
 #define DISASM_313 .disasm_gen = 2, .disasm_reason = 2, .disasm_wrapper = false
 #define NO_DISASM .disasm_gen = -1, .disasm_reason = -1, .disasm_wrapper = false
 
+/* struct gc_generation { PyGC_Head head; int threshold; int count; }: 48 bytes up to 3.7
+ * (PyGC_Head a 32-byte union), 24 from 3.8. */
+#define GENS(off, en, g0) .generations_sym = NULL, .generations_off = off, \
+			  .generation_size = 24, .threshold_off = 16, .enabled_off = en, \
+			  .generation0_off = g0
+
 /* Before 3.13 nothing in the file checks the GC state's size. */
 #define UNCHECKED .dbg = NULL, .state_size = -1, .collecting_off = -1
 
@@ -103,6 +109,8 @@ const struct py_version py_versions[] = {
 		.main_interp_off = -1, .tstate_interp_off = -1, .interp_id_off = -1, .gc_off = 0,
 		UNCHECKED, .stats_off = 0, .long_lived_off = -1, .long_lived_pending_off = -1,
 		.heap_size_off = -1,
+		.generations_sym = "generations", .generations_off = 0, .generation_size = 48,
+		.threshold_off = 32, .enabled_off = -1, .generation0_off = -1,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_6,
 	},
@@ -116,6 +124,8 @@ const struct py_version py_versions[] = {
 		.main_interp_off = -1, .tstate_interp_off = -1, .interp_id_off = -1, .gc_off = 0x140,
 		UNCHECKED, .stats_off = 240, .long_lived_off = 336, .long_lived_pending_off = 344,
 		.heap_size_off = -1,
+		.generations_off = 32, .generation_size = 48, .threshold_off = 32, .enabled_off = 12,
+		.generation0_off = 176,
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_7,
 	},
@@ -129,6 +139,7 @@ const struct py_version py_versions[] = {
 		.main_interp_off = -1, .tstate_interp_off = -1, .interp_id_off = -1, .gc_off = 0x158,
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_8,
 	},
@@ -142,6 +153,7 @@ const struct py_version py_versions[] = {
 		.main_interp_off = 0x28, .tstate_interp_off = 16, .interp_id_off = 24, .gc_off = 0x268,
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_9,
 	},
@@ -154,6 +166,7 @@ const struct py_version py_versions[] = {
 		.main_interp_off = 0x28, .tstate_interp_off = 16, .interp_id_off = 24, .gc_off = 0x268,
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_10,
 	},
@@ -168,6 +181,7 @@ const struct py_version py_versions[] = {
 		.main_interp_off = 0x30, .tstate_interp_off = 16, .interp_id_off = 48, .gc_off = 0x288,
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_11,
 	},
@@ -180,6 +194,7 @@ const struct py_version py_versions[] = {
 		.main_interp_off = 0x30, .tstate_interp_off = 16, .interp_id_off = 8, .gc_off = 0x70,
 		UNCHECKED, .stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_12,
 	},
@@ -193,6 +208,7 @@ const struct py_version py_versions[] = {
 		.state_size = 240, .collecting_off = 200,
 		.stats_off = 128, .long_lived_off = 224, .long_lived_pending_off = 232,
 		.heap_size_off = -1,
+		GENS(24, 12, 96),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_13,
 		.frames_dbg = &frames_dbg_313,
@@ -208,6 +224,7 @@ const struct py_version py_versions[] = {
 		.state_size = 240, .collecting_off = 192,
 		.stats_off = 120, .long_lived_off = -1, .long_lived_pending_off = -1,
 		.heap_size_off = 216,
+		GENS(24, 12, -1),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_14,
 		.frames_dbg = &frames_dbg_314,
@@ -222,6 +239,7 @@ const struct py_version py_versions[] = {
 		.state_size = 264, .collecting_off = 192,
 		.stats_off = 120, .long_lived_off = 240, .long_lived_pending_off = 248,
 		.heap_size_off = 216,
+		GENS(24, 12, 256),
 		.stats_kind = GC_STATS_ARRAY, .rec = REC_ARRAY,
 		.frames = FRAMES_14,
 		.frames_dbg = &frames_dbg_314,
@@ -236,6 +254,7 @@ const struct py_version py_versions[] = {
 		.state_size = 176, .collecting_off = 112,
 		.stats_off = 104, .long_lived_off = 152, .long_lived_pending_off = 160,
 		.heap_size_off = 144,
+		GENS(8, 0, 168),
 		.stats_kind = GC_STATS_RING,
 		/* struct gc_generation_stats: ts_start, ts_stop, collections, collected,
 		 * uncollectable, candidates, duration, heap_size. */

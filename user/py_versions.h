@@ -137,6 +137,23 @@ struct py_version {
 	int long_lived_pending_off;	/* long_lived_pending, -1: none */
 	int heap_size_off;	/* heap_size (3.14+), -1: none */
 
+	/*
+	 * The collector's configuration, read for the advice (gc_config.c):
+	 * gc.get_threshold() is each generation's `threshold`, gc.isenabled()
+	 * `enabled`. Checked with gdb `ptype /o struct _gc_runtime_state` on the
+	 * DWARF of pyenv 3.7-3.13, python3.11d, sid's python3.14d/3.15d, and
+	 * against gc.set_threshold() in each build (tests/test_advice.py).
+	 */
+	const char *generations_sym;	/* 3.6: the static generations[] (.symtab); NULL: in the state */
+	int generations_off;	/* GC state (or generations_sym) -> generations[0]; 3.14.0-4: young, old[2] */
+	int generation_size;	/* sizeof(struct gc_generation) */
+	int threshold_off;	/* gc_generation.threshold (int) */
+	int enabled_off;	/* GC state -> int enabled; -1: not in it (3.6: a static) */
+	/* GC state -> PyGC_Head *generation0 (== &generations[0].head), -1: none. Preferred
+	 * to generations_off: builds of one minor differ (Debian 3.13.18 has the
+	 * generations at 20, pyenv 3.13.0 at 24; both DWARF and memory agree). */
+	int generation0_off;
+
 	/* The statistics (§3d). */
 	int stats_kind;		/* enum gc_stats_kind */
 	struct py_gc_record rec;

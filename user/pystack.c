@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include "log.h"
 #include "pystack.h"
+#include "target.h"
 
 #define MAX_STR_CHARS 4096	/* longer names or paths are not believed */
 #define MAX_LINE_TABLE (1 << 20)
@@ -78,11 +79,7 @@ int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 /* Reads exactly len bytes of the target's memory; never writes it. */
 static int target_read(pid_t pid, __u64 addr, void *buf, size_t len)
 {
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
-
-	if (!addr)
-		return -EFAULT;
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+	return target__read_memory(pid, addr, buf, len);
 }
 
 static __u64 u64_at(const uint8_t *p, int off)

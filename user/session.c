@@ -449,6 +449,41 @@ static void refresh(struct session *s, bool retire)
 	pthread_mutex_unlock(&s->totals.lock);
 }
 
+/*
+ * The advice's thresholds, from each live process's memory: located once,
+ * re-read every GC_CONFIG_REFRESH_NS (gc.set_threshold), never per event;
+ * the reads happen outside the lock the exporter shares.
+ */
+static void read_gc_configs(struct session *s)
+{
+	struct due { pid_t pid; struct gc_config c; } *due;
+	__u64 now = mono_ns();
+	int i, n = 0;
+
+	if (!s->opt->sinks.advice && !s->opt->sinks.top)
+		return;
+	pthread_mutex_lock(&s->totals.lock);
+	due = calloc(s->totals.procs.nr + 1, sizeof(*due));
+	for (i = 0; due && i < s->totals.procs.nr; i++) {
+		const struct proc_totals *p = &s->totals.procs.items[i];
+
+		if (!p->retired && !p->exited_ns && gc_config__due(&p->gc, now))
+			due[n++] = (struct due){ p->pid, p->gc };
+	}
+	pthread_mutex_unlock(&s->totals.lock);
+	for (i = 0; i < n; i++)
+		gc_config__refresh(&due[i].c, due[i].pid, &s->tracer, now);
+	pthread_mutex_lock(&s->totals.lock);
+	for (i = 0; i < n; i++) {
+		struct proc_totals *p = totals__proc(&s->totals, due[i].pid, NULL);
+
+		if (p)
+			p->gc = due[i].c;
+	}
+	pthread_mutex_unlock(&s->totals.lock);
+	free(due);
+}
+
 static int poll_loop(struct session *s)
 {
 	const struct options *opt = s->opt;
@@ -474,8 +509,10 @@ static int poll_loop(struct session *s)
 		if (opt->duration_ns && mono_ns() - start >= opt->duration_ns)
 			break;
 		++ticks;
-		if (ticks % 10 == 0)
+		if (ticks % 10 == 0) {
 			warn_losses(s, &seen_lost);
+			read_gc_configs(s);
+		}
 		if ((opt->sinks.prometheus && ticks % 10 == 0) || ticks % (REFRESH_S * 10) == 0)
 			refresh(s, ticks % (REFRESH_S * 10) == 0);
 		/* Interpreters embedded in programs that are not Python (libpython
@@ -663,6 +700,15 @@ int session__run(const struct options *opt)
 
 	memset(&s, 0, sizeof(s));
 	s.opt = opt;
+	/* --list and --bpftrace read only /proc, whose pids agree with the user's. */
+	if (opt->mode == MODE_PIDS || opt->mode == MODE_LAUNCH || opt->mode == MODE_SYSTEM) {
+		char err[256];
+
+		if (target__check_pid_ns(err, sizeof(err))) {
+			p_err("%s", err);
+			return 1;
+		}
+	}
 	s.child.gate = -1;
 	totals__init(&s.totals, opt->hide_args, opt->match);
 	status = entry[opt->mode](&s);

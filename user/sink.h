@@ -28,6 +28,9 @@ enum hist_mode {
 	HIST_PID,		/* one per process and generation */
 };
 
+/* --by-stack's N when not given, and gcbpf top --stacks's. */
+#define BY_STACK_DEFAULT 10
+
 /* What the user asked of the outputs. */
 struct sink_config {
 	bool quiet;		/* -q: no per-event output */
@@ -41,7 +44,7 @@ struct sink_config {
 	bool prometheus_pid;	/* --prometheus-pid: a series per process, not per service */
 	bool advice;		/* --advice */
 	bool folded_count;	/* --folded-weight count: folded lines weigh collections, not ns */
-	int by_stack;		/* --by-stack[=N]: the N trigger sites at exit, 0: none */
+	int by_stack;		/* --by-stack[=N]: the N trigger sites at exit (top: live), 0: none */
 	bool top;		/* gcbpf top: the live terminal view instead of the streams */
 };
 

@@ -117,11 +117,31 @@ static __u64 total(const struct stack_site *s)
 	return s->sum_ns[0] + s->sum_ns[1] + s->sum_ns[2];
 }
 
+/* The ranking of trigger sites: by total pause, largest first. */
 static int by_sum(const void *x, const void *y)
 {
 	__u64 a = total(x), b = total(y);
 
 	return (a < b) - (a > b);
+}
+
+static int by_sum_ptr(const void *x, const void *y)
+{
+	return by_sum(*(const struct stack_site *const *)x, *(const struct stack_site *const *)y);
+}
+
+int stack_agg__ranked(const struct stack_agg *a, const struct stack_site ***out)
+{
+	const struct stack_site **r = malloc((a->nr ? a->nr : 1) * sizeof(*r));
+	int i;
+
+	*out = r;
+	if (!r)
+		return -1;
+	for (i = 0; i < a->nr; i++)
+		r[i] = &a->sites[i];
+	qsort(r, a->nr, sizeof(*r), by_sum_ptr);
+	return a->nr;
 }
 
 void stack_agg__sort(struct stack_agg *a)

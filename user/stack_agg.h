@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include "gcbpf.h"	/* before hist.h, which uses it */
 #include "hist.h"
 #include "pystack.h"
 
@@ -36,8 +37,14 @@ struct stack_agg {
 void stack_agg__init(struct stack_agg *a, bool percentiles);
 /* One collection of generation gen (0..2), ns long, triggered at st (NULL: unknown). */
 void stack_agg__add(struct stack_agg *a, const struct py_stack *st, int gen, __u64 ns);
-/* The sites by total pause, largest first. */
+/* The sites by total pause, largest first (ends adding: the index is dropped). */
 void stack_agg__sort(struct stack_agg *a);
+/*
+ * The same ranking without reordering, so adding goes on (a live view):
+ * *out (malloc'ed, caller frees) points at the sites in rank order. Returns
+ * how many, -1 when out of memory.
+ */
+int stack_agg__ranked(const struct stack_agg *a, const struct stack_site ***out);
 /*
  * One frame as flame graphs name it: "func (file:line)", with ';' (their
  * separator) and control characters replaced. Returns buf.

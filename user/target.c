@@ -14,6 +14,8 @@
 #include <dirent.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <stdint.h>
 #include "elf_file.h"
 #include "rootfs.h"
 #include "target.h"
@@ -56,6 +58,37 @@ static int proc_stat(pid_t pid, char *state, unsigned long *flags)
 	if (sscanf(p + 3, " %*d %*d %*d %*d %*d %lu", flags) != 1)
 		*flags = 0;
 	return 0;
+}
+
+int target__read_memory(pid_t pid, unsigned long long addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+
+	if (!addr)
+		return -EFAULT;
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+/* The initial PID namespace's inode: fixed by the kernel (PROC_PID_INIT_INO). */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
+int target__check_pid_ns(char *err, size_t err_len)
+{
+	struct stat st;
+
+	/* /proc/self is the reader whichever namespace /proc was mounted for. */
+	if (stat("/proc/self/ns/pid", &st)) {
+		snprintf(err, err_len, "cannot tell gcbpf's PID namespace: /proc/self/ns/pid: %s "
+			 "(is /proc mounted?)", strerror(errno));
+		return -errno;
+	}
+	if (st.st_ino == PID_NS_INIT_INO)
+		return 0;
+	snprintf(err, err_len, "not in the host's PID namespace (this is pid:[%lu]): the kernel "
+		 "reports host pids, which differ from this namespace's; run gcbpf on the host, "
+		 "with docker/podman --pid=host, or with Kubernetes hostPID: true",
+		 (unsigned long)st.st_ino);
+	return -EXDEV;
 }
 
 bool target__alive(const struct target *t)

@@ -92,6 +92,18 @@ void target__container_id(pid_t pid, char *out, size_t len);
 /* pid's name from /proc/PID/comm; 0 or -errno. */
 int target__comm(pid_t pid, char *comm, size_t len);
 
+/*
+ * Whether gcbpf runs in the host's (the initial) PID namespace. The BPF side
+ * sees host pids (bpf_get_current_pid_tgid); in another namespace /proc and
+ * the pids given or forked there are that namespace's, so every pid would
+ * be wrong. 0, or -EXDEV with a one-line reason in err.
+ */
+int target__check_pid_ns(char *err, size_t err_len);
+/*
+ * Exactly len bytes of pid's memory at addr (process_vm_readv: read-only,
+ * it never writes or stops the target). 0, or -EFAULT (also for addr 0).
+ */
+int target__read_memory(pid_t pid, unsigned long long addr, void *buf, size_t len);
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 

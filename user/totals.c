@@ -102,6 +102,7 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 	t->last = t->procs.nr - 1;
 	p->pid = pid;
 	p->heap_size = p->long_lived_total = p->rss = -1;
+	gc_config__init(&p->gc);
 	/* Once per process, while /proc still has it. */
 	if (comm)
 		snprintf(p->comm, sizeof(p->comm), "%s", comm);
@@ -122,8 +123,10 @@ void totals__exec(struct totals *t, pid_t pid)
 	pthread_mutex_lock(&t->lock);
 	p = find(t, pid);
 	if (p) {
-		/* A wrapper (sh, env) exec'd the interpreter: the new image's identity. */
+		/* A wrapper (sh, env) exec'd the interpreter: the new image's identity,
+		 * and its GC state found anew. */
 		target__comm(pid, p->comm, sizeof(p->comm));
+		gc_config__init(&p->gc);
 		identity__read(&p->id, pid, p->comm, t->hide_args, t->match);
 		p->service = p->id.matched ? service_of(t, &p->id) : -1;
 	} else {

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "gcbpf.h"
+#include "gc_config.h"
 #include "hist.h"
 #include "identity.h"
 #include "vec.h"
@@ -44,6 +45,7 @@ struct proc_totals {
 	__s64 heap_size;	/* last event's, -1 unknown */
 	__s64 long_lived_total;	/* last event's, -1 unknown */
 	__s64 rss;		/* last event's resident memory, bytes, -1 unknown */
+	struct gc_config gc;	/* its thresholds, read from its memory (the session) */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
 };

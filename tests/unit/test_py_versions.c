@@ -105,6 +105,20 @@ static void test_row(const struct py_version *v)
 	      (v->long_lived_off < 0 || v->long_lived_pending_off == v->long_lived_off + 8),
 	      "%s: long_lived_pending follows long_lived_total", v->name);
 
+	/* The configuration the advice reads (gc_config.c): three generations'
+	 * thresholds inside their structs, inside the GC state where it is known;
+	 * generation0 (a pointer) and enabled inside it too. */
+	CHECK(v->generation_size > 0 && inside(v->threshold_off, 4, v->generation_size) &&
+	      v->generations_off >= 0 && v->generation_size <= 48,
+	      "%s: generations' thresholds", v->name);
+	CHECK(!!v->generations_sym == (v->enabled_off < 0 && v->generation0_off < 0),
+	      "%s: a static generations[] has no state around it", v->name);
+	CHECK(v->state_size < 0 ||
+	      (inside(v->generations_off, 3 * v->generation_size, v->state_size) &&
+	       inside(v->enabled_off, 4, v->state_size) &&
+	       (v->generation0_off < 0 || inside(v->generation0_off, 8, v->state_size))),
+	      "%s: configuration outside the GC state", v->name);
+
 	/* The statistics record and the ring. */
 	CHECK(inside(r->collections, 8, r->size) && inside(r->collected, 8, r->size) &&
 	      inside(r->uncollectable, 8, r->size) &&
