@@ -425,7 +425,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
 	stack__enter(ctx, p, st);
-	if (copy__enter(l, st, (__u32)bpf_get_current_pid_tgid())) {
+	if (copy__enter(l, st, task->pid)) {	/* a direct load: no helper call */
 		st->stats_ok = 1;	/* read at the exit only */
 	} else {
 		st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
