@@ -11,6 +11,12 @@ the uprobe path (pyenv 3.6-3.13):
   subinterp  subinterpreters created, collected in (own recorder each) and
              destroyed in a loop (3.12 _xxsubinterpreters, 3.13 _interpreters)
   embed      a C program: Py_Initialize, collections, Py_Finalize, 3 times
+             (3.8+ reset the counters: Py_Initialize's own collections must
+             add up to the new interpreter's gc.get_stats())
+  comm       a copy that really is stale (--comm, the process renames itself
+             between phases): counted and flagged, never reported with counts
+  sid        threads/fork/exec/subinterp on sid 3.13-3.15 (chroot)
+  USDT subinterpreters (Debian 3.11, sid): not attributable, counted
 
 Besides the truth, the kernel's counters must say stale == 0 (no collection
 the copy could not explain), and, where the copy applies (3.6-3.13), most
@@ -283,7 +289,6 @@ def test_stale_copy_is_flagged(it, gcbpf_bin, tmp_path):
     by several collections: it must be counted (stale) and, where it is
     reported at all (the generation known from the probe), flagged with
     unknown counts; everything else is exact."""
-    trace, items = None, None
     d = tmp_path / "d"
     d.mkdir()
     trace = tmp_path / "trace.jsonl"
@@ -322,7 +327,8 @@ def test_stale_copy_is_flagged(it, gcbpf_bin, tmp_path):
         assert c["stale"] == flagged + dropped == len(items) - 1, (c, flagged, dropped)
     else:
         assert c["stale"] == 0, c
-    assert "unknown counts" in p.stderr if c["stale"] else True, p.stderr
+    if c["stale"]:
+        assert "unknown counts" in p.stderr, p.stderr
 
 
 # --------------------------------------------------------------------------
