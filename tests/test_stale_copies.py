@@ -30,9 +30,8 @@ import subprocess
 
 import pytest
 
-from conftest import PROGS_DIR, all_interpreters, interp_params
+from conftest import PROGS_DIR, interp_params
 import compare_truth
-import interpreters
 
 STALE = os.path.join(PROGS_DIR, "gc_stale.py")
 TIMEOUT = 180
