@@ -112,6 +112,8 @@ struct {
 	__type(value, struct gc_hist);
 } hist_zero SEC(".maps");
 
+#include "copy_types.bpf.h"
+
 /* A collection in progress on this thread, and what it last resolved. */
 struct inflight {
 	__u8 before[GC_RING_BYTES];	/* statistics at the entry (GC_SNAP_BYTES or a 3.15 ring) */
@@ -129,8 +131,11 @@ struct inflight {
 	__u8 active;
 	__u8 stats_ok;
 	__u8 followed;		/* passed the `tracked` check (launch mode) */
+	__u8 use_copy;		/* before comes from the interpreter's copy at the exit (copy.bpf.h) */
+	__s8 copy_slot;
 	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
 	__u64 stack_bias;	/* --stacks: the binary's load bias */
+	struct proc_copies copies;	/* the main thread's: its process's (copy.bpf.h) */
 };
 
 /* Per thread, without a global lock; freed with the thread. */
@@ -266,6 +271,8 @@ static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, 
 		return -1;
 	return 0;
 }
+
+#include "copy.bpf.h"
 
 /*
  * GC state and interpreter id for this thread. The collector's tstate (or
@@ -427,9 +434,15 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
 	stack__enter(ctx, p, st);
-	st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
-	if (!st->stats_ok && kind == GC_PROBE_USDT)
-		st->gen_hint = usdt_arg(ctx, &p->gen_arg);
+	if (copy__enter(l, st, task->pid)) {	/* a direct load: no helper call */
+		st->stats_ok = 1;	/* read at the exit only */
+	} else {
+		st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;
+		if (st->stats_ok && copy__usable(l))
+			count(GC_CNT_ENTRY_READS);
+		if (!st->stats_ok && kind == GC_PROBE_USDT)
+			st->gen_hint = usdt_arg(ctx, &p->gen_arg);
+	}
 	st->active = 1;
 	st->ts_start = bpf_ktime_get_ns();
 	return 0;
@@ -454,10 +467,10 @@ static __always_inline void gauges(const struct gc_layout *l, const struct infli
 	}
 }
 
-static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collected,
+static __always_inline void aggregate(__u32 pid, __s64 iid, int gen, __u64 ns, __s64 collected,
 				      __s64 uncollectable, __s64 heap_size, __s64 long_lived_total)
 {
-	struct gc_hist_key key = { .pid = pid, .gen = gen };
+	struct gc_hist_key key = { .pid = pid, .gen = gen, .iid = iid };
 	struct gc_hist *h = bpf_map_lookup_elem(&hists, &key);
 	__u32 zero = 0, b;
 
@@ -480,21 +493,34 @@ static __always_inline void aggregate(__u32 pid, int gen, __u64 ns, __s64 collec
 	h->heap_size = heap_size;
 	h->long_lived_total = long_lived_total;
 	h->rss = current_rss();
-	/* Collections of one process can end on several CPUs at once. */
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
+	/* No atomics (~8 ns each): one interpreter's exits run one at a time
+	 * (hist.h). */
+	h->count += 1;
+	h->sum_ns += ns;
 	if (collected > 0)
-		__sync_fetch_and_add(&h->collected, collected);
+		h->collected += collected;
 	if (uncollectable > 0)
-		__sync_fetch_and_add(&h->uncollectable, uncollectable);
+		h->uncollectable += uncollectable;
 	if (ns > h->max_ns)
-		h->max_ns = ns;	/* racy by design: a lost max needs two equal-time pauses */
+		h->max_ns = ns;
 	b = gc_hist_bucket(ns);
 	/* One register for the check and the index, or the verifier sees an
 	 * unchecked copy. */
 	asm volatile("" : "+r"(b));
 	if (b < GC_HIST_BUCKETS)
-		__sync_fetch_and_add(&h->buckets[b], 1);
+		h->buckets[b] += 1;
+}
+
+/*
+ * No counter moved. Through uprobes: a 3.13+ call that returned without
+ * collecting. Through USDT, which fires for real collections only: one of
+ * another interpreter than the one read (counted, not silently lost).
+ */
+static __always_inline int no_collection(const struct inflight *st)
+{
+	if (st->probe == GC_PROBE_USDT)
+		count(GC_CNT_UNATTRIBUTED);
+	return 0;
 }
 
 /*
@@ -523,6 +549,7 @@ static __always_inline int gc_exit(void)
 	struct gc_event *e;
 	__u64 pid_tgid;
 	__s64 heap_size, long_lived_total;
+	bool stale = false;
 	int gen = -1, i;
 
 	st = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
@@ -539,26 +566,46 @@ static __always_inline int gc_exit(void)
 		return 0;
 
 	if (st->stats_ok && read_snapshot(l, st->stats_addr, st->after) == 0) {
-		for (i = 0; i < 3; i++) {
-			if (snap_gen(l, st->before, i, &before) || snap_gen(l, st->after, i, &after))
-				break;
-			if (after.collections != before.collections) {
-				gen = i;
-				break;
+		if (st->use_copy) {
+			enum copy_verdict v = copy__exit(st, &gen, &before, &after);
+
+			/* 3.13+: an entry that returned without collecting. */
+			if (v == COPY_NONE)
+				return no_collection(st);
+			if (v == COPY_STALE) {
+				stale = true;
+				st->stats_ok = 0;
 			}
+		} else {
+			for (i = 0; i < 3; i++) {
+				if (snap_gen(l, st->before, i, &before) ||
+				    snap_gen(l, st->after, i, &after))
+					break;
+				if (after.collections != before.collections) {
+					gen = i;
+					break;
+				}
+			}
+			/* 3.13+: an automatic entry below every threshold returns
+			 * without collecting; no counter moved, so no event. */
+			if (gen < 0)
+				return no_collection(st);
+			/* Read again: the loop may have stopped on another generation. */
+			if (snap_gen(l, st->before, gen, &before) ||
+			    snap_gen(l, st->after, gen, &after))
+				st->stats_ok = 0;
+			/* The next collection of this interpreter compares with this
+			 * read (copy__exit stores it on the copy path). */
+			copy__store(l, st);
 		}
-		/* 3.13+: an automatic entry below every threshold returns
-		 * without collecting; no counter moved, so no event. */
-		if (gen < 0)
-			return 0;
-		/* Read again: the loop may have stopped on another generation. */
-		if (snap_gen(l, st->before, gen, &before) || snap_gen(l, st->after, gen, &after))
-			st->stats_ok = 0;
 	} else {
+		if (st->use_copy)
+			copy__drop(st);
 		st->stats_ok = 0;
 	}
 	if (!st->stats_ok) {
-		count(GC_CNT_READ_ERRORS);
+		count(stale ? GC_CNT_STALE : GC_CNT_READ_ERRORS);
+		gen = -1;
 		if (st->gen_hint < 0 || st->gen_hint > 2)
 			return 0;
 		gen = st->gen_hint;
@@ -572,7 +619,7 @@ static __always_inline int gc_exit(void)
 	}
 	gauges(l, st, &after, &heap_size, &long_lived_total);
 	if (targ_aggregate)
-		aggregate(pid_tgid >> 32, gen, ts_stop - st->ts_start,
+		aggregate(pid_tgid >> 32, st->iid, gen, ts_stop - st->ts_start,
 			  st->stats_ok ? after.collected - before.collected : 0,
 			  st->stats_ok ? after.uncollectable - before.uncollectable : 0,
 			  heap_size, long_lived_total);

@@ -211,6 +211,16 @@ enum gc_counter {
 	GC_CNT_RING_STALE,	/* 3.15 gc__done: the ring's newest record was reported already */
 	GC_CNT_FOREIGN,		/* collector entries of processes outside gcbpf's PID namespace, ignored */
 	GC_CNT_FOREIGN_EXEC,	/* system-wide: execs outside gcbpf's PID namespace, ignored */
+	/* The per-interpreter copy (array kind): collections that read the
+	 * statistics at the entry too (no trusted copy yet, another thread in a
+	 * collection, 3.14's heap_size), and exits the copy did not explain
+	 * (counts unknown: flagged, or dropped when the generation is unknown). */
+	GC_CNT_ENTRY_READS,
+	GC_CNT_STALE,
+	/* USDT pairs (every one a real collection) that moved no counter of the
+	 * interpreter read: another interpreter's collection (the probes give
+	 * no thread state; --uprobe attributes them). */
+	GC_CNT_UNATTRIBUTED,
 	GC_CNT_MAX,
 };
 

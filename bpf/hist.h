@@ -17,9 +17,16 @@
 #define GC_HIST_MAX_LOG2 40	/* 2^40 ns = 18 minutes; longer pauses share the last bucket */
 #define GC_HIST_BUCKETS ((GC_HIST_MAX_LOG2 - GC_HIST_SUB_BITS + 1) * GC_HIST_SUB)
 
+/*
+ * Per interpreter (3.9+; -1 where the GC is process-global or the id is
+ * unknown): one interpreter's collections end one at a time (its
+ * `collecting` flag and its GIL), so the kernel updates an entry without
+ * atomics. The loader merges a process's interpreters (tracer.c).
+ */
 struct gc_hist_key {
 	__u32 pid;
 	__u32 gen;
+	__s64 iid;
 };
 
 /* Every pause of one process and generation. */

@@ -204,7 +204,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 		return 0;	/* cannot be: wanted() passed */
 	ns = cur.ts_stop - cur.ts_start;
 	if (targ_aggregate)
-		aggregate(pid_tgid >> 32, gen, ns, cur.g.collected - prev.g.collected,
+		aggregate(pid_tgid >> 32, st->iid, gen, ns, cur.g.collected - prev.g.collected,
 			  cur.g.uncollectable - prev.g.uncollectable, cur.g.heap_size, -1);
 	if (!targ_events || ns < targ_min_ns)
 		return 0;

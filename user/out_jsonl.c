@@ -242,6 +242,9 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(&w, "ring_stale", c[GC_CNT_RING_STALE]);
 	jw_uint_field(&w, "foreign", c[GC_CNT_FOREIGN]);
 	jw_uint_field(&w, "foreign_execs", c[GC_CNT_FOREIGN_EXEC]);
+	jw_uint_field(&w, "entry_reads", c[GC_CNT_ENTRY_READS]);
+	jw_uint_field(&w, "stale", c[GC_CNT_STALE]);
+	jw_uint_field(&w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
 	jw_end_object(&w);
 	jw_end_line(&w);
 }

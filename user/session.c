@@ -663,6 +663,14 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	if (s->totals.counters[GC_CNT_LOST])
 		p_warn("%llu events lost in total (ring buffer full)",
 		       (unsigned long long)s->totals.counters[GC_CNT_LOST]);
+	if (s->totals.counters[GC_CNT_STALE])
+		p_warn("%llu collections with unknown counts: the interpreter's statistics had "
+		       "moved by more than one collection since the last one seen",
+		       (unsigned long long)s->totals.counters[GC_CNT_STALE]);
+	if (s->totals.counters[GC_CNT_UNATTRIBUTED])
+		p_warn("%llu collections of another interpreter than the main one (subinterpreters) "
+		       "were not reported: the USDT probes do not say which; --uprobe does",
+		       (unsigned long long)s->totals.counters[GC_CNT_UNATTRIBUTED]);
 out:
 	if (opened)
 		outputs__close(&s->out, NULL, 0);	/* a trace's JSON is closed on every path */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "gcbpf.skel.h"
+#include "hdr.h"
 #include "log.h"
 #include "pystack.h"
 #include "tracer.h"
@@ -688,33 +690,93 @@ void tracer__counters(struct tracer *t, __u64 out[GC_CNT_MAX])
 	free(vals);
 }
 
-int tracer__for_each_hist(struct tracer *t, tracer_hist_fn cb, void *ctx)
+static int hist_key_cmp(const void *a, const void *b)
 {
-	int fd = bpf_map__fd(t->skel->maps.hists), n = 0;
-	struct gc_hist_key key, next, *prev = NULL;
-	struct gc_hist *h = malloc(sizeof(*h));
+	const struct gc_hist_key *x = a, *y = b;
 
-	if (!h)
-		return -ENOMEM;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->gen != y->gen)
+		return x->gen < y->gen ? -1 : 1;
+	return x->iid < y->iid ? -1 : x->iid > y->iid;
+}
+
+/* Every key of the hists map, sorted: a process's interpreters side by side. */
+static int hist_keys(int fd, struct gc_hist_key **out)
+{
+	struct gc_hist_key key, next, *prev = NULL, *keys = NULL, *k;
+	size_t n = 0, cap = 0;
+
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			k = realloc(keys, cap * sizeof(*keys));
+			if (!k) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = k;
+		}
+		keys[n++] = next;
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, h))
-			continue;	/* deleted meanwhile */
-		cb(ctx, &key, h);
-		n++;
 	}
-	free(h);
+	if (n)
+		qsort(keys, n, sizeof(*keys), hist_key_cmp);
+	*out = keys;
 	return n;
+}
+
+/* One call per process and generation, its interpreters' entries merged. */
+int tracer__for_each_hist(struct tracer *t, tracer_hist_fn cb, void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.hists), n = 0, nk, i;
+	struct gc_hist *h = malloc(sizeof(*h)), *acc = malloc(sizeof(*acc));
+	struct gc_hist_key *keys = NULL;
+	bool have = false;
+
+	nk = h && acc ? hist_keys(fd, &keys) : -ENOMEM;
+	for (i = 0; i < nk; i++) {
+		if (!bpf_map_lookup_elem(fd, &keys[i], h)) {	/* else deleted meanwhile */
+			if (!have) {
+				memcpy(acc, h, sizeof(*h));
+			} else {
+				hdr__merge(acc, h);
+				if (!acc->named && h->named) {	/* the lowest id's gauges and name */
+					memcpy(acc->comm, h->comm, sizeof(acc->comm));
+					acc->heap_size = h->heap_size;
+					acc->long_lived_total = h->long_lived_total;
+					acc->rss = h->rss;
+					acc->named = 1;
+				}
+			}
+			have = true;
+		}
+		if (have && (i + 1 == nk || keys[i + 1].pid != keys[i].pid ||
+			     keys[i + 1].gen != keys[i].gen)) {
+			struct gc_hist_key k = { .pid = keys[i].pid, .gen = keys[i].gen, .iid = -1 };
+
+			cb(ctx, &k, acc);
+			n++;
+			have = false;
+		}
+	}
+	free(keys);
+	free(h);
+	free(acc);
+	return nk < 0 ? nk : n;
 }
 
 void tracer__forget_pid(struct tracer *t, __u32 pid)
 {
-	int fd = bpf_map__fd(t->skel->maps.hists);
-	struct gc_hist_key key = { .pid = pid };
+	int fd = bpf_map__fd(t->skel->maps.hists), nk, i;
+	struct gc_hist_key *keys = NULL;
 
-	for (key.gen = 0; key.gen < 3; key.gen++)
-		bpf_map_delete_elem(fd, &key);
+	nk = hist_keys(fd, &keys);
+	for (i = 0; i < nk; i++)
+		if (keys[i].pid == pid)
+			bpf_map_delete_elem(fd, &keys[i]);
+	free(keys);
 }
 
 const struct py_build *tracer__build(const struct tracer *t, __u32 idx)
