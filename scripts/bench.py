@@ -545,7 +545,9 @@ def e2e(interps, tmp):
                 if m == "bpftrace" and not it.bpftrace:
                     continue
                 r1 = run_clean(it, m, N, tmp)
-                if r1 is not None:
+                if r1 is None:
+                    res[(it.label, m)] = []  # dropped: no row from some rounds only
+                else:
                     res[(it.label, m)].append(r1["ns"])
         print("  round %d/%d done" % (r + 1, ROUNDS), file=sys.stderr)
     print("%-20s %-12s %8s %15s %8s %8s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
