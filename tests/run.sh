@@ -43,8 +43,9 @@ GCBPF_REQUIRE=1 /usr/bin/python3 -m pytest -q -rs tests/ "$@"
 
 # The same suite once more against an ASan+UBSan build: any report aborts
 # that gcbpf (a failed test) and leaves a log file, which fails the run even
-# where a test expected gcbpf to fail.
+# where a test expected gcbpf to fail. The unit tests first, under both.
 make -s SANITIZE=1
+make -s SANITIZE=1 test
 san_logs=$(mktemp -d)
 chmod 1777 "$san_logs"	# gcbpf runs as nobody in test_errors
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:log_path=$san_logs/asan"

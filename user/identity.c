@@ -86,6 +86,7 @@ void identity__from(struct identity *id, const char *argv, size_t len, const cha
 		    const char *comm, bool hide_args)
 {
 	const char *words[64];
+	char tail[256];
 	int n = 0, i, first = 0;
 	size_t off = 0;
 
@@ -94,6 +95,13 @@ void identity__from(struct identity *id, const char *argv, size_t len, const cha
 	while (off < len && n < 64) {
 		size_t w = strnlen(argv + off, len - off);
 
+		if (w == len - off) {
+			/* the last word lacks its NUL: every use below needs one */
+			snprintf(tail, sizeof(tail), "%.*s", (int)(w < sizeof(tail) ? w : sizeof(tail)),
+				 argv + off);
+			words[n++] = tail;
+			break;
+		}
 		if (w)
 			words[n++] = argv + off;
 		off += w + 1;

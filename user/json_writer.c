@@ -21,46 +21,22 @@ void jw_flush(struct json_writer *w)
 	w->len = 0;
 }
 
-/* Room for n more bytes in buf (n <= JW_BUF). */
-static char *room(struct json_writer *w, size_t n)
+/* More than the buffer holds: what it holds, then s, straight into the stream. */
+void jw__put_long(struct json_writer *w, const char *s, size_t n)
 {
-	if (w->len + n > JW_BUF)
-		jw_flush(w);
-	return w->buf + w->len;
-}
-
-static void put(struct json_writer *w, const char *s, size_t n)
-{
-	if (n > JW_BUF) {
-		jw_flush(w);
-		fwrite(s, 1, n, w->f);
-		return;
-	}
-	memcpy(room(w, n), s, n);
-	w->len += n;
+	jw_flush(w);
+	fwrite(s, 1, n, w->f);
 }
 
 static void putc_(struct json_writer *w, char c)
 {
-	*room(w, 1) = c;
+	*jw__room(w, 1) = c;
 	w->len++;
-}
-
-/* Before any value or name: the comma that separates it from the previous one. */
-static void separate(struct json_writer *w)
-{
-	if (w->after_name) {
-		w->after_name = false;
-		return;
-	}
-	if (w->need_comma[w->depth])
-		putc_(w, ',');
-	w->need_comma[w->depth] = true;
 }
 
 static void open_level(struct json_writer *w, char c)
 {
-	separate(w);
+	jw__separate(w);
 	putc_(w, c);
 	if (w->depth < JW_MAX_DEPTH - 1)
 		w->depth++;
@@ -144,14 +120,13 @@ static const bool plain[256] = {
 	['\\' + 1 ... 0x7e] = true,
 };
 
-/* The escaped string, quotes included, into the buffer. */
-static void escape(struct json_writer *w, const char *str, size_t max)
+/* The n bytes at str escaped, without quotes, into the buffer. */
+static void escape_body(struct json_writer *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strnlen(str, max), i = 0;
+	size_t i = 0;
 
-	putc_(w, '"');
 	while (i < n) {
 		unsigned char c = s[i];
 		size_t len, run;
@@ -160,36 +135,43 @@ static void escape(struct json_writer *w, const char *str, size_t max)
 		for (run = i; run < n && plain[s[run]]; run++)
 			;
 		if (run > i) {
-			put(w, str + i, run - i);
+			jw__put(w, str + i, run - i);
 			i = run;
 			continue;
 		}
 		if (c == '"' || c == '\\') {
-			char *p = room(w, 2);
+			char *p = jw__room(w, 2);
 
 			p[0] = '\\';
 			p[1] = c;
 			w->len += 2;
 			i++;
 		} else if (c == '\n') {
-			put(w, "\\n", 2);
+			jw__put(w, "\\n", 2);
 			i++;
 		} else if (c == '\t') {
-			put(w, "\\t", 2);
+			jw__put(w, "\\t", 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
 			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
-			put(w, u, sizeof(u));
+			jw__put(w, u, sizeof(u));
 			i++;
 		} else if ((len = utf8_len(s + i, n - i))) {
-			put(w, str + i, len);
+			jw__put(w, str + i, len);
 			i += len;
 		} else {
-			put(w, "\\ufffd", 6);	/* not UTF-8: replaced, not passed on */
+			jw__put(w, "\\ufffd", 6);	/* not UTF-8: replaced, not passed on */
 			i++;
 		}
 	}
+}
+
+/* The escaped string, quotes included, into the buffer. */
+static void escape(struct json_writer *w, const char *str, size_t max)
+{
+	putc_(w, '"');
+	escape_body(w, str, max == SIZE_MAX ? strlen(str) : strnlen(str, max));
 	putc_(w, '"');
 }
 
@@ -204,7 +186,7 @@ void json_escape(FILE *f, const char *str, size_t max)
 
 void jw_name(struct json_writer *w, const char *name)
 {
-	separate(w);
+	jw__separate(w);
 	escape(w, name, SIZE_MAX);
 	putc_(w, ':');
 	w->after_name = true;
@@ -217,34 +199,24 @@ void jw_string(struct json_writer *w, const char *s)
 
 void jw_string_n(struct json_writer *w, const char *s, size_t max)
 {
-	separate(w);
+	jw__separate(w);
 	escape(w, s, max);
 }
 
-void jw_uint(struct json_writer *w, uint64_t v)
-{
-	separate(w);
-	w->len += numfmt_u64(room(w, NUMFMT_MAX), v);
-}
 
-void jw_int(struct json_writer *w, int64_t v)
-{
-	separate(w);
-	w->len += numfmt_s64(room(w, NUMFMT_MAX), v);
-}
 
 void jw_float(struct json_writer *w, double v, int decimals)
 {
 	char num[512];
 	int n;
 
-	separate(w);
+	jw__separate(w);
 	if (!isfinite(v)) {
-		put(w, "null", 4);
+		jw__put(w, "null", 4);
 		return;
 	}
 	n = snprintf(num, sizeof(num), "%.*f", decimals, v);
-	put(w, num, n < (int)sizeof(num) ? (size_t)n : sizeof(num) - 1);
+	jw__put(w, num, n < (int)sizeof(num) ? (size_t)n : sizeof(num) - 1);
 }
 
 void jw_decimal(struct json_writer *w, uint64_t v, int digits)
@@ -257,8 +229,8 @@ void jw_decimal(struct json_writer *w, uint64_t v, int digits)
 		digits = 19;	/* 10^19 is the largest power of ten in 64 bits */
 	for (i = 0; i < digits; i++)
 		scale *= 10;
-	separate(w);
-	p = room(w, 2 * NUMFMT_MAX + 1);
+	jw__separate(w);
+	p = jw__room(w, 2 * NUMFMT_MAX + 1);
 	n = numfmt_u64(p, v / scale);
 	if (digits > 0) {
 		/* the fraction, zero-padded to digits */
@@ -274,22 +246,11 @@ void jw_decimal(struct json_writer *w, uint64_t v, int digits)
 
 void jw_bool(struct json_writer *w, bool v)
 {
-	separate(w);
-	put(w, v ? "true" : "false", v ? 4 : 5);
+	jw__separate(w);
+	jw__put(w, v ? "true" : "false", v ? 4 : 5);
 }
 
-void jw_null(struct json_writer *w)
-{
-	separate(w);
-	put(w, "null", 4);
-}
 
-void jw_key(struct json_writer *w, const char *quoted, size_t len)
-{
-	separate(w);
-	put(w, quoted, len);
-	w->after_name = true;
-}
 
 void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {
@@ -297,17 +258,7 @@ void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const
 	jw_string(w, s);
 }
 
-void jw_uint_field_(struct json_writer *w, const char *key, size_t klen, uint64_t v)
-{
-	jw_key(w, key, klen);
-	jw_uint(w, v);
-}
 
-void jw_int_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
-{
-	jw_key(w, key, klen);
-	jw_int(w, v);
-}
 
 void jw_float_field_(struct json_writer *w, const char *key, size_t klen, double v, int decimals)
 {
@@ -321,20 +272,7 @@ void jw_bool_field_(struct json_writer *w, const char *key, size_t klen, bool v)
 	jw_bool(w, v);
 }
 
-void jw_null_field_(struct json_writer *w, const char *key, size_t klen)
-{
-	jw_key(w, key, klen);
-	jw_null(w);
-}
 
-void jw_count_field_(struct json_writer *w, const char *key, size_t klen, int64_t v)
-{
-	jw_key(w, key, klen);
-	if (v < 0)
-		jw_null(w);
-	else
-		jw_int(w, v);
-}
 
 void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {
@@ -343,4 +281,40 @@ void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t kle
 		jw_string(w, s);
 	else
 		jw_null(w);
+}
+
+void jw_run__flush(struct jw_run *r)
+{
+	jw_run_end(r);
+	jw_flush(r->w);
+	r->p = r->w->buf;
+}
+
+/* Printable ASCII copied in one pass (names, versions, paths); the rest by escape_body(). */
+#define RUN_PLAIN 64
+
+void jw_run_string_(struct jw_run *r, const char *key, size_t klen, const char *s, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, lim = max < RUN_PLAIN ? max : RUN_PLAIN;
+	char *q;
+
+	if (!s) {
+		jw_run_null_(r, key, klen);
+		return;
+	}
+	q = jw_run__key(r, key, klen, RUN_PLAIN + 2);
+	*q++ = '"';
+	for (i = 0; i < lim && plain[u[i]]; i++)
+		*q++ = u[i];
+	if (i < max && u[i]) {
+		r->p = q;
+		jw_run_end(r);
+		escape_body(r->w, s + i, max == SIZE_MAX ? strlen(s + i) : strnlen(s + i, max - i));
+		putc_(r->w, '"');
+		jw_run_begin(r, r->w);
+		return;
+	}
+	*q++ = '"';
+	r->p = q;
 }

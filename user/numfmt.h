@@ -13,6 +13,22 @@
 /* The most a 64-bit integer takes: "-9223372036854775808". */
 #define NUMFMT_MAX 20
 
+/* How many decimal digits v has (1 for 0). */
+static inline int numfmt_digits(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	/* bits * log10(2) is the digit count or one more: one comparison decides */
+	int t = (64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+
+	return t + (v >= pow10[t]) + (v == 0);
+}
+
 /* v's digits at dst (room for NUMFMT_MAX), no NUL; their count. */
 static inline int numfmt_u64(char *dst, uint64_t v)
 {
@@ -20,25 +36,22 @@ static inline int numfmt_u64(char *dst, uint64_t v)
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 		"8081828384858687888990919293949596979899";
-	char tmp[NUMFMT_MAX];
-	int i = NUMFMT_MAX;
+	int n = numfmt_digits(v);
+	char *p = dst + n;
 
-	/* Two digits per division: half the divisions of one at a time. */
+	/* Two digits per division, written in place from the right. */
 	while (v >= 100) {
 		unsigned int r = v % 100;
 
 		v /= 100;
-		tmp[--i] = pairs[2 * r + 1];
-		tmp[--i] = pairs[2 * r];
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
 	}
-	if (v >= 10) {
-		tmp[--i] = pairs[2 * v + 1];
-		tmp[--i] = pairs[2 * v];
-	} else {
-		tmp[--i] = '0' + v;
-	}
-	memcpy(dst, tmp + i, NUMFMT_MAX - i);
-	return NUMFMT_MAX - i;
+	if (v >= 10)
+		memcpy(p - 2, pairs + 2 * v, 2);
+	else
+		p[-1] = '0' + v;
+	return n;
 }
 
 static inline int numfmt_s64(char *dst, int64_t v)

@@ -105,35 +105,36 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	const struct py_build *b = ev->build;
 	__u64 ns = e->ts_stop - e->ts_start;
 	struct json_writer w;
+	struct jw_run r;
 
 	jw_init(&w, s->f);
 	if (ev->proc && first_time(s->priv, e->pid))
 		process_record(&w, ev->proc);
 	jw_start_object(&w);
-	jw_uint_field(&w, "pid", e->pid);
-	jw_uint_field(&w, "tid", e->tid);
-	jw_key(&w, JW_KEY("comm"));
-	jw_string_n(&w, e->comm, sizeof(e->comm));
-	jw_count_field(&w, "iid", e->iid);
-	jw_int_field(&w, "gen", e->gen);
-	jw_string_or_null_field(&w, "reason", gc_reason__name(e->reason));
-	jw_uint_field(&w, "ts_start", e->ts_start);
-	jw_uint_field(&w, "ts_stop", e->ts_stop);
-	jw_uint_field(&w, "duration_ns", ns);
-	jw_key(&w, JW_KEY("duration"));
-	jw_decimal(&w, ns, 6);	/* ms, exact: what "%.6f" of ns / 1e6 printed, at a tenth of the cost */
-	jw_count_field(&w, "collected", e->collected);
-	jw_count_field(&w, "uncollectable", e->uncollectable);
-	jw_count_field(&w, "heap_size", e->heap_size);
-	jw_count_field(&w, "long_lived_total", e->long_lived_total);
-	jw_count_field(&w, "long_lived_pending", e->long_lived_pending);
-	jw_count_field(&w, "candidates", e->candidates);
-	jw_count_field(&w, "collections", e->collections);
-	jw_string_or_null_field(&w, "python", b ? b->version : NULL);
-	jw_string_field(&w, "probe", py_build__probe_name(e->probe));
-	jw_string_or_null_field(&w, "binary", b ? b->display_path : NULL);
-	jw_uint_field(&w, "cgroup", e->cgroup_id);
-	jw_count_field(&w, "rss", e->rss);
+	jw_run_begin(&r, &w);
+	jw_run_uint(&r, "pid", e->pid);
+	jw_run_uint(&r, "tid", e->tid);
+	jw_run_string(&r, "comm", e->comm, sizeof(e->comm));
+	jw_run_count(&r, "iid", e->iid);
+	jw_run_int(&r, "gen", e->gen);
+	jw_run_string(&r, "reason", gc_reason__name(e->reason), SIZE_MAX);
+	jw_run_uint(&r, "ts_start", e->ts_start);
+	jw_run_uint(&r, "ts_stop", e->ts_stop);
+	jw_run_uint(&r, "duration_ns", ns);
+	jw_run_decimal(&r, "duration", ns, 6);	/* ms, exact: what "%.6f" of ns / 1e6 printed */
+	jw_run_count(&r, "collected", e->collected);
+	jw_run_count(&r, "uncollectable", e->uncollectable);
+	jw_run_count(&r, "heap_size", e->heap_size);
+	jw_run_count(&r, "long_lived_total", e->long_lived_total);
+	jw_run_count(&r, "long_lived_pending", e->long_lived_pending);
+	jw_run_count(&r, "candidates", e->candidates);
+	jw_run_count(&r, "collections", e->collections);
+	jw_run_string(&r, "python", b ? b->version : NULL, SIZE_MAX);
+	jw_run_string(&r, "probe", py_build__probe_name(e->probe), SIZE_MAX);
+	jw_run_string(&r, "binary", b ? b->display_path : NULL, SIZE_MAX);
+	jw_run_uint(&r, "cgroup", e->cgroup_id);
+	jw_run_count(&r, "rss", e->rss);
+	jw_run_end(&r);
 	if (ev->stack)
 		stack_fields(&w, ev->stack);
 	jw_end_object(&w);

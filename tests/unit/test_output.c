@@ -312,6 +312,91 @@ static void test_json_writer(void)
 	free(out);
 }
 
+/* One record through a run and through the generic calls, from offset pad in the buffer. */
+static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
+{
+	char *a = NULL, *b = NULL, padding[JW_BUF];
+	size_t alen = 0, blen = 0;
+	FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
+	struct json_writer w;
+	struct jw_run r;
+	int fill;
+
+	memset(padding, 'x', sizeof(padding));
+	jw_init(&w, fa);
+	jw_start_object(&w);
+	jw_string_field(&w, "pad", "");
+	/* the record starts pad bytes into the buffer: where a run must flush midway */
+	fill = pad > (int)w.len ? pad - (int)w.len : 0;
+	memcpy(w.buf + w.len, padding, fill);
+	w.len += fill;
+	jw_run_begin(&r, &w);
+	jw_run_uint(&r, "u", (uint64_t)v);
+	jw_run_int(&r, "i", v);
+	jw_run_count(&r, "c", v);
+	jw_run_null(&r, "n");
+	jw_run_string(&r, "s", str, max);
+	jw_run_decimal(&r, "d", (uint64_t)v, 6);
+	jw_run_string(&r, "z", NULL, max);
+	jw_run_end(&r);
+	jw_uint_field(&w, "after", 1);
+	jw_end_object(&w);
+	jw_end_line(&w);
+	fclose(fa);
+
+	jw_init(&w, fb);
+	jw_start_object(&w);
+	jw_string_field(&w, "pad", "");
+	jw_flush(&w);
+	fwrite(padding, 1, fill, fb);
+	jw_uint_field(&w, "u", (uint64_t)v);
+	jw_int_field(&w, "i", v);
+	jw_count_field(&w, "c", v);
+	jw_null_field(&w, "n");
+	jw_name(&w, "s");
+	jw_string_n(&w, str, max);
+	jw_name(&w, "d");
+	jw_decimal(&w, (uint64_t)v, 6);
+	jw_string_or_null_field(&w, "z", NULL);
+	jw_uint_field(&w, "after", 1);
+	jw_end_object(&w);
+	jw_end_line(&w);
+	fclose(fb);
+	CHECK(alen == blen && !memcmp(a, b, alen), "pad %d string %.20s: %.*s != %.*s", pad, str,
+	      (int)alen, a, (int)blen, b);
+	free(a);
+	free(b);
+}
+
+/* Runs write what the generic writer writes: plain, escaped, long, unterminated, at the edge. */
+static void test_json_run(void)
+{
+	static const char unterminated[4] = { 'a', 'b', 'c', 'd' };
+	char long_plain[200], long_mixed[200];
+	static const int pads[] = { 0, 1, JW_BUF - 200, JW_BUF - 120, JW_BUF - 80, JW_BUF - 40,
+				    JW_BUF - 30, JW_BUF - 12, JW_BUF - 3 };
+	static const int64_t values[] = { 0, 7, -1, 1234567, INT64_MAX, INT64_MIN };
+	int i, k;
+
+	memset(long_plain, 'p', sizeof(long_plain) - 1);
+	long_plain[sizeof(long_plain) - 1] = 0;
+	memcpy(long_mixed, long_plain, sizeof(long_mixed));
+	long_mixed[70] = '"';
+	long_mixed[150] = '\n';
+	for (i = 0; i < (int)(sizeof(pads) / sizeof(pads[0])); i++) {
+		for (k = 0; k < (int)(sizeof(values) / sizeof(values[0])); k++)
+			run_vs_generic(pads[i], "py311", 16, values[k]);
+		run_vs_generic(pads[i], "", 16, 1);
+		run_vs_generic(pads[i], "a\"b\\c\x01\xc3\xa9\xff", SIZE_MAX, 2);
+		run_vs_generic(pads[i], "plain then \t tab", SIZE_MAX, 3);
+		run_vs_generic(pads[i], unterminated, sizeof(unterminated), 4);
+		run_vs_generic(pads[i], long_plain, SIZE_MAX, 5);
+		run_vs_generic(pads[i], long_plain, 64, 6);
+		run_vs_generic(pads[i], long_plain, 65, 7);
+		run_vs_generic(pads[i], long_mixed, SIZE_MAX, 8);
+	}
+}
+
 /* A deterministic spread of 64-bit values: every magnitude, and around each power of ten. */
 static uint64_t next_rand(uint64_t *x)
 {
@@ -340,6 +425,19 @@ static void test_fast_formats(void)
 		got[n] = 0;
 		snprintf(want, sizeof(want), "%llu", (unsigned long long)edges[i]);
 		CHECK_STR(got, want);
+	}
+	/* Either side of every power of ten: where the digit count changes. */
+	for (i = 0, p10 = 1; i < 20; i++, p10 *= 10) {
+		uint64_t around[] = { p10 - 1, p10, p10 + 1 };
+		int k;
+
+		for (k = 0; k < 3; k++) {
+			n = numfmt_u64(got, around[k]);
+			got[n] = 0;
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)around[k]);
+			bad += !CHECK_STR(got, want);
+			CHECK(numfmt_digits(around[k]) == n, "%s", want);
+		}
 	}
 	for (i = 0; i < 200000 && bad < 5; i++) {
 		uint64_t v = next_rand(&x) >> (next_rand(&x) % 64);
@@ -784,12 +882,14 @@ static void test_chrome(void)
 	sink_event(&m, &e, &b);
 	out = sink_end(&m, true);
 	{
-		char *flat = strdup(out), *p;
+		size_t n = strlen(out);
+		char *flat = malloc(n + 2), *p;
 
+		memcpy(flat, out, n + 1);
 		for (p = flat; *p; p++)
 			if (*p == '\n')
 				*p = ' ';
-		strcat(flat, "\n");
+		strcat(flat, "\n");	/* room: n + 2 */
 		CHECK_PY(flat, "len(D) == 1 and J[0]['displayTimeUnit'] == 'ms'");
 		CHECK_PY(flat, "[x['ph'] for x in J[0]['traceEvents']] == ['M', 'M', 'X', 'C', 'C', 'X', 'C', "
 			 "'C']");
@@ -974,6 +1074,7 @@ int main(void)
 	test_json_writer();
 	test_json_writer_long();
 	test_fast_formats();
+	test_json_run();
 	test_jsonl_event();
 	test_reasons();
 	test_text();
