@@ -70,10 +70,15 @@ void jw_end_array(struct json_writer *w)
 	close_level(w, ']');
 }
 
-void jw_end_line(struct json_writer *w)
+void jw_end_line_held(struct json_writer *w)
 {
 	putc_(w, '\n');
 	w->need_comma[0] = false;
+}
+
+void jw_end_line(struct json_writer *w)
+{
+	jw_end_line_held(w);
 	jw_flush(w);
 }
 

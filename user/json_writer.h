@@ -39,6 +39,8 @@ void jw_start_array(struct json_writer *w);
 void jw_end_array(struct json_writer *w);
 /* Ends a top-level value with a newline (JSON lines), and writes it to the stream. */
 void jw_end_line(struct json_writer *w);
+/* The same, kept in the buffer until it fills or jw_flush(): a stream of many short records. */
+void jw_end_line_held(struct json_writer *w);
 /* A newline between the values of an open array or object (one per line), written out. */
 void jw_newline(struct json_writer *w);
 /* What the writer holds, into the stream (errors: the stream's, as for any write). */

@@ -29,28 +29,46 @@ static inline int numfmt_digits(uint64_t v)
 	return t + (v >= pow10[t]) + (v == 0);
 }
 
+static const char numfmt__pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* The 8 digits of v < 10^8, zeros in front: four pairs from independent divisions. */
+static inline void numfmt__8(char *p, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(p, numfmt__pairs + 2 * (hi / 100), 2);
+	memcpy(p + 2, numfmt__pairs + 2 * (hi % 100), 2);
+	memcpy(p + 4, numfmt__pairs + 2 * (lo / 100), 2);
+	memcpy(p + 6, numfmt__pairs + 2 * (lo % 100), 2);
+}
+
 /* v's digits at dst (room for NUMFMT_MAX), no NUL; their count. */
 static inline int numfmt_u64(char *dst, uint64_t v)
 {
-	static const char pairs[201] =
-		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-		"8081828384858687888990919293949596979899";
 	int n = numfmt_digits(v);
 	char *p = dst + n;
+	uint32_t top;
 
-	/* Two digits per division, written in place from the right. */
-	while (v >= 100) {
-		unsigned int r = v % 100;
-
-		v /= 100;
-		p -= 2;
-		memcpy(p, pairs + 2 * r, 2);
+	/*
+	 * Eight digits at a time from the right (a timestamp is 14): one 64-bit
+	 * division each, then 32-bit work that does not wait on itself.
+	 */
+	while (v >= 100000000) {
+		p -= 8;
+		numfmt__8(p, v % 100000000);
+		v /= 100000000;
 	}
-	if (v >= 10)
-		memcpy(p - 2, pairs + 2 * v, 2);
+	for (top = v; top >= 100; top /= 100) {
+		p -= 2;
+		memcpy(p, numfmt__pairs + 2 * (top % 100), 2);
+	}
+	if (top >= 10)
+		memcpy(p - 2, numfmt__pairs + 2 * top, 2);
 	else
-		p[-1] = '0' + v;
+		p[-1] = '0' + top;
 	return n;
 }
 

@@ -14,15 +14,29 @@
 #include "sink.h"
 #include "vec.h"
 
-/* pids whose process record was written */
 struct jsonl_out {
-	VEC(pid_t) described;
+	VEC(pid_t) described;	/* pids whose process record was written */
+	/* Records held until the poll's flush: one stdio call per ~10 records, not per record.
+	 * The stream is this sink's alone (a machine format). */
+	struct json_writer w;
 };
 
 static int jsonl_start(struct sink *s)
 {
-	s->priv = calloc(1, sizeof(struct jsonl_out));
-	return s->priv ? 0 : -ENOMEM;
+	struct jsonl_out *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	jw_init(&j->w, s->f);
+	s->priv = j;
+	return 0;
+}
+
+static void jsonl_flush(struct sink *s)
+{
+	struct jsonl_out *j = s->priv;
+
+	jw_flush(&j->w);
 }
 
 static void jsonl_free(struct sink *s)
@@ -71,7 +85,7 @@ static void process_record(struct json_writer *w, const struct proc_totals *p)
 	jw_string_n(w, p->comm, sizeof(p->comm));
 	identity_fields(w, p);
 	jw_end_object(w);
-	jw_end_line(w);
+	jw_end_line_held(w);
 }
 
 /* --stacks: "stack":[{"func","file","line"}...] innermost first, or null; "stack_truncated". */
@@ -104,14 +118,14 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	const struct gc_event *e = ev->e;
 	const struct py_build *b = ev->build;
 	__u64 ns = e->ts_stop - e->ts_start;
-	struct json_writer w;
+	struct jsonl_out *j = s->priv;
+	struct json_writer *w = &j->w;
 	struct jw_run r;
 
-	jw_init(&w, s->f);
-	if (ev->proc && first_time(s->priv, e->pid))
-		process_record(&w, ev->proc);
-	jw_start_object(&w);
-	jw_run_begin(&r, &w);
+	if (ev->proc && first_time(j, e->pid))
+		process_record(w, ev->proc);
+	jw_start_object(w);
+	jw_run_begin(&r, w);
 	jw_run_uint(&r, "pid", e->pid);
 	jw_run_uint(&r, "tid", e->tid);
 	jw_run_string(&r, "comm", e->comm, sizeof(e->comm));
@@ -136,9 +150,9 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_run_count(&r, "rss", e->rss);
 	jw_run_end(&r);
 	if (ev->stack)
-		stack_fields(&w, ev->stack);
-	jw_end_object(&w);
-	jw_end_line(&w);
+		stack_fields(w, ev->stack);
+	jw_end_object(w);
+	jw_end_line_held(w);
 }
 
 /* {"type":"stats",...}: one row of a --stats report. */
@@ -194,60 +208,59 @@ static void stats_row(struct json_writer *w, const struct pause_row *r, const st
 
 static void stats_rows(struct sink *s, const struct sink_report *r)
 {
-	struct json_writer w;
+	struct jsonl_out *j = s->priv;
 	int i;
 
-	jw_init(&w, s->f);
 	for (i = 0; s->cfg->stats && i < r->rows->nr; i++)
-		stats_row(&w, &r->rows->rows[i], r);
+		stats_row(&j->w, &r->rows->rows[i], r);
 }
 
 static void jsonl_finish(struct sink *s, const struct sink_report *r)
 {
+	struct jsonl_out *j = s->priv;
+	struct json_writer *w = &j->w;
 	const __u64 *c;
-	struct json_writer w;
 	int i;
 
 	if (!r)
 		return;
 	stats_rows(s, r);
-	jw_init(&w, s->f);
 	for (i = 0; i < r->rows->nr; i++) {
 		const struct pause_row *row = &r->rows->rows[i];
 
 		if (!row->proc || row->gen < 0)
 			continue;
-		jw_start_object(&w);
-		jw_string_field(&w, "type", "summary");
-		jw_int_field(&w, "pid", row->proc->pid);
-		jw_name(&w, "comm");
-		jw_string_n(&w, row->proc->comm, sizeof(row->proc->comm));
-		identity_fields(&w, row->proc);
-		jw_int_field(&w, "gen", row->gen);
-		jw_uint_field(&w, "count", row->t.count);
-		jw_uint_field(&w, "total_ns", row->t.sum_ns);
-		jw_uint_field(&w, "max_ns", row->t.max_ns);
-		jw_uint_field(&w, "collected", row->t.collected);
-		jw_uint_field(&w, "uncollectable", row->t.uncollectable);
-		jw_end_object(&w);
-		jw_end_line(&w);
+		jw_start_object(w);
+		jw_string_field(w, "type", "summary");
+		jw_int_field(w, "pid", row->proc->pid);
+		jw_name(w, "comm");
+		jw_string_n(w, row->proc->comm, sizeof(row->proc->comm));
+		identity_fields(w, row->proc);
+		jw_int_field(w, "gen", row->gen);
+		jw_uint_field(w, "count", row->t.count);
+		jw_uint_field(w, "total_ns", row->t.sum_ns);
+		jw_uint_field(w, "max_ns", row->t.max_ns);
+		jw_uint_field(w, "collected", row->t.collected);
+		jw_uint_field(w, "uncollectable", row->t.uncollectable);
+		jw_end_object(w);
+		jw_end_line(w);
 	}
 	c = r->totals->counters;
-	jw_start_object(&w);
-	jw_string_field(&w, "type", "counters");
-	jw_uint_field(&w, "lost", c[GC_CNT_LOST]);
-	jw_uint_field(&w, "read_errors", c[GC_CNT_READ_ERRORS]);
-	jw_uint_field(&w, "no_entry", c[GC_CNT_NO_ENTRY]);
-	jw_uint_field(&w, "hist_full", c[GC_CNT_HIST_FULL]);
-	jw_uint_field(&w, "proc_lost", c[GC_CNT_PROC_LOST]);
-	jw_uint_field(&w, "ring_stale", c[GC_CNT_RING_STALE]);
-	jw_uint_field(&w, "foreign", c[GC_CNT_FOREIGN]);
-	jw_uint_field(&w, "foreign_execs", c[GC_CNT_FOREIGN_EXEC]);
-	jw_uint_field(&w, "entry_reads", c[GC_CNT_ENTRY_READS]);
-	jw_uint_field(&w, "stale", c[GC_CNT_STALE]);
-	jw_uint_field(&w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
-	jw_end_object(&w);
-	jw_end_line(&w);
+	jw_start_object(w);
+	jw_string_field(w, "type", "counters");
+	jw_uint_field(w, "lost", c[GC_CNT_LOST]);
+	jw_uint_field(w, "read_errors", c[GC_CNT_READ_ERRORS]);
+	jw_uint_field(w, "no_entry", c[GC_CNT_NO_ENTRY]);
+	jw_uint_field(w, "hist_full", c[GC_CNT_HIST_FULL]);
+	jw_uint_field(w, "proc_lost", c[GC_CNT_PROC_LOST]);
+	jw_uint_field(w, "ring_stale", c[GC_CNT_RING_STALE]);
+	jw_uint_field(w, "foreign", c[GC_CNT_FOREIGN]);
+	jw_uint_field(w, "foreign_execs", c[GC_CNT_FOREIGN_EXEC]);
+	jw_uint_field(w, "entry_reads", c[GC_CNT_ENTRY_READS]);
+	jw_uint_field(w, "stale", c[GC_CNT_STALE]);
+	jw_uint_field(w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
+	jw_end_object(w);
+	jw_end_line(w);
 }
 
 const struct sink_ops jsonl_sink = {
@@ -258,5 +271,6 @@ const struct sink_ops jsonl_sink = {
 	.event = jsonl_event,
 	.report = stats_rows,
 	.finish = jsonl_finish,
+	.flush = jsonl_flush,
 	.free = jsonl_free,
 };

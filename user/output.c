@@ -172,8 +172,13 @@ static int check_stream(struct outputs *o, FILE *f, const char *name)
 
 int outputs__flush(struct outputs *o)
 {
-	int err = o->own_events_f ? outfile__flush(&o->file) : check_stream(o, o->events_f,
-									   o->events_name);
+	int i, err;
+
+	for (i = 0; i < o->nr; i++)
+		if (o->sinks[i].ops->flush)
+			o->sinks[i].ops->flush(&o->sinks[i]);
+	err = o->own_events_f ? outfile__flush(&o->file) : check_stream(o, o->events_f,
+									o->events_name);
 
 	if (err)
 		o->write_failed = true;	/* said by outfile */

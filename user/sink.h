@@ -83,6 +83,8 @@ struct sink_ops {
 	void (*report)(struct sink *s, const struct sink_report *r);
 	/* Between polls (~10 times a second): true when the user asked to end. */
 	bool (*idle)(struct sink *s);
+	/* Before its stream is flushed (every poll, the end): what the sink holds back. */
+	void (*flush)(struct sink *s);
 	/* The run's last report; the sink closes what it opened (a JSON array). */
 	void (*finish)(struct sink *s, const struct sink_report *r);
 	void (*free)(struct sink *s);

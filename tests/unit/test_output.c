@@ -147,6 +147,8 @@ static char *sink_end(struct mem_sink *m, bool finish)
 {
 	if (finish && m->s.ops->finish)
 		m->s.ops->finish(&m->s, NULL);
+	if (m->s.ops->flush)	/* as outputs__close() does */
+		m->s.ops->flush(&m->s);
 	if (m->s.ops->free)
 		m->s.ops->free(&m->s);
 	fclose(m->s.f);
