@@ -74,6 +74,8 @@ void jw_end_line_held(struct json_writer *w)
 {
 	putc_(w, '\n');
 	w->need_comma[0] = false;
+	if (w->len > JW_BUF - JW_RECORD)
+		jw_flush(w);
 }
 
 void jw_end_line(struct json_writer *w)

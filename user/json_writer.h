@@ -21,7 +21,8 @@
 #include "numfmt.h"
 
 #define JW_MAX_DEPTH 16
-#define JW_BUF 4096		/* a collection's record, with room; longer ones go in parts */
+#define JW_BUF 16384		/* held records, then room for one */
+#define JW_RECORD 4096		/* a record up to this long reaches the stream whole */
 
 struct json_writer {
 	FILE *f;
@@ -39,7 +40,9 @@ void jw_start_array(struct json_writer *w);
 void jw_end_array(struct json_writer *w);
 /* Ends a top-level value with a newline (JSON lines), and writes it to the stream. */
 void jw_end_line(struct json_writer *w);
-/* The same, kept in the buffer until it fills or jw_flush(): a stream of many short records. */
+/* The same, kept in the buffer with others until jw_flush() or until less than JW_RECORD
+ * is left: a stream of many short records, still handed over in whole lines (in launch
+ * mode the stream is stderr, which warnings share). */
 void jw_end_line_held(struct json_writer *w);
 /* A newline between the values of an open array or object (one per line), written out. */
 void jw_newline(struct json_writer *w);

@@ -370,6 +370,44 @@ static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
 	free(b);
 }
 
+/* Every write the stream gets: whether each ended a line. */
+static int held_writes, held_partial;
+
+static ssize_t held_write(void *c, const char *buf, size_t n)
+{
+	(void)c;
+	held_writes++;
+	held_partial += n && buf[n - 1] != '\n';
+	return n;
+}
+
+/* Held records reach the stream in whole lines, fewer writes than records. */
+static void test_json_held(void)
+{
+	cookie_io_functions_t io = { .write = held_write };
+	FILE *f = fopencookie(NULL, "w", io);
+	struct json_writer w;
+	char name[600];
+	int i;
+
+	setvbuf(f, NULL, _IONBF, 0);	/* each of the writer's handovers seen as made */
+	jw_init(&w, f);
+	for (i = 0; i < 1000; i++) {
+		/* records of 30 to ~630 bytes: the buffer's end falls anywhere in them */
+		memset(name, 'n', sizeof(name));
+		name[(i * 37) % (sizeof(name) - 1)] = 0;
+		jw_start_object(&w);
+		jw_uint_field(&w, "i", i);
+		jw_string_field(&w, "s", name);
+		jw_end_object(&w);
+		jw_end_line_held(&w);
+	}
+	jw_flush(&w);
+	fclose(f);
+	CHECK(held_partial == 0, "%d of %d writes end mid-line", held_partial, held_writes);
+	CHECK(held_writes > 0 && held_writes < 100, "%d writes for 1000 records", held_writes);
+}
+
 /* Runs write what the generic writer writes: plain, escaped, long, unterminated, at the edge. */
 static void test_json_run(void)
 {
@@ -1077,6 +1115,7 @@ int main(void)
 	test_json_writer_long();
 	test_fast_formats();
 	test_json_run();
+	test_json_held();
 	test_jsonl_event();
 	test_reasons();
 	test_text();
