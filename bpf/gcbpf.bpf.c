@@ -407,33 +407,52 @@ static __always_inline long usdt_arg(struct pt_regs *ctx, const struct gc_usdt_a
 	return a->size < 0 ? (long)((__s64)v >> (64 - 8 * bytes)) : (long)(v >> (64 - 8 * bytes));
 }
 
-static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 kind)
+/*
+ * What a probe at a collection's start does first (gc_enter; 3.15's one-trap
+ * gc__done): its probe and its binary's layout, whether this task is traced,
+ * the task's state (made on its first collection), the GC state's address
+ * and the stack's registers. NULL: not traced.
+ */
+static __always_inline struct inflight *probe_begin(struct pt_regs *ctx, __u32 idx,
+						    struct task_struct *task, struct gc_probe **pp,
+						    struct gc_layout **lp)
 {
-	__u32 idx = probe_idx;
 	struct gc_probe *p = bpf_map_lookup_elem(&probes, &idx);
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct gc_layout *l;
 	struct inflight *st;
 
 	if (!p)
-		return 0;
+		return NULL;
 	st = bpf_task_storage_get(&inflight, task, 0, 0);
 	if (!wanted(st, true))
-		return 0;
+		return NULL;
 	l = bpf_map_lookup_elem(&layouts, &p->binary);
 	if (!l)
-		return 0;
+		return NULL;
 	if (!st)
 		st = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
-		return 0;
+		return NULL;
 	st->followed = 1;
-
 	resolve_gcstate(ctx, p, l, st);
+	stack__enter(ctx, p, st);
+	*pp = p;
+	*lp = l;
+	return st;
+}
+
+static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct gc_layout *l;
+	struct gc_probe *p;
+	struct inflight *st = probe_begin(ctx, probe_idx, task, &p, &l);
+
+	if (!st)
+		return 0;
 	st->gen_hint = (p->flags & GC_PROBE_GEN_ESI) ? (int)PT_REGS_PARM2(ctx) : -1;
 	st->reason = (p->flags & GC_PROBE_REASON_RDX) ? (__s8)PT_REGS_PARM3(ctx) : -1;
 	st->probe = kind;
-	stack__enter(ctx, p, st);
 	if (copy__enter(l, st, task->pid)) {	/* a direct load: no helper call */
 		st->stats_ok = 1;	/* read at the exit only */
 	} else {

@@ -9,8 +9,8 @@
  * and its counts minus the slot before it (the writer copies that slot and
  * adds) are this collection's. gc__start is not attached.
  *
- * Included by gcbpf.bpf.c after gc_exit; uses its helpers, not its state
- * machine (no entry, no `active`).
+ * Included by gcbpf.bpf.c after gc_exit; uses its helpers (probe_begin, as
+ * gc_enter does), not its state machine (no entry, no `active`).
  */
 #ifndef GCBPF_RING_BPF_H
 #define GCBPF_RING_BPF_H
@@ -153,22 +153,9 @@ int usdt_ring_done(struct pt_regs *ctx)
 	__s32 base;
 	int gen = -1, g;
 
-	p = bpf_map_lookup_elem(&probes, &idx);
-	if (!p)
+	st = probe_begin(ctx, idx, task, &p, &l);
+	if (!st || l->stats_kind != GC_STATS_RING)
 		return 0;
-	st = bpf_task_storage_get(&inflight, task, 0, 0);
-	if (!wanted(st, true))
-		return 0;
-	l = bpf_map_lookup_elem(&layouts, &p->binary);
-	if (!l || l->stats_kind != GC_STATS_RING)
-		return 0;
-	if (!st)
-		st = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 0;
-	st->followed = 1;
-	resolve_gcstate(ctx, p, l, st);
-	stack__enter(ctx, p, st);
 	if (ring_read(l, st->stats_addr, st->before)) {
 		count(GC_CNT_READ_ERRORS);
 		return 0;
