@@ -41,19 +41,24 @@ ONE_PROBE = "usdt_ring_done"
 GC_PROGRAMS = {ONE_PROBE, "usdt_gc_start", "usdt_gc_done", "uprobe_gc_enter",
                "uretprobe_gc_exit", "probe_empty", "clock_enter", "clock_exit"}
 
-# The ground truth: each collection's gen, counts, tid and callback times
-# between the two lines on stdin, some of them freeing cycles.
-TRUTH = r"""
-import gc, json, sys, threading, time
-gc.disable()
-recs, cur = [], {}
+# The ground truth in each target: every collection's gen, counts, tid and
+# callback times, and the phase of the test it was made in (cur["phase"]).
+RECORDER = r"""recs, cur = [], {"phase": None}
 def cb(phase, info):
     if phase == "start":
         cur["t_start"] = time.monotonic_ns()
     else:
         recs.append({"gen": info["generation"], "collected": info["collected"],
                      "uncollectable": info["uncollectable"], "t_start": cur["t_start"],
-                     "t_stop": time.monotonic_ns(), "tid": threading.get_native_id()})
+                     "t_stop": time.monotonic_ns(), "tid": threading.get_native_id(),
+                     "phase": cur["phase"]})
+"""
+
+# Collections between the two lines on stdin, some of them freeing cycles.
+TRUTH = r"""
+import gc, json, sys, threading, time
+gc.disable()
+#RECORDER
 class Cyc:
     pass
 print("ready", flush=True); sys.stdin.readline()
@@ -67,7 +72,7 @@ for i in range(%d):
 gc.callbacks.remove(cb)
 print(json.dumps(recs), flush=True)
 sys.stdin.readline()
-""" % N
+""".replace("#RECORDER", RECORDER) % N
 
 
 class BpfStats:
@@ -156,6 +161,24 @@ def _finish(proc, target, errpath):
     assert target.wait(timeout=60) == 0
 
 
+def _traced(gcbpf_bin, root_dir, it, script, tmp_path):
+    """script run in the chroot under gcbpf -f jsonl -p: (its truth, the trace's
+    events of it, the trace's counters)."""
+    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
+    target = proc = None
+    try:
+        target = _start(root_dir, it, script)
+        proc = _gcbpf(gcbpf_bin, ["-f", "jsonl", "-o", str(trace)], target.pid, err)
+        target.stdin.write("\n")
+        target.stdin.flush()
+        truth = json.loads(target.stdout.readline())
+        _finish(proc, target, err)
+    finally:
+        gt._kill(target)
+        gt._kill(proc)
+    return truth, _events(trace, target.pid), _counters(trace)
+
+
 @pytest.mark.parametrize("stacks", [False, True], ids=["events", "stacks"])
 @pytest.mark.parametrize("it", sid_params(labels=LABELS))
 def test_one_program_per_collection(it, stacks, gcbpf_bin, root, tmp_path):  # noqa: F811
@@ -202,15 +225,7 @@ ring = u64(interp + u64(rt + 88) + u64(rt + 784))
 seq = ctypes.c_uint32.from_address(ring + 1112)  # struct gc_stats.update_seq
 s0 = seq.value; gc.collect(0)
 assert s0 % 2 == 0 and seq.value == s0 + 2, (s0, seq.value)
-recs, cur = [], {}
-def cb(phase, info):
-    if phase == "start":
-        cur["t_start"] = time.monotonic_ns()
-    else:
-        recs.append({"gen": info["generation"], "collected": info["collected"],
-                     "uncollectable": info["uncollectable"], "t_start": cur["t_start"],
-                     "t_stop": time.monotonic_ns(), "tid": threading.get_native_id(),
-                     "phase": cur["phase"]})
+#RECORDER
 print("ready", flush=True); sys.stdin.readline()
 gc.callbacks.append(cb)
 for phase, n in (("even", 20), ("odd", 15), ("even", 20)):
@@ -222,28 +237,16 @@ for phase, n in (("even", 20), ("odd", 15), ("even", 20)):
 gc.callbacks.remove(cb)
 print(json.dumps(recs), flush=True)
 sys.stdin.readline()
-"""
+""".replace("#RECORDER", RECORDER)
 
 
 @pytest.mark.parametrize("it", sid_params(labels=("sid-3.15",)))
 def test_odd_seqlock_is_counted_not_reported(it, gcbpf_bin, root, tmp_path):  # noqa: F811
-    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
-    target = proc = None
-    try:
-        target = _start(root, it, SEQ)
-        proc = _gcbpf(gcbpf_bin, ["-f", "jsonl", "-o", str(trace)], target.pid, err)
-        target.stdin.write("\n")
-        target.stdin.flush()
-        truth = json.loads(target.stdout.readline())
-        _finish(proc, target, err)
-    finally:
-        gt._kill(target)
-        gt._kill(proc)
+    truth, events, c = _traced(gcbpf_bin, root, it, SEQ, tmp_path)
     odd = [r for r in truth if r["phase"] == "odd"]
     assert len(odd) == 15 and len(truth) == 55
-    _check_events([r for r in truth if r["phase"] == "even"], _events(trace, target.pid),
-                  "even phases", consecutive=False)
-    c = _counters(trace)
+    _check_events([r for r in truth if r["phase"] == "even"], events, "even phases",
+                  consecutive=False)
     assert c["read_errors"] == len(odd) and c["ring_stale"] == 0, c
 
 
@@ -251,14 +254,7 @@ def test_odd_seqlock_is_counted_not_reported(it, gcbpf_bin, root, tmp_path):  # 
 SUB = r"""
 import _interpreters, gc, json, sys, threading, time
 gc.disable()
-recs, cur = [], {}
-def cb(phase, info):
-    if phase == "start":
-        cur["t_start"] = time.monotonic_ns()
-    else:
-        recs.append({"gen": info["generation"], "collected": info["collected"],
-                     "uncollectable": info["uncollectable"], "t_start": cur["t_start"],
-                     "t_stop": time.monotonic_ns(), "tid": threading.get_native_id()})
+#RECORDER
 print("ready", flush=True); sys.stdin.readline()
 sub = _interpreters.create()
 gc.callbacks.append(cb)
@@ -269,26 +265,14 @@ gc.callbacks.remove(cb)
 _interpreters.destroy(sub)
 print(json.dumps(recs), flush=True)
 sys.stdin.readline()
-"""
+""".replace("#RECORDER", RECORDER)
 
 
 @pytest.mark.parametrize("it", sid_params(labels=("sid-3.15",)))
 def test_subinterpreter_done_is_not_reported(it, gcbpf_bin, root, tmp_path):  # noqa: F811
-    trace, err = tmp_path / "trace.jsonl", tmp_path / "gcbpf.stderr"
-    target = proc = None
-    try:
-        target = _start(root, it, SUB)
-        proc = _gcbpf(gcbpf_bin, ["-f", "jsonl", "-o", str(trace)], target.pid, err)
-        target.stdin.write("\n")
-        target.stdin.flush()
-        truth = json.loads(target.stdout.readline())
-        _finish(proc, target, err)
-    finally:
-        gt._kill(target)
-        gt._kill(proc)
+    truth, events, c = _traced(gcbpf_bin, root, it, SUB, tmp_path)
     # The main interpreter's collections only, each once.
-    _check_events(truth, _events(trace, target.pid), "main interpreter")
-    c = _counters(trace)
+    _check_events(truth, events, "main interpreter")
     assert c["ring_stale"] >= 18, c
 
 

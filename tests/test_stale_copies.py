@@ -340,26 +340,39 @@ import test_sid  # noqa: E402
 from test_sid import case, root  # noqa: E402,F401  (fixtures)
 
 
-@pytest.mark.needs_root
-@pytest.mark.parametrize("scenario", ["threads", "fork", "exec", "subinterp"])
-@pytest.mark.parametrize("it", test_sid.sid_params(labels=("sid-3.13", "sid-3.14", "sid-3.15")))
-def test_stale_sid(it, scenario, root, case, gcbpf_bin, tmp_path):
-    host, inside = case
-    progs = root + test_sid.IN_ROOT_DIR + "/progs"
+def _in_root(root_dir, it, scenario, inside):
+    """The command running gc_stale.py's scenario in the sid chroot (copied in)."""
+    progs = root_dir + test_sid.IN_ROOT_DIR + "/progs"
+    os.makedirs(progs, exist_ok=True)
     for name in ("gc_stale.py", "gc_recorder.py"):
         shutil.copy(os.path.join(PROGS_DIR, name), os.path.join(progs, name))
-    extra = ["--uprobe"] if scenario == "subinterp" else []
-    trace = tmp_path / "trace.jsonl"
-    p = subprocess.run([gcbpf_bin] + extra + ["-f", "jsonl", "-o", str(trace), "--", "chroot",
-                                              root, it.path, test_sid.IN_ROOT_DIR +
-                                              "/progs/gc_stale.py", scenario, "--dir", inside],
+    return ["chroot", root_dir, it.path, test_sid.IN_ROOT_DIR + "/progs/gc_stale.py", scenario,
+            "--dir", inside]
+
+
+def _launched(gcbpf_bin, extra, cmd, root_dir, host, trace):
+    """cmd under gcbpf -f jsonl -o trace (launch mode): gc_stale.py's items (their
+    truth files as the host sees them) and gcbpf's stderr."""
+    p = subprocess.run([gcbpf_bin] + extra + ["-f", "jsonl", "-o", str(trace), "--"] + cmd,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        universal_newlines=True, timeout=TIMEOUT)
     assert p.returncode == 0, p.stderr
     with open(os.path.join(host, "done.json")) as f:
         items = json.load(f)
     for item in items:
-        item["truth"] = root + item["truth"]
+        item["truth"] = root_dir + item["truth"]
+    return items, p.stderr
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("scenario", ["threads", "fork", "exec", "subinterp"])
+@pytest.mark.parametrize("it", test_sid.sid_params(labels=("sid-3.13", "sid-3.14", "sid-3.15")))
+def test_stale_sid(it, scenario, root, case, gcbpf_bin, tmp_path):
+    host, inside = case
+    extra = ["--uprobe"] if scenario == "subinterp" else []
+    trace = tmp_path / "trace.jsonl"
+    items, _ = _launched(gcbpf_bin, extra, _in_root(root, it, scenario, inside), root, host,
+                         trace)
     what = "%s-%s" % (it.label, scenario)
     n = _check(trace, items, tmp_path, what)
     _check_counters(trace, it, n, what, min_share=0.4 if scenario == "subinterp" else 0.5)
@@ -382,25 +395,13 @@ def test_usdt_subinterpreters_counted(it, gcbpf_bin, tmp_path):
         host = r + inside
         shutil.rmtree(host, ignore_errors=True)
         os.makedirs(host)
-        progs = r + test_sid.IN_ROOT_DIR + "/progs"
-        os.makedirs(progs, exist_ok=True)
-        for name in ("gc_stale.py", "gc_recorder.py"):
-            shutil.copy(os.path.join(PROGS_DIR, name), os.path.join(progs, name))
-        cmd = ["chroot", r, it.path, test_sid.IN_ROOT_DIR + "/progs/gc_stale.py", "subinterp",
-               "--dir", inside]
+        cmd = _in_root(r, it, "subinterp", inside)
     else:
         r, host = "", str(tmp_path / "d")
         os.makedirs(host)
         cmd = [it.path, STALE, "subinterp", "--dir", host]
     trace = tmp_path / "trace.jsonl"
-    p = subprocess.run([gcbpf_bin, "-f", "jsonl", "-o", str(trace), "--"] + cmd,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       universal_newlines=True, timeout=TIMEOUT)
-    assert p.returncode == 0, p.stderr
-    with open(os.path.join(host, "done.json")) as f:
-        items = json.load(f)
-    for item in items:
-        item["truth"] = r + item["truth"]
+    items, stderr = _launched(gcbpf_bin, [], cmd, r, host, trace)
     main, subs = items[0], items[1:]
     what = it.label + "-usdt-subinterp"
     _check(trace, [main], tmp_path, what)
@@ -408,6 +409,6 @@ def test_usdt_subinterpreters_counted(it, gcbpf_bin, tmp_path):
     in_subs = sum(len(compare_truth.load_truth(s["truth"])["records"]) for s in subs)
     assert in_subs > 0 and c["unattributed"] >= in_subs, (c, in_subs)
     assert c["stale"] == 0, c
-    assert "were not reported" in p.stderr, p.stderr
+    assert "were not reported" in stderr, stderr
     if r:
         shutil.rmtree(host, ignore_errors=True)

@@ -33,20 +33,8 @@ def truth_path(d, pid):
     return os.path.join(d, "truth-%d.jsonl" % pid)
 
 
-def _drop_inherited_recorder():
-    """In a forked child: forget the parent's recorder without writing it."""
-    rec = gc_recorder._current
-    gc_recorder._current = None
-    if rec is not None:
-        try:
-            gc.callbacks.remove(rec._cb)
-        except ValueError:
-            pass
-        rec.installed = False
-
-
 def worker(truth_dir, workload_args):
-    _drop_inherited_recorder()
+    gc_recorder.forget_inherited()
     rc = gc_workload.main(["--truth", truth_path(truth_dir, os.getpid()),
                            "--quiet"] + workload_args)
     sys.stdout.flush()

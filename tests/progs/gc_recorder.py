@@ -228,3 +228,17 @@ def uninstall():
 
 def current():
     return _current
+
+
+def forget_inherited():
+    """In a forked child: forget the parent's recorder without writing it (the
+    parent writes its own; the child records its collections anew)."""
+    global _current
+    rec = _current
+    _current = None
+    if rec is not None:
+        try:
+            gc.callbacks.remove(rec._cb)
+        except ValueError:
+            pass
+        rec.installed = False

@@ -64,18 +64,6 @@ def done(d, items):
         json.dump(items, f)
 
 
-def drop_inherited():
-    """In a forked child: forget the parent's recorder without writing it."""
-    rec = gc_recorder._current
-    gc_recorder._current = None
-    if rec is not None:
-        try:
-            gc.callbacks.remove(rec._cb)
-        except ValueError:
-            pass
-        rec.installed = False
-
-
 def truth(d, name):
     return os.path.join(d, "truth-%s.jsonl" % name)
 
@@ -111,7 +99,7 @@ def fork(d):
     collections(rec, 10)
     pid = os.fork()
     if pid == 0:
-        drop_inherited()
+        gc_recorder.forget_inherited()
         crec = gc_recorder.install(truth(d, "child-%d" % os.getpid()))
         collections(crec, 20)
         gc_recorder.uninstall()
