@@ -353,6 +353,7 @@ MODES = {
     # name: gcbpf arguments (None: untraced; "bpftrace": the one-liner)
     "untraced": None,
     "empty": ["--empty-probes", "-q"],
+    "empty one": ["--empty-probes=one", "-q"],  # a one-trap design's floor
     "clock": ["--clock-probes", "-q"],
     "bpftrace": "bpftrace",
     "-q": ["-q"],

@@ -1,7 +1,7 @@
 """The benchmark's floors run where gcbpf's probes run, once per collection.
 
-`--empty-probes` and `--clock-probes` are what scripts/bench.sh compares
-gcbpf against; a floor that missed collections would flatter gcbpf. With
+`--empty-probes` (=one: on one point per collection) and `--clock-probes`
+are what scripts/bench.sh compares gcbpf against; a floor that missed collections would flatter gcbpf. With
 kernel.bpf_stats_enabled on, each program's run count over N explicit
 collections must be exactly N per point, on the USDT and the uprobe path,
 and the floors emit no events.
@@ -30,10 +30,11 @@ for _ in range(%d):
     gc.collect(0)
 print("done", flush=True); sys.stdin.readline()
 """ % N
-# mode -> {program name: runs per collection}
+# option -> {program name: runs per collection}
 PROGRAMS = {
-    "empty": {"probe_empty": 2},
-    "clock": {"clock_enter": 1, "clock_exit": 1},
+    "--empty-probes": {"probe_empty": 2},
+    "--empty-probes=one": {"probe_empty": 1},  # gc__done, or the entry: a one-trap floor
+    "--clock-probes": {"clock_enter": 1, "clock_exit": 1},
 }
 
 
@@ -83,7 +84,7 @@ def test_floor_runs_once_per_collection(gcbpf_bin, bpf_stats, interp, mode):
     try:
         assert target.stdout.readline().strip() == "ready"
         proc = subprocess.Popen(
-            [gcbpf_bin, "--%s-probes" % mode, "-p", str(target.pid)],
+            [gcbpf_bin, mode, "-p", str(target.pid)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         assert "Tracing CPython GC" in proc.stderr.readline()
         before = _run_counts(names, proc.pid)

@@ -100,8 +100,9 @@ static struct argp_option opts[] = {
 	{ "list", OPT_LIST, NULL, 0,
 	  "Print each target's binary, Python version and probe path, then exit", 0 },
 	{ "uprobe", OPT_UPROBE, NULL, 0, "Use uprobes on the collector even where USDT exists", 0 },
-	{ "empty-probes", OPT_EMPTY_PROBES, NULL, 0,
-	  "Attach probes that do nothing (benchmark floor)", 0 },
+	{ "empty-probes", OPT_EMPTY_PROBES, "one", OPTION_ARG_OPTIONAL,
+	  "Attach probes that do nothing (benchmark floor); =one: on one point per collection "
+	  "only (gc__done, else the collector's entry: the floor of a one-trap tracer)", 0 },
 	{ "clock-probes", OPT_CLOCK_PROBES, NULL, 0,
 	  "Attach probes that only time each collection (benchmark floor of any pause tracer)", 0 },
 	{ "stats", OPT_STATS, NULL, 0,
@@ -209,7 +210,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		opt.force_uprobe = true;
 		break;
 	case OPT_EMPTY_PROBES:
-		opt.programs = PROGRAMS_EMPTY;
+		if (arg && strcmp(arg, "one")) {
+			p_err("unknown --empty-probes mode '%s': expected --empty-probes or "
+			      "--empty-probes=one", arg);
+			argp_usage(state);
+		}
+		opt.programs = arg ? PROGRAMS_EMPTY_ONE : PROGRAMS_EMPTY;
 		break;
 	case OPT_CLOCK_PROBES:
 		opt.programs = PROGRAMS_CLOCK;

@@ -313,7 +313,8 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.usdt_ring_done, gcbpf);
 	/* ... and for check_uprobes() */
 	bpf_program__set_autoload(skel->progs.probe_empty, opts->programs == PROGRAMS_EMPTY ||
-				  opts->follow || opts->report_exec);
+				  opts->programs == PROGRAMS_EMPTY_ONE || opts->follow ||
+				  opts->report_exec);
 	bpf_program__set_autoload(skel->progs.clock_enter, opts->programs == PROGRAMS_CLOCK);
 	bpf_program__set_autoload(skel->progs.clock_exit, opts->programs == PROGRAMS_CLOCK);
 	bpf_program__set_autoload(skel->progs.follow_fork, procs);
@@ -515,7 +516,7 @@ static int add_probe(struct tracer *t, int build, const struct py_probe_point *p
 	return err;
 }
 
-/* The entry and exit programs for one probe kind. */
+/* The entry and exit programs for one probe kind (no exit: NULL). */
 static void programs(const struct tracer *t, enum gc_probe_kind kind, struct bpf_program **enter,
 		     struct bpf_program **exit)
 {
@@ -524,6 +525,10 @@ static void programs(const struct tracer *t, enum gc_probe_kind kind, struct bpf
 	switch (t->opts.programs) {
 	case PROGRAMS_EMPTY:
 		*enter = *exit = s->progs.probe_empty;
+		return;
+	case PROGRAMS_EMPTY_ONE:
+		*enter = s->progs.probe_empty;
+		*exit = NULL;
 		return;
 	case PROGRAMS_CLOCK:
 		*enter = s->progs.clock_enter;
@@ -557,7 +562,7 @@ static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t p
  * 3.15 (the statistics ring holds each collection's own record, times
  * included): gc__done alone, one trap per collection. The floors
  * (--empty-probes, --clock-probes) keep both points: they measure the
- * entry/exit design.
+ * entry/exit design; --empty-probes=one is the one-trap design's floor.
  */
 static bool one_probe(const struct tracer *t, const struct py_build *b)
 {
@@ -573,12 +578,12 @@ static int attach_usdt(struct tracer *t, int build, pid_t pid)
 	__u32 idx;
 	int err;
 
-	if (one_probe(t, b)) {
+	if (one_probe(t, b) || t->opts.programs == PROGRAMS_EMPTY_ONE) {
 		/* Its own slot: the program needs gc__done's address (load bias). */
 		err = add_probe(t, build, &b->points[1], &idx);
 		if (!err)
-			err = attach_uprobe_one(t, t->skel->progs.usdt_ring_done, pid, b, 1, idx,
-						false);
+			err = attach_uprobe_one(t, one_probe(t, b) ? t->skel->progs.usdt_ring_done :
+						t->skel->progs.probe_empty, pid, b, 1, idx, false);
 		return err;
 	}
 	programs(t, GC_PROBE_USDT, &start, &done);
@@ -604,7 +609,7 @@ static int attach_uprobe(struct tracer *t, int build, pid_t pid)
 		err = add_probe(t, build, &b->points[i], &idx);
 		if (!err)
 			err = attach_uprobe_one(t, enter, pid, b, i, idx, false);
-		if (!err)
+		if (!err && exit)
 			err = attach_uprobe_one(t, exit, pid, b, i, idx, true);
 		if (err)
 			return err;

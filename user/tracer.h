@@ -24,6 +24,7 @@ enum tracer_programs {
 	PROGRAMS_GCBPF = 0,
 	PROGRAMS_EMPTY,		/* programs that do nothing: the cost of the probes */
 	PROGRAMS_CLOCK,		/* a timestamp per thread at entry, a duration at exit */
+	PROGRAMS_EMPTY_ONE,	/* one that does nothing on one point: a one-trap design's floor */
 };
 
 struct tracer_opts {
