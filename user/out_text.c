@@ -17,6 +17,7 @@
 /* text__escape's last result: a process's names repeat from one event to the next. */
 struct escaped {
 	size_t len;		/* of raw; SIZE_MAX: nothing yet */
+	size_t out_len;		/* strlen(out) */
 	char raw[IDENTITY_NAME_LEN];
 	char out[4 * IDENTITY_NAME_LEN + 1];
 };
@@ -25,12 +26,14 @@ struct text_out {
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, for wall-clock times */
 	unsigned long lines;
 	time_t when_sec;	/* the second "when" shows: localtime once per second, not event */
+	size_t when_len;
 	char when[16];
 	struct escaped comm, who;
 };
 
 /* text__escape(dst, outlen, src, max) (max <= IDENTITY_NAME_LEN), from c when src repeats. */
-static const char *escape_cached(struct escaped *c, size_t outlen, const char *src, size_t max)
+static const struct escaped *escape_cached(struct escaped *c, size_t outlen, const char *src,
+					   size_t max)
 {
 	size_t n = strnlen(src, max);
 
@@ -38,8 +41,9 @@ static const char *escape_cached(struct escaped *c, size_t outlen, const char *s
 		memcpy(c->raw, src, n);
 		c->len = n;
 		text__escape(c->out, outlen, c->raw, n);
+		c->out_len = strlen(c->out);
 	}
-	return c->out;
+	return c;
 }
 
 static int text_start(struct sink *s)
@@ -92,7 +96,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	__s64 real = (__s64)e->ts_start + t->mono_to_real_ns;
 	time_t sec = real / 1000000000;
 	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
-	const char *comm, *who = "-";
+	const struct escaped *comm, *who = NULL;
 	char pause[24], line[64 + 4 * GCBPF_COMM_LEN + sizeof(pause) + 2 * NUMFMT_MAX + 25 + 16];
 	char *p;
 	struct tm tm;
@@ -102,10 +106,10 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 			"COMM", "GEN", "PAUSE", "COLLECTED", "UNCOLL", "SERVICE");
 	if (sec != t->when_sec) {
 		localtime_r(&sec, &tm);
-		strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
+		t->when_len = strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
 		t->when_sec = sec;
 	}
-	p = field(line, t->when, strlen(t->when), 0, true);
+	p = field(line, t->when, t->when_len, 0, true);
 	*p++ = '.';
 	*p++ = '0' + ms / 100;
 	*p++ = '0' + ms / 10 % 10;
@@ -116,7 +120,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	p = num_field(p, e->tid, 7, true);
 	*p++ = ' ';
 	comm = escape_cached(&t->comm, 4 * GCBPF_COMM_LEN + 1, e->comm, sizeof(e->comm));
-	p = field(p, comm, strlen(comm), 15, true);
+	p = field(p, comm->out, comm->out_len, 15, true);
 	*p++ = ' ';
 	p = num_field(p, e->gen, 3, false);
 	*p++ = ' ';
@@ -138,7 +142,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 								      : ev->proc->id.short_cmd,
 				    IDENTITY_NAME_LEN);
 	*p++ = ' ';
-	p = field(p, who, strlen(who), 0, true);
+	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, "-", 1, 0, true);
 	*p++ = '\n';
 	fwrite(line, 1, p - line, s->f);
 }
