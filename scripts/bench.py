@@ -33,7 +33,7 @@ bench stops and names it (bpftool perf show).
 Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
 run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
 words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS,
-BENCH_STACK_ROUNDS, BENCH_LOADER_ROUNDS, BENCH_PARTS (comma list of e2e,loader,stacks,mypy), GCBPF
+BENCH_STACK_ROUNDS, BENCH_LOADER_ROUNDS, BENCH_LOADER_BASE, BENCH_PARTS (comma list of e2e,loader,stacks,mypy), GCBPF
 (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid chroot, default /var/tmp/gcbpf-sid).
 """
 import atexit
@@ -68,6 +68,8 @@ N = env_int("BENCH_N", 200000, 3000)
 ROUNDS = env_int("BENCH_ROUNDS", 9, 1)
 LOADER_N = env_int("BENCH_LOADER_N", 1000000, 20000)
 LOADER_ROUNDS = env_int("BENCH_LOADER_ROUNDS", 3, 1)
+# Another gcbpf (e.g. a build of an earlier commit) measured in the same loader rounds.
+LOADER_BASE = os.environ.get("BENCH_LOADER_BASE")
 MYPY_PAIRS = env_int("BENCH_MYPY_PAIRS", 5, 1)
 STATS_RUNS = env_int("BENCH_STATS_RUNS", 3, 1)
 STACK_ROUNDS = env_int("BENCH_STACK_ROUNDS", 5, 1)
@@ -626,32 +628,40 @@ def write_floor(path):
 
 
 def loader(interps, tmp):
+    global GCBPF
     it = interps[0]
     out = os.path.join(tmp, "events")
+    bins = [("", GCBPF)] + ([("base ", os.path.abspath(LOADER_BASE))] if LOADER_BASE else [])
     print("== loader: gcbpf's CPU per collection, %d collections, %s (-p PID; from attached "
-          "to exit, drain and summary included); %d interleaved round%s, median (min-max)"
-          % (LOADER_N, it.label, LOADER_ROUNDS, "s" if LOADER_ROUNDS > 1 else ""))
-    print("%-18s %10s %10s %10s %14s %14s %12s" % ("MODE", "COLLECTED", "EVENTS", "CPU(ms)",
+          "to exit, drain and summary included); %d interleaved round%s, median (min-max)%s"
+          % (LOADER_N, it.label, LOADER_ROUNDS, "s" if LOADER_ROUNDS > 1 else "",
+             "; base: %s" % bins[1][1] if LOADER_BASE else ""))
+    print("%-23s %10s %10s %10s %14s %14s %12s" % ("MODE", "COLLECTED", "EVENTS", "CPU(ms)",
                                                   "CPU/COLL(ns)", "MIN-MAX", "FLOOR(ns)"))
-    res = {m: [] for m in LOADER_MODES}
+    rows = [(b, m) for m in LOADER_MODES for b in bins]
+    res = {(b[0], m): [] for b, m in rows}
     floors = {m: [] for m in FILE_MODES}
+    mine = GCBPF
     for r in range(LOADER_ROUNDS):
-        for m in LOADER_MODES[r % len(LOADER_MODES):] + LOADER_MODES[:r % len(LOADER_MODES)]:
+        for b, m in rows[r % len(rows):] + rows[:r % len(rows)]:
             # A new file each run: truncating the last run's (hundreds of MB) is the
             # file system's work, and it would be billed to this run's gcbpf.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(out)
             os.sync()
+            GCBPF = b[1]
             x = run_clean(it, m, LOADER_N, tmp)
-            res[m].append(x)
-            if m in FILE_MODES:
+            res[(b[0], m)].append(x)
+            if m in FILE_MODES and not b[0]:
                 floors[m].append(write_floor(out) / x["collections"])
-    for m in LOADER_MODES:
-        v = sorted(x["cpu_ns"] / x["collections"] for x in res[m])
-        x = res[m][0]
-        print("%-18s %10d %10s %10.1f %14.0f %7.0f-%-6.0f %12s" % (
-            m, x["collections"], x["events"] or "", med([y["cpu_ns"] for y in res[m]]) / 1e6,
-            med(v), v[0], v[-1], "%.0f" % med(floors[m]) if m in floors else ""))
+    GCBPF = mine
+    for b, m in rows:
+        xs = res[(b[0], m)]
+        v = sorted(x["cpu_ns"] / x["collections"] for x in xs)
+        print("%-23s %10d %10s %10.1f %14.0f %7.0f-%-6.0f %12s" % (
+            b[0] + m, xs[0]["collections"], xs[0]["events"] or "",
+            med([y["cpu_ns"] for y in xs]) / 1e6, med(v), v[0], v[-1],
+            "%.0f" % med(floors[m]) if m in floors and not b[0] else ""))
     print("EVENTS: counted by the pause table (none with --stats, whose table has other "
           "columns); text without --all-events prints only pauses >= 1 ms and a line a second.")
     print("FLOOR: the CPU a plain program spends writing the same bytes to a new file in 256 KiB "
