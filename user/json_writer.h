@@ -7,8 +7,10 @@
  *
  * A record is built in the writer's buffer and handed to the stream whole
  * at jw_end_line(), jw_newline() or jw_flush() (or when the buffer fills):
- * one locked stdio call per record instead of one per character. Nothing
- * else may write to the stream between those points.
+ * one locked stdio call per record instead of one per character; a stream
+ * of many records (JSONL events) holds whole lines with jw_end_line_held()
+ * until its owner's flush. Nothing else may write to the stream between
+ * those points.
  */
 #ifndef GCBPF_JSON_WRITER_H
 #define GCBPF_JSON_WRITER_H
