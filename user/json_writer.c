@@ -210,8 +210,6 @@ void jw_string_n(struct json_writer *w, const char *s, size_t max)
 	escape(w, s, max);
 }
 
-
-
 void jw_float(struct json_writer *w, double v, int decimals)
 {
 	char num[512];
@@ -257,15 +255,11 @@ void jw_bool(struct json_writer *w, bool v)
 	jw__put(w, v ? "true" : "false", v ? 4 : 5);
 }
 
-
-
 void jw_string_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {
 	jw_key(w, key, klen);
 	jw_string(w, s);
 }
-
-
 
 void jw_float_field_(struct json_writer *w, const char *key, size_t klen, double v, int decimals)
 {
@@ -278,8 +272,6 @@ void jw_bool_field_(struct json_writer *w, const char *key, size_t klen, bool v)
 	jw_key(w, key, klen);
 	jw_bool(w, v);
 }
-
-
 
 void jw_string_or_null_field_(struct json_writer *w, const char *key, size_t klen, const char *s)
 {

@@ -85,8 +85,10 @@ static inline void jw__separate(struct json_writer *w)
 		w->after_name = false;
 		return;
 	}
-	if (w->need_comma[w->depth])
-		*jw__room(w, 1) = ',', w->len++;
+	if (w->need_comma[w->depth]) {
+		*jw__room(w, 1) = ',';
+		w->len++;
+	}
 	w->need_comma[w->depth] = true;
 }
 
@@ -276,18 +278,6 @@ static inline void jw_run_decimal_(struct jw_run *r, const char *key, size_t kle
 
 /* A string (at most max bytes), or null when s is NULL: escaped by the writer. */
 void jw_run_string_(struct jw_run *r, const char *key, size_t klen, const char *s, size_t max);
-
-/* Text that is JSON already (made by this writer), n <= JW_BUF / 2. */
-static inline void jw_run_raw(struct jw_run *r, const char *json, size_t n)
-{
-	if (__builtin_expect(r->p + 1 + n > r->end, 0))
-		jw_run__flush(r);
-	*r->p = ',';
-	r->p += r->comma;
-	r->comma = true;
-	memcpy(r->p, json, n);
-	r->p += n;
-}
 
 #define jw_run_uint(r, name, v) jw_run_uint_(r, JW_KEY(name), v)
 #define jw_run_int(r, name, v) jw_run_int_(r, JW_KEY(name), v)

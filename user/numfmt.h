@@ -23,7 +23,7 @@ static inline int numfmt_digits(uint64_t v)
 		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
 		10000000000000000000ULL,
 	};
-	/* bits * log10(2) is the digit count or one more: one comparison decides */
+	/* bits * log10(2), rounded down, is the digit count or one less: one comparison decides */
 	int t = (64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
 	return t + (v >= pow10[t]) + (v == 0);

@@ -16,7 +16,7 @@
 
 struct jsonl_out {
 	VEC(pid_t) described;	/* pids whose process record was written */
-	/* Records held until the poll's flush: one stdio call per ~10 records, not per record.
+	/* Records held until the poll's flush: one stdio call per ~30 records, not per record.
 	 * The stream is this sink's alone (a machine format). */
 	struct json_writer w;
 };
