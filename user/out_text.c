@@ -29,7 +29,18 @@ struct text_out {
 	size_t when_len;
 	char when[16];
 	struct escaped comm, who;
+	/*
+	 * Lines held until the poll's flush: one stdio call per ~100 lines. Not on
+	 * stderr (launch mode), which warnings share: there a line goes at once, so
+	 * a warning still follows the events before it.
+	 */
+	bool hold;
+	size_t held_len;
+	char held[16384];
 };
+
+/* The longest line text_event() makes. */
+#define TEXT_LINE_MAX (64 + 4 * GCBPF_COMM_LEN + 24 + 2 * NUMFMT_MAX + 25 + 16)
 
 /* text__escape(dst, outlen, src, max) (max <= IDENTITY_NAME_LEN), from c when src repeats. */
 static const struct escaped *escape_cached(struct escaped *c, size_t outlen, const char *src,
@@ -55,8 +66,18 @@ static int text_start(struct sink *s)
 	t->mono_to_real_ns = (__s64)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
 	t->when_sec = -1;
 	t->comm.len = t->who.len = SIZE_MAX;
+	t->hold = s->f != stderr;
 	s->priv = t;
 	return 0;
+}
+
+static void text_flush(struct sink *s)
+{
+	struct text_out *t = s->priv;
+
+	if (t->held_len)
+		fwrite(t->held, 1, t->held_len, s->f);
+	t->held_len = 0;
 }
 
 /* s (n bytes) in a field of width, padded with spaces as printf's %-*s (left) or %*s. */
@@ -97,8 +118,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	time_t sec = real / 1000000000;
 	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
 	const struct escaped *comm, *who = NULL;
-	char pause[24], line[64 + 4 * GCBPF_COMM_LEN + sizeof(pause) + 2 * NUMFMT_MAX + 25 + 16];
-	char *p;
+	char pause[24], line[TEXT_LINE_MAX], *start, *p;
 	struct tm tm;
 
 	if (t->lines++ == 0)
@@ -109,7 +129,10 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 		t->when_len = strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
 		t->when_sec = sec;
 	}
-	p = field(line, t->when, t->when_len, 0, true);
+	if (t->held_len > sizeof(t->held) - TEXT_LINE_MAX)
+		text_flush(s);
+	start = t->hold ? t->held + t->held_len : line;
+	p = field(start, t->when, t->when_len, 0, true);
 	*p++ = '.';
 	*p++ = '0' + ms / 100;
 	*p++ = '0' + ms / 10 % 10;
@@ -144,7 +167,10 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	*p++ = ' ';
 	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, "-", 1, 0, true);
 	*p++ = '\n';
-	fwrite(line, 1, p - line, s->f);
+	if (t->hold)
+		t->held_len += p - start;
+	else
+		fwrite(line, 1, p - line, s->f);
 }
 
 /*
@@ -160,6 +186,7 @@ static void text_report(struct sink *s, const struct sink_report *r)
 	struct tm tm;
 	int i;
 
+	text_flush(s);	/* the events before any report (this sink's or the next's) come first */
 	if (!s->cfg->live)
 		return;
 	localtime_r(&now, &tm);
@@ -188,6 +215,13 @@ static void text_report(struct sink *s, const struct sink_report *r)
 	}
 }
 
+/* Before the pause table (another sink) follows in the same stream. */
+static void text_finish(struct sink *s, const struct sink_report *r)
+{
+	(void)r;
+	text_flush(s);
+}
+
 static void text_free(struct sink *s)
 {
 	free(s->priv);
@@ -199,5 +233,7 @@ const struct sink_ops text_sink = {
 	.start = text_start,
 	.event = text_event,
 	.report = text_report,
+	.finish = text_finish,
+	.flush = text_flush,
 	.free = text_free,
 };

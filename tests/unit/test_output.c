@@ -614,6 +614,27 @@ static void test_text_as_printf(void)
 	free(out);
 }
 
+/* Held text lines reach the stream at the flush, and before what the next sink writes. */
+static void test_text_held(void)
+{
+	struct gc_event e = event();
+	struct mem_sink m;
+	char *out;
+	int i;
+
+	sink_begin(&m, &text_sink, NULL, NULL);
+	for (i = 0; i < 3; i++)
+		sink_event(&m, &e, NULL);
+	fflush(m.s.f);
+	CHECK(m.buf && count_lines(m.buf) == 1, "only the header before the flush: %s", m.buf);
+	m.s.ops->finish(&m.s, NULL);	/* outputs__close(): each sink's finish, in order */
+	fputs("TABLE\n", m.s.f);	/* the pause table's sink, same stream */
+	out = sink_end(&m, false);
+	CHECK(count_lines(out) == 5 && !strncmp(out, "TIME", 4) &&
+	      !strcmp(out + strlen(out) - 6, "TABLE\n"), "events, then the table: %s", out);
+	free(out);
+}
+
 static void test_text(void)
 {
 	struct gc_event e = event();
@@ -1116,6 +1137,7 @@ int main(void)
 	test_fast_formats();
 	test_json_run();
 	test_json_held();
+	test_text_held();
 	test_jsonl_event();
 	test_reasons();
 	test_text();
