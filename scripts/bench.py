@@ -32,9 +32,11 @@ bench stops and names it (bpftool perf show).
 
 Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
 run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
-words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_MYPY_PAIRS,
-BENCH_STACK_ROUNDS, BENCH_LOADER_ROUNDS, BENCH_LOADER_BASE, BENCH_PARTS (comma list of e2e,loader,stacks,mypy), GCBPF
-(binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid chroot, default /var/tmp/gcbpf-sid).
+words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_LOADER_ROUNDS,
+BENCH_LOADER_BASE (another gcbpf binary, measured in the loader's rounds too),
+BENCH_MYPY_PAIRS, BENCH_STACK_ROUNDS, BENCH_PARTS (comma list of
+e2e,loader,stacks,mypy), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid
+chroot, default /var/tmp/gcbpf-sid).
 """
 import atexit
 import contextlib
