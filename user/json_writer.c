@@ -226,27 +226,9 @@ void jw_float(struct json_writer *w, double v, int decimals)
 
 void jw_decimal(struct json_writer *w, uint64_t v, int digits)
 {
-	uint64_t scale = 1;
-	char frac[NUMFMT_MAX], *p;
-	int i, n;
-
-	if (digits > 19)
-		digits = 19;	/* 10^19 is the largest power of ten in 64 bits */
-	for (i = 0; i < digits; i++)
-		scale *= 10;
+	digits = digits < 0 ? 0 : digits > 19 ? 19 : digits;
 	jw__separate(w);
-	p = jw__room(w, 2 * NUMFMT_MAX + 1);
-	n = numfmt_u64(p, v / scale);
-	if (digits > 0) {
-		/* the fraction, zero-padded to digits */
-		int f = numfmt_u64(frac, v % scale);
-
-		p[n++] = '.';
-		memset(p + n, '0', digits - f);
-		memcpy(p + n + digits - f, frac, f);
-		n += digits;
-	}
-	w->len += n;
+	w->len += numfmt_fixed(jw__room(w, 2 * NUMFMT_MAX + 1), v, numfmt__pow10[digits], digits);
 }
 
 void jw_bool(struct json_writer *w, bool v)

@@ -260,20 +260,9 @@ static inline void jw_run_decimal_(struct jw_run *r, const char *key, size_t kle
 				   int digits)
 {
 	char *p = jw_run__key(r, key, klen, 2 * NUMFMT_MAX + 1);
-	uint64_t scale = 1;
-	int i, n, f;
 
-	for (i = 0; i < digits && i < 19; i++)
-		scale *= 10;
-	n = numfmt_u64(p, v / scale);
-	if (i > 0) {
-		f = numfmt_digits(v % scale);
-		p[n++] = '.';
-		memset(p + n, '0', i - f);
-		numfmt_u64(p + n + i - f, v % scale);
-		n += i;
-	}
-	r->p = p + n;
+	digits = digits < 0 ? 0 : digits > 19 ? 19 : digits;
+	r->p = p + numfmt_fixed(p, v, numfmt__pow10[digits], digits);
 }
 
 /* A string (at most max bytes), or null when s is NULL: escaped by the writer. */

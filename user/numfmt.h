@@ -13,20 +13,21 @@
 /* The most a 64-bit integer takes: "-9223372036854775808". */
 #define NUMFMT_MAX 20
 
+/* 10^i, i = 0..19 (10^19 is the largest power of ten in 64 bits). */
+static const uint64_t numfmt__pow10[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+};
+
 /* How many decimal digits v has (1 for 0). */
 static inline int numfmt_digits(uint64_t v)
 {
-	static const uint64_t pow10[20] = {
-		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
-		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
-		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
-		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
-		10000000000000000000ULL,
-	};
 	/* bits * log10(2), rounded down, is the digit count or one less: one comparison decides */
 	int t = (64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
-	return t + (v >= pow10[t]) + (v == 0);
+	return t + (v >= numfmt__pow10[t]) + (v == 0);
 }
 
 static const char numfmt__pairs[201] =
@@ -79,6 +80,24 @@ static inline int numfmt_s64(char *dst, int64_t v)
 	*dst = '-';
 	/* -(v + 1) + 1: INT64_MIN's magnitude without overflow */
 	return 1 + numfmt_u64(dst + 1, (uint64_t)-(v + 1) + 1);
+}
+
+/*
+ * v / scale, then (decimals > 0) a point and v % scale in exactly decimals
+ * digits, zeros in front (scale = 10^decimals): exact, at dst (room for
+ * 2 * NUMFMT_MAX + 1); the length.
+ */
+static inline int numfmt_fixed(char *dst, uint64_t v, uint64_t scale, int decimals)
+{
+	int n = numfmt_u64(dst, v / scale), f;
+
+	if (decimals <= 0)
+		return n;
+	dst[n++] = '.';
+	f = numfmt_digits(v % scale);
+	memset(dst + n, '0', decimals - f);
+	numfmt_u64(dst + n + decimals - f, v % scale);
+	return n + decimals;
 }
 
 #endif

@@ -40,8 +40,6 @@ char *text__escape(char *dst, size_t len, const char *src, size_t max)
 static int fixed(char *dst, __u64 ns, __u64 unit, int decimals, __u64 step)
 {
 	__u64 q = ns / step, r = ns % step, scale = unit / step;
-	int n, f;
-	char frac[NUMFMT_MAX];
 
 	if (r > step / 2) {
 		q++;
@@ -51,12 +49,7 @@ static int fixed(char *dst, __u64 ns, __u64 unit, int decimals, __u64 step)
 
 		q += side > 0 || (side == 0 && (q & 1));
 	}
-	n = numfmt_u64(dst, q / scale);
-	dst[n++] = '.';
-	f = numfmt_u64(frac, q % scale);
-	memset(dst + n, '0', decimals - f);
-	memcpy(dst + n + decimals - f, frac, f);
-	return n + decimals;
+	return numfmt_fixed(dst, q, scale, decimals);
 }
 
 char *text__duration(char *buf, size_t len, __u64 ns)

@@ -575,14 +575,15 @@ static int attach_usdt(struct tracer *t, int build, pid_t pid)
 {
 	const struct py_build *b = t->builds[build];
 	struct bpf_program *start, *done;
+	bool ring = one_probe(t, b);
 	__u32 idx;
 	int err;
 
-	if (one_probe(t, b) || t->opts.programs == PROGRAMS_EMPTY_ONE) {
+	if (ring || t->opts.programs == PROGRAMS_EMPTY_ONE) {
 		/* Its own slot: the program needs gc__done's address (load bias). */
 		err = add_probe(t, build, &b->points[1], &idx);
 		if (!err)
-			err = attach_uprobe_one(t, one_probe(t, b) ? t->skel->progs.usdt_ring_done :
+			err = attach_uprobe_one(t, ring ? t->skel->progs.usdt_ring_done :
 						t->skel->progs.probe_empty, pid, b, 1, idx, false);
 		return err;
 	}
