@@ -7,31 +7,29 @@
 
 void jw_init(struct json_writer *w, FILE *f)
 {
-	w->f = f;
+	w->out.f = f;
 	w->depth = 0;
 	w->need_comma[0] = false;
 	w->after_name = false;
-	w->len = 0;
+	w->out.len = 0;
 }
 
 void jw_flush(struct json_writer *w)
 {
-	if (w->len)
-		fwrite(w->buf, 1, w->len, w->f);
-	w->len = 0;
+	line_buf_flush(&w->out);
 }
 
 /* More than the buffer holds: what it holds, then s, straight into the stream. */
 void jw__put_long(struct json_writer *w, const char *s, size_t n)
 {
 	jw_flush(w);
-	fwrite(s, 1, n, w->f);
+	fwrite(s, 1, n, w->out.f);
 }
 
 static void putc_(struct json_writer *w, char c)
 {
 	*jw__room(w, 1) = c;
-	w->len++;
+	w->out.len++;
 }
 
 static void open_level(struct json_writer *w, char c)
@@ -74,8 +72,7 @@ void jw_end_line_held(struct json_writer *w)
 {
 	putc_(w, '\n');
 	w->need_comma[0] = false;
-	if (w->len > JW_BUF - JW_RECORD)
-		jw_flush(w);
+	line_buf_end_line(&w->out, JW_RECORD);
 }
 
 void jw_end_line(struct json_writer *w)
@@ -151,7 +148,7 @@ static void escape_body(struct json_writer *w, const char *str, size_t n)
 
 			p[0] = '\\';
 			p[1] = c;
-			w->len += 2;
+			w->out.len += 2;
 			i++;
 		} else if (c == '\n') {
 			jw__put(w, "\\n", 2);
@@ -228,7 +225,7 @@ void jw_decimal(struct json_writer *w, uint64_t v, int digits)
 {
 	digits = digits < 0 ? 0 : digits > 19 ? 19 : digits;
 	jw__separate(w);
-	w->len += numfmt_fixed(jw__room(w, 2 * NUMFMT_MAX + 1), v, numfmt__pow10[digits], digits);
+	w->out.len += numfmt_fixed(jw__room(w, 2 * NUMFMT_MAX + 1), v, numfmt__pow10[digits], digits);
 }
 
 void jw_bool(struct json_writer *w, bool v)
@@ -268,7 +265,22 @@ void jw_run__flush(struct jw_run *r)
 {
 	jw_run_end(r);
 	jw_flush(r->w);
-	r->p = r->w->buf;
+	r->p = r->w->out.buf;
+}
+
+void jw_run__raw_long(struct jw_run *r, const char *s, size_t n)
+{
+	jw_run__flush(r);
+	if (r->p + 1 + n <= r->end) {
+		jw_run_raw(r, s, n);
+		return;
+	}
+	jw_run_end(r);
+	if (r->comma)
+		putc_(r->w, ',');
+	jw__put(r->w, s, n);
+	jw_run_begin(r, r->w);
+	r->comma = true;
 }
 
 /* Printable ASCII copied in one pass (names, versions, paths); the rest by escape_body(). */

@@ -20,19 +20,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "line_buf.h"
 #include "numfmt.h"
 
 #define JW_MAX_DEPTH 16
-#define JW_BUF 16384		/* held records, then room for one */
+#define JW_BUF LINE_BUF_SIZE	/* held records, then room for one */
 #define JW_RECORD 4096		/* a record up to this long reaches the stream whole */
 
 struct json_writer {
-	FILE *f;
 	int depth;
 	bool need_comma[JW_MAX_DEPTH];	/* per open level: a value was written */
 	bool after_name;	/* the next value belongs to the name just written */
-	size_t len;		/* bytes in buf, not yet in f */
-	char buf[JW_BUF];
+	struct line_buf out;	/* the record being built, after any held ones */
 };
 
 void jw_init(struct json_writer *w, FILE *f);
@@ -61,9 +60,9 @@ void jw_name(struct json_writer *w, const char *name);
 /* Room for n more bytes in buf (n <= JW_BUF). */
 static inline char *jw__room(struct json_writer *w, size_t n)
 {
-	if (__builtin_expect(w->len + n > JW_BUF, 0))
+	if (__builtin_expect(w->out.len + n > JW_BUF, 0))
 		jw_flush(w);
-	return w->buf + w->len;
+	return w->out.buf + w->out.len;
 }
 
 void jw__put_long(struct json_writer *w, const char *s, size_t n);
@@ -75,7 +74,7 @@ static inline void jw__put(struct json_writer *w, const char *s, size_t n)
 		return;
 	}
 	memcpy(jw__room(w, n), s, n);
-	w->len += n;
+	w->out.len += n;
 }
 
 /* Before any value or name: the comma that separates it from the previous one. */
@@ -87,7 +86,7 @@ static inline void jw__separate(struct json_writer *w)
 	}
 	if (w->need_comma[w->depth]) {
 		*jw__room(w, 1) = ',';
-		w->len++;
+		w->out.len++;
 	}
 	w->need_comma[w->depth] = true;
 }
@@ -99,13 +98,13 @@ void jw_string_n(struct json_writer *w, const char *s, size_t max);
 static inline void jw_uint(struct json_writer *w, uint64_t v)
 {
 	jw__separate(w);
-	w->len += numfmt_u64(jw__room(w, NUMFMT_MAX), v);
+	w->out.len += numfmt_u64(jw__room(w, NUMFMT_MAX), v);
 }
 
 static inline void jw_int(struct json_writer *w, int64_t v)
 {
 	jw__separate(w);
-	w->len += numfmt_s64(jw__room(w, NUMFMT_MAX), v);
+	w->out.len += numfmt_s64(jw__room(w, NUMFMT_MAX), v);
 }
 
 /* decimals digits after the point; NaN and infinities become null. */
@@ -191,14 +190,14 @@ struct jw_run {
 static inline void jw_run_begin(struct jw_run *r, struct json_writer *w)
 {
 	r->w = w;
-	r->p = w->buf + w->len;
-	r->end = w->buf + JW_BUF;
+	r->p = w->out.buf + w->out.len;
+	r->end = w->out.buf + JW_BUF;
 	r->comma = w->need_comma[w->depth];
 }
 
 static inline void jw_run_end(struct jw_run *r)
 {
-	r->w->len = r->p - r->w->buf;
+	r->w->out.len = r->p - r->w->out.buf;
 	r->w->need_comma[r->w->depth] = r->comma;
 }
 
@@ -263,6 +262,23 @@ static inline void jw_run_decimal_(struct jw_run *r, const char *key, size_t kle
 
 	digits = digits < 0 ? 0 : digits > 19 ? 19 : digits;
 	r->p = p + numfmt_fixed(p, v, numfmt__pow10[digits], digits);
+}
+
+/* n bytes rendered before (name: value pairs, no leading comma), after a comma where one is
+ * due: what is the same for many records, escaped once. */
+void jw_run__raw_long(struct jw_run *r, const char *s, size_t n);
+
+static inline void jw_run_raw(struct jw_run *r, const char *s, size_t n)
+{
+	if (__builtin_expect(r->p + 1 + n > r->end, 0)) {
+		jw_run__raw_long(r, s, n);
+		return;
+	}
+	*r->p = ',';
+	r->p += r->comma;
+	r->comma = true;
+	memcpy(r->p, s, n);
+	r->p += n;
 }
 
 /* A string (at most max bytes), or null when s is NULL: escaped by the writer. */

@@ -14,8 +14,18 @@
 #include "sink.h"
 #include "vec.h"
 
+/* An event's "python", "probe" and "binary": the same for every event of a build through a
+ * probe, so escaped once (a path escaped per event was ~10% of the sink's CPU). */
+struct build_fields {
+	const struct py_build *build;
+	__u8 probe;
+	char *text;	/* "python":...,"binary":..., rendered by build_fields() */
+	size_t len;
+};
+
 struct jsonl_out {
 	VEC(pid_t) described;	/* pids whose process record was written */
+	VEC(struct build_fields) builds;	/* builds live as long as the tracer */
 	/* Records held until the poll's flush: one stdio call per ~30 records, not per record.
 	 * The stream is this sink's alone (a machine format). */
 	struct json_writer w;
@@ -43,8 +53,12 @@ static void jsonl_free(struct sink *s)
 {
 	struct jsonl_out *j = s->priv;
 
-	if (j)
+	if (j) {
+		for (int i = 0; i < j->builds.nr; i++)
+			free(j->builds.items[i].text);
+		vec_free(&j->builds);
 		vec_free(&j->described);
+	}
 	free(j);
 	s->priv = NULL;
 }
@@ -113,6 +127,53 @@ static void stack_fields(struct json_writer *w, const struct py_stack *st)
 	jw_bool_field(w, "stack_truncated", st->truncated);
 }
 
+static void build_fields(struct jw_run *r, const struct py_build *b, __u8 probe)
+{
+	jw_run_string(r, "python", b ? b->version : NULL, SIZE_MAX);
+	jw_run_string(r, "probe", py_build__probe_name(probe), SIZE_MAX);
+	jw_run_string(r, "binary", b ? b->display_path : NULL, SIZE_MAX);
+}
+
+/* build_fields() as text, kept; NULL when out of memory (written field by field then). */
+static const struct build_fields *build_fields_text(struct jsonl_out *j, const struct py_build *b,
+						    __u8 probe)
+{
+	struct build_fields *c;
+	struct json_writer *w;
+	struct jw_run r;
+	FILE *f;
+	int i;
+
+	for (i = j->builds.nr - 1; i >= 0; i--)
+		if (j->builds.items[i].build == b && j->builds.items[i].probe == probe)
+			return &j->builds.items[i];
+	w = malloc(sizeof(*w));
+	c = w ? vec_push(&j->builds) : NULL;
+	if (!c) {
+		free(w);
+		return NULL;
+	}
+	*c = (struct build_fields){ .build = b, .probe = probe };
+	f = open_memstream(&c->text, &c->len);
+	if (f) {
+		jw_init(w, f);
+		jw_run_begin(&r, w);
+		build_fields(&r, b, probe);
+		jw_run_end(&r);
+		jw_flush(w);
+		if (fclose(f)) {
+			free(c->text);
+			c->text = NULL;
+		}
+	}
+	free(w);
+	if (!c->text) {
+		j->builds.nr--;
+		return NULL;
+	}
+	return c;
+}
+
 static void jsonl_event(struct sink *s, const struct sink_event *ev)
 {
 	const struct gc_event *e = ev->e;
@@ -120,6 +181,7 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	__u64 ns = e->ts_stop - e->ts_start;
 	struct jsonl_out *j = s->priv;
 	struct json_writer *w = &j->w;
+	const struct build_fields *fields;
 	struct jw_run r;
 
 	if (ev->proc && first_time(j, e->pid))
@@ -143,9 +205,11 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_run_count(&r, "long_lived_pending", e->long_lived_pending);
 	jw_run_count(&r, "candidates", e->candidates);
 	jw_run_count(&r, "collections", e->collections);
-	jw_run_string(&r, "python", b ? b->version : NULL, SIZE_MAX);
-	jw_run_string(&r, "probe", py_build__probe_name(e->probe), SIZE_MAX);
-	jw_run_string(&r, "binary", b ? b->display_path : NULL, SIZE_MAX);
+	fields = build_fields_text(j, b, e->probe);
+	if (fields)
+		jw_run_raw(&r, fields->text, fields->len);
+	else
+		build_fields(&r, b, e->probe);
 	jw_run_uint(&r, "cgroup", e->cgroup_id);
 	jw_run_count(&r, "rss", e->rss);
 	jw_run_end(&r);

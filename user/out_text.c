@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "clock.h"
+#include "line_buf.h"
 #include "numfmt.h"
 #include "sink.h"
 #include "text.h"
@@ -30,13 +31,12 @@ struct text_out {
 	char when[16];
 	struct escaped comm, who;
 	/*
-	 * Lines held until the poll's flush: one stdio call per ~100 lines. Not on
-	 * stderr (launch mode), which warnings share: there a line goes at once, so
-	 * a warning still follows the events before it.
+	 * Lines held (~100 per stdio call). Not on stderr (launch mode), which
+	 * warnings share: there a line goes at once, so a warning still follows
+	 * the events before it.
 	 */
 	bool hold;
-	size_t held_len;
-	char held[16384];
+	struct line_buf held;
 };
 
 /* The longest line text_event() makes. */
@@ -67,6 +67,7 @@ static int text_start(struct sink *s)
 	t->when_sec = -1;
 	t->comm.len = t->who.len = SIZE_MAX;
 	t->hold = s->f != stderr;
+	t->held.f = s->f;
 	s->priv = t;
 	return 0;
 }
@@ -75,9 +76,7 @@ static void text_flush(struct sink *s)
 {
 	struct text_out *t = s->priv;
 
-	if (t->held_len)
-		fwrite(t->held, 1, t->held_len, s->f);
-	t->held_len = 0;
+	line_buf_flush(&t->held);
 }
 
 /* s (n bytes) in a field of width, padded with spaces as printf's %-*s (left) or %*s. */
@@ -129,9 +128,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 		t->when_len = strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
 		t->when_sec = sec;
 	}
-	if (t->held_len > sizeof(t->held) - TEXT_LINE_MAX)
-		text_flush(s);
-	start = t->hold ? t->held + t->held_len : line;
+	start = t->hold ? t->held.buf + t->held.len : line;
 	p = field(start, t->when, t->when_len, 0, true);
 	*p++ = '.';
 	*p++ = '0' + ms / 100;
@@ -167,9 +164,10 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	*p++ = ' ';
 	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, "-", 1, 0, true);
 	*p++ = '\n';
-	if (t->hold)
-		t->held_len += p - start;
-	else
+	if (t->hold) {
+		t->held.len += p - start;
+		line_buf_end_line(&t->held, TEXT_LINE_MAX);
+	} else
 		fwrite(line, 1, p - line, s->f);
 }
 

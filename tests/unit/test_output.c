@@ -329,9 +329,9 @@ static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
 	jw_start_object(&w);
 	jw_string_field(&w, "pad", "");
 	/* the record starts pad bytes into the buffer: where a run must flush midway */
-	fill = pad > (int)w.len ? pad - (int)w.len : 0;
-	memcpy(w.buf + w.len, padding, fill);
-	w.len += fill;
+	fill = pad > (int)w.out.len ? pad - (int)w.out.len : 0;
+	memcpy(w.out.buf + w.out.len, padding, fill);
+	w.out.len += fill;
 	jw_run_begin(&r, &w);
 	jw_run_uint(&r, "u", (uint64_t)v);
 	jw_run_int(&r, "i", v);
