@@ -244,6 +244,38 @@ static void test_jsonl_event(void)
 	free(out);
 }
 
+/* A build's fields, escaped once per build and probe, stay each event's own: builds and probes
+ * interleaved, one whose path is longer than the writer's buffer once escaped. */
+static void test_jsonl_build_fields(void)
+{
+	static struct py_build a, b, huge;
+	struct gc_event e = event();
+	struct mem_sink m;
+	char *out;
+	int i;
+
+	build(&a);
+	build(&b);
+	snprintf(b.version, sizeof(b.version), "3.12.1");
+	snprintf(b.display_path, sizeof(b.display_path), "/usr/lib/libpython3.12.so");
+	build(&huge);
+	memset(huge.display_path, '\x01', sizeof(huge.display_path) - 1);	/* 6 bytes each escaped */
+	sink_begin(&m, &jsonl_sink, NULL, NULL);
+	for (i = 0; i < 12; i++) {
+		e.probe = i % 4 == 3 ? GC_PROBE_UPROBE : GC_PROBE_USDT;
+		e.pid = 100 + i;
+		sink_event(&m, &e, i % 3 == 0 ? &a : i % 3 == 1 ? &b : &huge);
+	}
+	out = sink_end(&m, false);
+	CHECK(count_lines(out) == 12, "a record per event: %s", out);
+	CHECK_PY(out, "len(D) == 12 and all(d['pid'] == 100 + i and "
+		 "d['probe'] == ('uprobe' if i % 4 == 3 else 'usdt') and d['python'] == "
+		 "['3.11.7', '3.12.1', '3.11.7'][i % 3] and d['binary'] == ['/opt/we\"ird\\\\/"
+		 "libpython3.11.so.1.0', '/usr/lib/libpython3.12.so', '\\x01' * 4095][i % 3] and "
+		 "list(d)[-3:] == ['binary', 'cgroup', 'rss'] for i, d in enumerate(D))");
+	free(out);
+}
+
 static void test_reasons(void)
 {
 	static const char *const want[] = { "'heap'", "'shutdown'", "'manual'", "None", "None" };
@@ -315,8 +347,10 @@ static void test_json_writer(void)
 }
 
 /* One record through a run and through the generic calls, from offset pad in the buffer. */
-static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
+/* raw: bytes of a pre-rendered fragment written after the run's fields (jw_run_raw). */
+static void run_vs_generic(int pad, const char *str, size_t max, int64_t v, size_t raw)
 {
+	static char frag[2 * JW_BUF];
 	char *a = NULL, *b = NULL, padding[JW_BUF];
 	size_t alen = 0, blen = 0;
 	FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
@@ -325,6 +359,10 @@ static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
 	int fill;
 
 	memset(padding, 'x', sizeof(padding));
+	memset(frag, 'q', sizeof(frag));
+	memcpy(frag, "\"q\":\"", 5);
+	if (raw >= 6 && raw <= sizeof(frag))
+		frag[raw - 1] = '"';
 	jw_init(&w, fa);
 	jw_start_object(&w);
 	jw_string_field(&w, "pad", "");
@@ -340,6 +378,8 @@ static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
 	jw_run_string(&r, "s", str, max);
 	jw_run_decimal(&r, "d", (uint64_t)v, 6);
 	jw_run_string(&r, "z", NULL, max);
+	if (raw)
+		jw_run_raw(&r, frag, raw);
 	jw_run_end(&r);
 	jw_uint_field(&w, "after", 1);
 	jw_end_object(&w);
@@ -360,6 +400,12 @@ static void run_vs_generic(int pad, const char *str, size_t max, int64_t v)
 	jw_name(&w, "d");
 	jw_decimal(&w, (uint64_t)v, 6);
 	jw_string_or_null_field(&w, "z", NULL);
+	if (raw) {
+		jw_name(&w, "q");
+		frag[raw - 1] = 0;
+		jw_string(&w, frag + 5);
+		frag[raw - 1] = '"';
+	}
 	jw_uint_field(&w, "after", 1);
 	jw_end_object(&w);
 	jw_end_line(&w);
@@ -425,15 +471,20 @@ static void test_json_run(void)
 	long_mixed[150] = '\n';
 	for (i = 0; i < (int)(sizeof(pads) / sizeof(pads[0])); i++) {
 		for (k = 0; k < (int)(sizeof(values) / sizeof(values[0])); k++)
-			run_vs_generic(pads[i], "py311", 16, values[k]);
-		run_vs_generic(pads[i], "", 16, 1);
-		run_vs_generic(pads[i], "a\"b\\c\x01\xc3\xa9\xff", SIZE_MAX, 2);
-		run_vs_generic(pads[i], "plain then \t tab", SIZE_MAX, 3);
-		run_vs_generic(pads[i], unterminated, sizeof(unterminated), 4);
-		run_vs_generic(pads[i], long_plain, SIZE_MAX, 5);
-		run_vs_generic(pads[i], long_plain, 64, 6);
-		run_vs_generic(pads[i], long_plain, 65, 7);
-		run_vs_generic(pads[i], long_mixed, SIZE_MAX, 8);
+			run_vs_generic(pads[i], "py311", 16, values[k], 0);
+		run_vs_generic(pads[i], "", 16, 1, 0);
+		run_vs_generic(pads[i], "a\"b\\c\x01\xc3\xa9\xff", SIZE_MAX, 2, 0);
+		run_vs_generic(pads[i], "plain then \t tab", SIZE_MAX, 3, 0);
+		run_vs_generic(pads[i], unterminated, sizeof(unterminated), 4, 0);
+		run_vs_generic(pads[i], long_plain, SIZE_MAX, 5, 0);
+		run_vs_generic(pads[i], long_plain, 64, 6, 0);
+		run_vs_generic(pads[i], long_plain, 65, 7, 0);
+		run_vs_generic(pads[i], long_mixed, SIZE_MAX, 8, 0);
+		/* a fragment that fits, one that needs the flush, one longer than the buffer */
+		run_vs_generic(pads[i], "py311", 16, 9, 6);
+		run_vs_generic(pads[i], "py311", 16, 9, 60);
+		run_vs_generic(pads[i], "py311", 16, 9, JW_BUF - 100);
+		run_vs_generic(pads[i], "py311", 16, 9, JW_BUF + 500);
 	}
 }
 
@@ -1139,6 +1190,7 @@ int main(void)
 	test_json_held();
 	test_text_held();
 	test_jsonl_event();
+	test_jsonl_build_fields();
 	test_reasons();
 	test_text();
 	test_totals();
