@@ -15,6 +15,15 @@
 #include "sink.h"
 #include "text.h"
 
+/*
+ * A field's bytes and padding are copied FIELD_SLACK at a time, whatever their
+ * length: copies of a constant size are inlined, where the libc calls for a
+ * variable one were ~15% of the line's CPU. So every source of a field of up
+ * to FIELD_SLACK bytes has FIELD_SLACK readable, and the line as much room past
+ * its end.
+ */
+#define FIELD_SLACK 32
+
 /* text__escape's last result: a process's names repeat from one event to the next. */
 struct escaped {
 	size_t len;		/* of raw; SIZE_MAX: nothing yet */
@@ -28,7 +37,7 @@ struct text_out {
 	unsigned long lines;
 	time_t when_sec;	/* the second "when" shows: localtime once per second, not event */
 	size_t when_len;
-	char when[16];
+	char when[FIELD_SLACK];
 	struct escaped comm, who;
 	/*
 	 * Lines held (~100 per stdio call). Not on stderr (launch mode), which
@@ -39,8 +48,9 @@ struct text_out {
 	struct line_buf held;
 };
 
-/* The longest line text_event() makes. */
+/* The longest line text_event() makes, and the room it needs. */
 #define TEXT_LINE_MAX (64 + 4 * GCBPF_COMM_LEN + 24 + 2 * NUMFMT_MAX + 25 + 16)
+#define TEXT_LINE_ROOM (TEXT_LINE_MAX + FIELD_SLACK)
 
 /* text__escape(dst, outlen, src, max) (max <= IDENTITY_NAME_LEN), from c when src repeats. */
 static const struct escaped *escape_cached(struct escaped *c, size_t outlen, const char *src,
@@ -79,27 +89,34 @@ static void text_flush(struct sink *s)
 	line_buf_flush(&t->held);
 }
 
-/* s (n bytes) in a field of width, padded with spaces as printf's %-*s (left) or %*s. */
-static char *field(char *p, const char *s, size_t n, size_t width, bool left)
+/*
+ * s (n bytes; FIELD_SLACK readable if n is less) in a field of width (at most
+ * FIELD_SLACK), padded with spaces as printf's %-*s (left) or %*s. Inlined:
+ * with a constant width the padding's branch goes too (~15 ns a line measured).
+ */
+static inline __attribute__((always_inline)) char *field(char *p, const char *s, size_t n, size_t width, bool left)
 {
 	size_t pad = n < width ? width - n : 0;
 
 	if (!left) {
-		memset(p, ' ', pad);
+		memset(p, ' ', FIELD_SLACK);
 		p += pad;
 	}
-	memcpy(p, s, n);
+	if (n <= FIELD_SLACK)
+		memcpy(p, s, FIELD_SLACK);
+	else
+		memcpy(p, s, n);
 	p += n;
 	if (left) {
-		memset(p, ' ', pad);
+		memset(p, ' ', FIELD_SLACK);
 		p += pad;
 	}
 	return p;
 }
 
-static char *num_field(char *p, __s64 v, size_t width, bool left)
+static inline __attribute__((always_inline)) char *num_field(char *p, __s64 v, size_t width, bool left)
 {
-	char num[NUMFMT_MAX];
+	char num[FIELD_SLACK];
 
 	return field(p, num, numfmt_s64(num, v), width, left);
 }
@@ -117,7 +134,8 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	time_t sec = real / 1000000000;
 	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
 	const struct escaped *comm, *who = NULL;
-	char pause[24], line[TEXT_LINE_MAX], *start, *p;
+	static const char unknown[FIELD_SLACK] = "?", none[FIELD_SLACK] = "-";
+	char pause[FIELD_SLACK], line[TEXT_LINE_ROOM], *start, *p;
 	struct tm tm;
 
 	if (t->lines++ == 0)
@@ -148,9 +166,9 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	p = field(p, pause, strlen(pause), 10, false);
 	*p++ = ' ';
 	if (e->flags & GC_EV_READ_ERROR) {
-		p = field(p, "?", 1, 9, false);
+		p = field(p, unknown, 1, 9, false);
 		*p++ = ' ';
-		p = field(p, "?", 1, 6, false);
+		p = field(p, unknown, 1, 6, false);
 	} else {
 		p = num_field(p, e->collected, 9, false);
 		*p++ = ' ';
@@ -162,11 +180,11 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 								      : ev->proc->id.short_cmd,
 				    IDENTITY_NAME_LEN);
 	*p++ = ' ';
-	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, "-", 1, 0, true);
+	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, none, 1, 0, true);
 	*p++ = '\n';
 	if (t->hold) {
 		t->held.len += p - start;
-		line_buf_end_line(&t->held, TEXT_LINE_MAX);
+		line_buf_end_line(&t->held, TEXT_LINE_ROOM);
 	} else
 		fwrite(line, 1, p - line, s->f);
 }
