@@ -665,6 +665,35 @@ static void test_text_as_printf(void)
 	free(out);
 }
 
+/* A comm whose escaped form is longer than a field's fixed-size copy, and one shorter. */
+static void test_text_long_fields(void)
+{
+	static const char comms[3][GCBPF_COMM_LEN] = {
+		"\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\x12\x13\x14\x15", "ab\x01",
+		"0123456789abcdef"
+	};
+	struct gc_event e = event();
+	struct mem_sink m;
+	char *out, *line, esc[4 * GCBPF_COMM_LEN + 1], want[128];
+	int i;
+
+	sink_begin(&m, &text_sink, NULL, NULL);
+	for (i = 0; i < 3; i++) {
+		memcpy(e.comm, comms[i], sizeof(e.comm));
+		sink_event(&m, &e, NULL);
+	}
+	out = sink_end(&m, false);
+	line = strchr(out, '\n') + 1;
+	for (i = 0; i < 3; i++) {
+		text__escape(esc, sizeof(esc), comms[i], GCBPF_COMM_LEN);
+		snprintf(want, sizeof(want), " %-7u %-7u %-15s %3d ", e.pid, e.tid, esc, e.gen);
+		CHECK(strlen(esc) > (i == 0 ? 32 : 0) && !strncmp(line + 12, want, strlen(want)),
+		      "line %d: '%.*s', expected '%s'", i, (int)(strchr(line, '\n') - line), line, want);
+		line = strchr(line, '\n') + 1;
+	}
+	free(out);
+}
+
 /* Held text lines reach the stream at the flush, and before what the next sink writes. */
 static void test_text_held(void)
 {
@@ -1189,6 +1218,7 @@ int main(void)
 	test_json_run();
 	test_json_held();
 	test_text_held();
+	test_text_long_fields();
 	test_jsonl_event();
 	test_jsonl_build_fields();
 	test_reasons();
