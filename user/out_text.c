@@ -145,7 +145,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	unsigned int ms = real % 1000000000 / 1000000;	/* real > 0: CLOCK_REALTIME after 1970 */
 	const struct escaped *comm, *who = NULL;
 	static const char unknown[FIELD_SLACK] = "?", none[FIELD_SLACK] = "-";
-	char pause[FIELD_SLACK], line[TEXT_LINE_ROOM], *start, *p;
+	char pause[FIELD_SLACK], *start, *p;
 	struct tm tm;
 
 	if (t->lines++ == 0)
@@ -156,7 +156,7 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 		t->when_len = strftime(t->when, sizeof(t->when), "%H:%M:%S", &tm);
 		t->when_sec = sec;
 	}
-	start = t->hold ? t->held.buf + t->held.len : line;
+	start = t->held.buf + t->held.len;
 	p = field(start, t->when, t->when_len, 0, true);
 	*p++ = '.';
 	*p++ = '0' + ms / 100;
@@ -192,11 +192,9 @@ static void text_event(struct sink *s, const struct sink_event *ev)
 	*p++ = ' ';
 	p = who ? field(p, who->out, who->out_len, 0, true) : field(p, none, 1, 0, true);
 	*p++ = '\n';
-	if (t->hold) {
-		t->held.len += p - start;
-		line_buf_end_line(&t->held, TEXT_LINE_ROOM);
-	} else
-		fwrite(line, 1, p - line, s->f);
+	t->held.len += p - start;
+	/* Not held: the next line is "too long" for any room left, so this one goes now. */
+	line_buf_end_line(&t->held, t->hold ? TEXT_LINE_ROOM : LINE_BUF_SIZE);
 }
 
 /*
