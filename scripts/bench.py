@@ -772,8 +772,8 @@ def mypy(interps, tmp):
     print()
 
 
-def parts(root, n):
-    """scripts/bench_parts.sh: ns per run of each program, per variant build."""
+def parts(root, n, mode):
+    """scripts/bench_parts.sh: ns per run of each program, per variant build, under mode."""
     global GCBPF
     names = ["as-is"] + sorted(d for d in os.listdir(root) if d != "as-is")
     per = {}
@@ -784,12 +784,12 @@ def parts(root, n):
                 for v in names:  # interleaved: noise hits every variant alike
                     GCBPF = os.path.join(root, v, "gcbpf")
                     for it in interps:
-                        r = run_clean(it, "-q --stats", n, tmp, stats=True)
+                        r = run_clean(it, mode, n, tmp, stats=True)
                         for prog, (runs, ns) in r["progs"].items():
                             if runs:
                                 per.setdefault((it.label, prog, v), []).append(ns / runs)
-    print("-q --stats, %d collections, %d interleaved runs; median ns per run, and minus "
-          "the unchanged build's" % (n, STATS_RUNS))
+    print("%s, %d collections, %d interleaved runs; median ns per run, and minus "
+          "the unchanged build's" % (mode, n, STATS_RUNS))
     print("%-20s %-18s %-15s %8s %8s" % ("PATH", "PROGRAM", "VARIANT", "NS/RUN", "DELTA"))
     for (label, prog, v), xs in sorted(per.items(), key=lambda kv: (kv[0][0], kv[0][1],
                                                                     names.index(kv[0][2]))):
@@ -802,8 +802,9 @@ def parts(root, n):
 def main():
     if os.geteuid():
         die("needs root (BPF)")
-    if len(sys.argv) == 4 and sys.argv[1] == "--parts":
-        return parts(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--parts":
+        return parts(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5
+                     else "-q --stats")
     if not os.access(GCBPF, os.X_OK):
         die("%s not built: run make" % GCBPF)
     with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
