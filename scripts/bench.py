@@ -35,7 +35,8 @@ run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
 words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_LOADER_ROUNDS,
 BENCH_LOADER_BASE (another gcbpf binary, measured in the loader's rounds too),
 BENCH_MYPY_PAIRS, BENCH_STACK_ROUNDS, BENCH_PARTS (comma list of
-e2e,loader,stacks,mypy), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid
+e2e,loader,stacks,mypy), BENCH_E2E_MODES (comma list: the e2e rows besides
+untraced and the floor, e.g. "-q --stats,jsonl,jsonl /dev/null"), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid
 chroot, default /var/tmp/gcbpf-sid).
 """
 import atexit
@@ -535,8 +536,23 @@ def med(v):
     return statistics.median(v) if v else float("nan")
 
 
-def e2e(interps, tmp):
+def e2e_modes():
+    """The e2e rows: every mode, or untraced, the floor and BENCH_E2E_MODES."""
     modes = [m for m in MODES if m != "bpftrace" or BPFTRACE]
+    chosen = os.environ.get("BENCH_E2E_MODES")
+    if chosen:
+        extra = [m.strip() for m in chosen.split(",") if m.strip()]
+        unknown = [m for m in extra if m not in MODES and m not in EXTRA_MODES]
+        if unknown:
+            die("BENCH_E2E_MODES: unknown mode %r; the modes are: %s"
+                % (unknown[0], ", ".join(list(MODES) + list(EXTRA_MODES))))
+        modes = ["untraced", "empty"] + [m for m in extra if m not in ("untraced", "empty")
+                                         and (m != "bpftrace" or BPFTRACE)]
+    return modes
+
+
+def e2e(interps, tmp):
+    modes = e2e_modes()
     res = {(it.label, m): [] for it in interps for m in modes}
     print("== e2e: %d collections x %d rounds (interleaved, order rotated), ns per "
           "gc.collect(0)" % (N, ROUNDS))
@@ -807,6 +823,8 @@ def main():
                      else "-q --stats")
     if not os.access(GCBPF, os.X_OK):
         die("%s not built: run make" % GCBPF)
+    if "e2e" in PARTS:
+        e2e_modes()  # a mistyped BENCH_E2E_MODES is said before anything runs
     with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
         interps = private_copies(tmp)
         for it in interps:
