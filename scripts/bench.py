@@ -36,8 +36,9 @@ words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_LOADER_ROUNDS,
 BENCH_LOADER_BASE (another gcbpf binary, measured in the loader's rounds too),
 BENCH_MYPY_PAIRS, BENCH_STACK_ROUNDS, BENCH_PARTS (comma list of
 e2e,loader,stacks,mypy), BENCH_E2E_MODES (comma list: the e2e rows besides
-untraced and the floor, e.g. "-q --stats,jsonl,jsonl /dev/null"), GCBPF (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid
-chroot, default /var/tmp/gcbpf-sid).
+untraced and the floor, e.g. "-q --stats,jsonl,jsonl /dev/null"), GCBPF
+(binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid chroot, default
+/var/tmp/gcbpf-sid).
 """
 import atexit
 import contextlib
@@ -536,16 +537,20 @@ def med(v):
     return statistics.median(v) if v else float("nan")
 
 
+def check_mode(what, mode):
+    if mode not in MODES and mode not in EXTRA_MODES:
+        die("%s: unknown mode %r; the modes are: %s"
+            % (what, mode, ", ".join(list(MODES) + list(EXTRA_MODES))))
+
+
 def e2e_modes():
     """The e2e rows: every mode, or untraced, the floor and BENCH_E2E_MODES."""
     modes = [m for m in MODES if m != "bpftrace" or BPFTRACE]
     chosen = os.environ.get("BENCH_E2E_MODES")
     if chosen:
         extra = [m.strip() for m in chosen.split(",") if m.strip()]
-        unknown = [m for m in extra if m not in MODES and m not in EXTRA_MODES]
-        if unknown:
-            die("BENCH_E2E_MODES: unknown mode %r; the modes are: %s"
-                % (unknown[0], ", ".join(list(MODES) + list(EXTRA_MODES))))
+        for m in extra:
+            check_mode("BENCH_E2E_MODES", m)
         modes = ["untraced", "empty"] + [m for m in extra if m not in ("untraced", "empty")
                                          and (m != "bpftrace" or BPFTRACE)]
     return modes
@@ -791,6 +796,9 @@ def mypy(interps, tmp):
 def parts(root, n, mode):
     """scripts/bench_parts.sh: ns per run of each program, per variant build, under mode."""
     global GCBPF
+    check_mode("bench_parts.sh", mode)
+    if mode_args(mode) in (None, "bpftrace"):
+        die("bench_parts.sh: %r runs no gcbpf programs to compare" % mode)
     names = ["as-is"] + sorted(d for d in os.listdir(root) if d != "as-is")
     per = {}
     with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
