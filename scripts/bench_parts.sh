@@ -19,24 +19,29 @@ N=${1:-100000}
 MODE=${2:--q --stats}
 TMP=$(mktemp -d /var/tmp/gcbpf-parts.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-variant() { # NAME SED-EXPRESSION
-	local d=$TMP/$1
+variant() { # NAME [SED-EXPRESSION...]: each must change the source
+	local d=$TMP/$1 src=$TMP/$1/bpf/gcbpf.bpf.c e
 	mkdir -p "$d"
 	cp -r Makefile bpf user vmlinux "$d"/
-	if [ -n "$2" ]; then
-		sed -i "$2" "$d/bpf/gcbpf.bpf.c"
-		if cmp -s bpf/gcbpf.bpf.c "$d/bpf/gcbpf.bpf.c"; then
-			echo "bench_parts: variant $1 changed nothing (the source moved on)" >&2
+	shift
+	for e in "$@"; do
+		cp "$src" "$src.before"
+		sed -i "$e" "$src"
+		if cmp -s "$src.before" "$src"; then
+			echo "bench_parts: variant ${d##*/}: '$e' changed nothing (the source moved on)" >&2
 			exit 1
 		fi
-	fi
+		rm "$src.before"
+	done
 	make -s -C "$d" gcbpf >/dev/null
 }
-variant as-is ''
+variant as-is
 variant no-entry-read 's/st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;/st->stats_ok = st->stats_addr != 0;/'
 variant entry-read-8 's/st->stats_ok = read_snapshot(l, st->stats_addr, st->before) == 0;/st->stats_ok = bpf_probe_read_user(st->before, 8, (void *)st->stats_addr) == 0;/'
 variant no-entry-clock 's/\tst->ts_start = bpf_ktime_get_ns();/\tst->ts_start = 1;/'
 variant no-hist 's/^\tif (targ_aggregate)$/\tif (0)/'
-variant no-ids 's/^\te->cgroup_id = current_cgroup_id();/\te->cgroup_id = 0;/; s/^\te->rss = current_rss();/\te->rss = 0;/; s/^\tprocess_comm(e->comm);$/\t__builtin_memset(e->comm, 0, sizeof(e->comm));/'
+variant no-ids 's/^\te->cgroup_id = current_cgroup_id();/\te->cgroup_id = 0;/' \
+	's/^\te->rss = current_rss();/\te->rss = 0;/' \
+	's/^\tprocess_comm(e->comm);$/\t__builtin_memset(e->comm, 0, sizeof(e->comm));/'
 variant no-record 's/^\tif (!targ_events || ts_stop - st->ts_start < targ_min_ns)$/\tif (1)/'
 exec /usr/bin/python3 scripts/bench.py --parts "$TMP" "$N" "$MODE"
