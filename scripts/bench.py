@@ -556,8 +556,7 @@ def e2e_modes():
     return modes
 
 
-def e2e(interps, tmp):
-    modes = e2e_modes()
+def e2e(interps, tmp, modes):
     res = {(it.label, m): [] for it in interps for m in modes}
     print("== e2e: %d collections x %d rounds (interleaved, order rotated), ns per "
           "gc.collect(0)" % (N, ROUNDS))
@@ -831,8 +830,7 @@ def main():
                      else "-q --stats")
     if not os.access(GCBPF, os.X_OK):
         die("%s not built: run make" % GCBPF)
-    if "e2e" in PARTS:
-        e2e_modes()  # a mistyped BENCH_E2E_MODES is said before anything runs
+    modes = e2e_modes() if "e2e" in PARTS else []  # a mistyped name: said before any run
     with tempfile.TemporaryDirectory(prefix="gcbpf-bench.", dir="/var/tmp") as tmp:
         interps = private_copies(tmp)
         for it in interps:
@@ -842,7 +840,7 @@ def main():
               % open("/proc/loadavg").read().split(" ", 3)[:3])
         print()
         if "e2e" in PARTS:
-            e2e(interps, tmp)
+            e2e(interps, tmp, modes)
         if "loader" in PARTS:
             loader(interps, tmp)
         if "stacks" in PARTS:
