@@ -20,7 +20,8 @@ MODE=${2:--q --stats}
 TMP=$(mktemp -d /var/tmp/gcbpf-parts.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 variant() { # NAME [SED-EXPRESSION...]: each must change the source
-	local d=$TMP/$1 src=$TMP/$1/bpf/gcbpf.bpf.c e
+	local name=$1 d=$TMP/$1 e
+	local src=$d/bpf/gcbpf.bpf.c
 	mkdir -p "$d"
 	cp -r Makefile bpf user vmlinux "$d"/
 	shift
@@ -28,7 +29,7 @@ variant() { # NAME [SED-EXPRESSION...]: each must change the source
 		cp "$src" "$src.before"
 		sed -i "$e" "$src"
 		if cmp -s "$src.before" "$src"; then
-			echo "bench_parts: variant ${d##*/}: '$e' changed nothing (the source moved on)" >&2
+			echo "bench_parts: variant $name: '$e' changed nothing (the source moved on)" >&2
 			exit 1
 		fi
 		rm "$src.before"
