@@ -537,6 +537,24 @@ def med(v):
     return statistics.median(v) if v else float("nan")
 
 
+def round_ratios(v, untraced, empty):
+    """Each round's added cost over its own floor (run lists are in round order), or []
+    when some round lost a run or a round's floor is not above its untraced run."""
+    if not (len(v) == len(untraced) == len(empty) == ROUNDS):
+        return []
+    floors = [e - u for e, u in zip(empty, untraced)]
+    if min(floors) <= 0:
+        return []
+    return [(x - u) / f for x, u, f in zip(v, untraced, floors)]
+
+
+def rounds_below(v, other):
+    """"k/n": in k of the n rounds both lists cover, v's run was the faster."""
+    if len(v) != ROUNDS or len(other) != ROUNDS:
+        return ""
+    return "%d/%d" % (sum(x < y for x, y in zip(v, other)), ROUNDS)
+
+
 def check_mode(what, mode):
     if mode not in MODES and mode not in EXTRA_MODES:
         die("%s: unknown mode %r; the modes are: %s"
@@ -577,20 +595,28 @@ def e2e(interps, tmp, modes):
                 else:
                     res[(it.label, m)].append(r1["ns"])
         print("  round %d/%d done" % (r + 1, ROUNDS), file=sys.stderr)
-    print("%-20s %-12s %8s %15s %8s %8s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
-                                              "/FLOOR"))
+    print("%-20s %-12s %8s %15s %8s %8s %13s %9s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX",
+                                                       "ADDED", "/FLOOR", "ROUNDS", "<BPFTRACE"))
     for it in interps:
-        u = med(res[(it.label, "untraced")])
-        floor = med(res[(it.label, "empty")]) - u
+        us, empties = res[(it.label, "untraced")], res[(it.label, "empty")]
+        u = med(us)
+        floor = med(empties) - u
         for m in modes:
             if not res[(it.label, m)]:
                 continue
             v = res[(it.label, m)]
             added = med(v) - u
-            print("%-20s %-12s %8d %7d-%-7d %8s %8s" % (
+            rounds = round_ratios(v, us, empties) if m not in ("untraced", "empty") else []
+            below = rounds_below(v, res.get((it.label, "bpftrace"), [])) \
+                if m not in ("untraced", "empty", "empty one", "clock", "bpftrace") else ""
+            print("%-20s %-12s %8d %7d-%-7d %8s %8s %13s %9s" % (
                 it.label, m, med(v), min(v), max(v), "" if m == "untraced" else "%d" % added,
-                "" if m == "untraced" or floor <= 0 else "%.2fx" % (added / floor)))
-    print("ADDED: median minus untraced median; /FLOOR: ADDED over the empty probes' ADDED.")
+                "" if m == "untraced" or floor <= 0 else "%.2fx" % (added / floor),
+                "%.2f-%.2fx" % (min(rounds), max(rounds)) if rounds else "", below))
+    print("ADDED: median minus untraced median; /FLOOR: ADDED over the empty probes' ADDED; "
+          "ROUNDS: the least and most of /FLOOR\nwithin one round (its own untraced and empty "
+          "runs): how far one round's ratio moves; <BPFTRACE: rounds in which\nthe mode was "
+          "faster than the bpftrace one-liner, of the rounds both ran.")
     for why in BPFTRACE_FAILED:
         print("no bpftrace row for %s (3 tries)" % why.strip())
     print()
