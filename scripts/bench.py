@@ -537,10 +537,10 @@ def med(v):
     return statistics.median(v) if v else float("nan")
 
 
-def round_ratios(v, untraced, empty):
+def round_ratios(v, untraced, empty, rounds):
     """Each round's added cost over its own floor (run lists are in round order), or []
     when some round lost a run or a round's floor is not above its untraced run."""
-    if not (len(v) == len(untraced) == len(empty) == ROUNDS):
+    if not (len(v) == len(untraced) == len(empty) == rounds):
         return []
     floors = [e - u for e, u in zip(empty, untraced)]
     if min(floors) <= 0:
@@ -548,11 +548,11 @@ def round_ratios(v, untraced, empty):
     return [(x - u) / f for x, u, f in zip(v, untraced, floors)]
 
 
-def rounds_below(v, other):
-    """"k/n": in k of the n rounds both lists cover, v's run was the faster."""
-    if len(v) != ROUNDS or len(other) != ROUNDS:
+def rounds_below(v, other, rounds):
+    """"k/n": in k of the n rounds, v's run was the faster; "" unless both ran in all."""
+    if len(v) != rounds or len(other) != rounds:
         return ""
-    return "%d/%d" % (sum(x < y for x, y in zip(v, other)), ROUNDS)
+    return "%d/%d" % (sum(x < y for x, y in zip(v, other)), rounds)
 
 
 def check_mode(what, mode):
@@ -606,8 +606,8 @@ def e2e(interps, tmp, modes):
                 continue
             v = res[(it.label, m)]
             added = med(v) - u
-            rounds = round_ratios(v, us, empties) if m not in ("untraced", "empty") else []
-            below = rounds_below(v, res.get((it.label, "bpftrace"), [])) \
+            rounds = round_ratios(v, us, empties, ROUNDS) if m not in ("untraced", "empty") else []
+            below = rounds_below(v, res.get((it.label, "bpftrace"), []), ROUNDS) \
                 if m not in ("untraced", "empty", "empty one", "clock", "bpftrace") else ""
             print("%-20s %-12s %8d %7d-%-7d %8s %8s %13s %9s" % (
                 it.label, m, med(v), min(v), max(v), "" if m == "untraced" else "%d" % added,
