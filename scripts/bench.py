@@ -367,6 +367,8 @@ MODES = {
     "jsonl": ["-f", "jsonl", "-o", "{out}"],
     "text": ["-f", "text", "-o", "{out}"],
 }
+# gcbpf's probes doing nothing or only timing: what its modes are compared with.
+FLOOR_MODES = ("empty", "empty one", "clock")
 # Not in the e2e rows: the loader's (every collection a text line; JSONL with no
 # file system below it) and the stacks part's.
 EXTRA_MODES = {
@@ -608,15 +610,15 @@ def e2e(interps, tmp, modes):
             added = med(v) - u
             rounds = round_ratios(v, us, empties, ROUNDS) if m not in ("untraced", "empty") else []
             below = rounds_below(v, res.get((it.label, "bpftrace"), []), ROUNDS) \
-                if m not in ("untraced", "empty", "empty one", "clock", "bpftrace") else ""
+                if m not in ("untraced", "bpftrace") + FLOOR_MODES else ""
             print("%-20s %-12s %8d %7d-%-7d %8s %8s %13s %9s" % (
                 it.label, m, med(v), min(v), max(v), "" if m == "untraced" else "%d" % added,
                 "" if m == "untraced" or floor <= 0 else "%.2fx" % (added / floor),
                 "%.2f-%.2fx" % (min(rounds), max(rounds)) if rounds else "", below))
     print("ADDED: median minus untraced median; /FLOOR: ADDED over the empty probes' ADDED; "
           "ROUNDS: the least and most of /FLOOR\nwithin one round (its own untraced and empty "
-          "runs): how far one round's ratio moves; <BPFTRACE: rounds in which\nthe mode was "
-          "faster than the bpftrace one-liner, of the rounds both ran.")
+          "runs): how far one round's ratio moves; <BPFTRACE: k/n, the mode\nwas faster than the "
+          "bpftrace one-liner in k of the n rounds (blank if either missed a round).")
     for why in BPFTRACE_FAILED:
         print("no bpftrace row for %s (3 tries)" % why.strip())
     print()
