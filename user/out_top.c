@@ -282,8 +282,8 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 				 site->truncated ? "[truncated]" : "[no Python frame]");
 		else
 			site_name(name, sizeof(name), &site->frames[0], cols - 32);
-		pane_add(p, n, 0, "%10s %8llu %10s  %s", text__duration(sum, sizeof(sum), total),
-			 (unsigned long long)count, text__duration(mx, sizeof(mx), m), name);
+		pane_add(p, n, 0, "%10s %8llu %10s  %s", text__duration_fit(sum, sizeof(sum), total, 10),
+			 (unsigned long long)count, text__duration_fit(mx, sizeof(mx), m, 10), name);
 	}
 	if (nr <= 0)
 		pane_add(p, n, 0, "  (no collections with a stack yet)");
@@ -337,10 +337,10 @@ static void draw(struct top_out *t)
 				continue;
 			pane_add(pane, &n, 0, "  gen %d %8llu  sum %10s  p50 %9s  p99 %9s  max %9s",
 				 g, (unsigned long long)r->all_count[g],
-				 text__duration(sum, sizeof(sum), r->all_sum[g]),
-				 text__duration(a, sizeof(a), r->all_p50[g]),
-				 text__duration(b, sizeof(b), r->all_p99[g]),
-				 text__duration(c, sizeof(c), r->all_max[g]));
+				 text__duration_fit(sum, sizeof(sum), r->all_sum[g], 10),
+				 text__duration_fit(a, sizeof(a), r->all_p50[g], 9),
+				 text__duration_fit(b, sizeof(b), r->all_p99[g], 9),
+				 text__duration_fit(c, sizeof(c), r->all_max[g], 9));
 		}
 		/* advice: each item in up to 3 lines, all of it in at most 6 */
 		for (i = 0; i < t->advice.nr && adv_lines < 6; i++) {
@@ -360,7 +360,7 @@ static void draw(struct top_out *t)
 		list_rows = t->nr > 3 ? t->nr : 3;
 	for (i = 0, y = 3; i < t->nr && y < 3 + list_rows; i++, y++) {
 		const struct top_row *r = &t->rows[i];
-		char coll[32], rss[16];
+		char coll[32], rss[16], pct[16];
 
 		text__escape(who, sizeof(who), r->who, sizeof(r->who));
 		snprintf(coll, sizeof(coll), "%.0f/%.0f/%.0f", r->rate[0], r->rate[1], r->rate[2]);
@@ -371,10 +371,10 @@ static void draw(struct top_out *t)
 			snprintf(rss, sizeof(rss), "%lldM", (long long)(r->rss >> 20));
 		if (i == sel)
 			attron(A_BOLD | A_REVERSE);
-		put(y, "%-7d %-12.12s %5.2f %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
-			 100 * r->share, coll, text__duration(a, sizeof(a), r->p50),
-			 text__duration(b, sizeof(b), r->p99), text__duration(c, sizeof(c), r->max),
-			 heap, rss);
+		put(y, "%-7d %-12.12s %5s %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
+			 text__percent_fit(pct, sizeof(pct), 100 * r->share, 5), coll,
+			 text__duration_fit(a, sizeof(a), r->p50, 8), text__duration_fit(b, sizeof(b), r->p99, 8),
+			 text__duration_fit(c, sizeof(c), r->max, 9), heap, rss);
 		if (i == sel)
 			attroff(A_BOLD | A_REVERSE);
 	}

@@ -80,3 +80,32 @@ char *text__duration(char *buf, size_t len, __u64 ns)
 	buf[n] = 0;
 	return buf;
 }
+
+char *text__duration_fit(char *buf, size_t len, __u64 ns, size_t width)
+{
+	static const struct {
+		const char *fmt;
+		double unit;
+	} shorter[] = {
+		{ "%.2fms", 1e6 }, { "%.1fms", 1e6 }, { "%.3fs", 1e9 }, { "%.2fs", 1e9 },
+		{ "%.1fs", 1e9 }, { "%.0fs", 1e9 },
+	};
+	size_t i;
+
+	text__duration(buf, len, ns);
+	for (i = 0; len && strlen(buf) > width && i < sizeof(shorter) / sizeof(shorter[0]); i++)
+		snprintf(buf, len, shorter[i].fmt, ns / shorter[i].unit);
+	return buf;
+}
+
+char *text__percent_fit(char *buf, size_t len, double pct, size_t width)
+{
+	int decimals;
+
+	for (decimals = 2; len && decimals >= 0; decimals--) {
+		snprintf(buf, len, "%.*f", decimals, pct);
+		if (strlen(buf) <= width)
+			break;
+	}
+	return buf;
+}

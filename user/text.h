@@ -17,4 +17,14 @@ char *text__escape(char *dst, size_t len, const char *src, size_t max);
 /* "705ns", "12.35us", "1.234ms": the unit that fits ns. Returns buf. */
 char *text__duration(char *buf, size_t len, __u64 ns);
 
+/*
+ * For fixed-width columns (gcbpf top): text__duration() while it fits width
+ * characters (up to 99.999ms), then fewer decimals, then seconds, so a long
+ * pause or sum does not push the next columns off the screen.
+ */
+char *text__duration_fit(char *buf, size_t len, __u64 ns, size_t width);
+
+/* pct with two decimals, fewer while it is wider than width ("106.3"). */
+char *text__percent_fit(char *buf, size_t len, double pct, size_t width);
+
 #endif

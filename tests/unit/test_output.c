@@ -752,6 +752,44 @@ static void test_text(void)
 	test_text_as_printf();
 }
 
+/* top's columns: a value never wider than its cell, and as exact as the cell allows. */
+static void test_fit(void)
+{
+	static const struct {
+		__u64 ns;
+		size_t width;
+		const char *want;
+	} d[] = {
+		{ 705, 8, "705ns" },
+		{ 99999000, 8, "99.999ms" },		/* text's own form while it fits */
+		{ 176685000, 8, "176.69ms" },		/* the pause that pushed RSS off 80 columns */
+		{ 176685000, 9, "176.685ms" },
+		{ 999996000, 8, "1000.0ms" },		/* rounds up out of two decimals */
+		{ 12345678901ULL, 10, "12345.68ms" },
+		{ 12345678901ULL, 8, "12.346s" },
+		{ 999999999999ULL, 8, "1000.00s" },
+		{ 3600000000000ULL, 8, "3600.00s" },
+		{ 123456789000000ULL, 8, "123457s" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		text__duration_fit(buf, sizeof(buf), d[i].ns, d[i].width);
+		CHECK(!strcmp(buf, d[i].want), "%llu ns in %zu: %s, not %s",
+		      (unsigned long long)d[i].ns, d[i].width, buf, d[i].want);
+	}
+	/* every value up to a day, in the widths top uses: never wider */
+	for (__u64 ns = 1; ns < 86400000000000ULL; ns = ns * 3 + 7)
+		for (size_t w = 8; w <= 10; w++)
+			CHECK(strlen(text__duration_fit(buf, sizeof(buf), ns, w)) <= w,
+			      "%llu ns: %s wider than %zu", (unsigned long long)ns, buf, w);
+	CHECK_STR(text__percent_fit(buf, sizeof(buf), 84.494, 5), "84.49");
+	CHECK_STR(text__percent_fit(buf, sizeof(buf), 106.3, 5), "106.3");
+	CHECK_STR(text__percent_fit(buf, sizeof(buf), 199.96, 5), "200.0");
+	CHECK_STR(text__percent_fit(buf, sizeof(buf), 1234.5, 5), "1234");
+}
+
 static void test_formats(void)
 {
 	CHECK(output__format("text") == &text_sink, "text");
@@ -1223,6 +1261,7 @@ int main(void)
 	test_jsonl_build_fields();
 	test_reasons();
 	test_text();
+	test_fit();
 	test_totals();
 	test_jsonl_reports();
 	test_table();
