@@ -282,8 +282,9 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 				 site->truncated ? "[truncated]" : "[no Python frame]");
 		else
 			site_name(name, sizeof(name), &site->frames[0], cols - 32);
-		pane_add(p, n, 0, "%10s %8llu %10s  %s", text__duration_fit(sum, sizeof(sum), total, 10),
-			 (unsigned long long)count, text__duration_fit(mx, sizeof(mx), m, 10), name);
+		pane_add(p, n, 0, "%10s %8llu %10s  %s",
+			 text__duration_fit(sum, sizeof(sum), total, 10), (unsigned long long)count,
+			 text__duration_fit(mx, sizeof(mx), m, 10), name);
 	}
 	if (nr <= 0)
 		pane_add(p, n, 0, "  (no collections with a stack yet)");
@@ -373,7 +374,8 @@ static void draw(struct top_out *t)
 			attron(A_BOLD | A_REVERSE);
 		put(y, "%-7d %-12.12s %5s %-10.10s %8s %8s %9s %6s %6s", r->pid, who,
 			 text__percent_fit(pct, sizeof(pct), 100 * r->share, 5), coll,
-			 text__duration_fit(a, sizeof(a), r->p50, 8), text__duration_fit(b, sizeof(b), r->p99, 8),
+			 text__duration_fit(a, sizeof(a), r->p50, 8),
+			 text__duration_fit(b, sizeof(b), r->p99, 8),
 			 text__duration_fit(c, sizeof(c), r->max, 9), heap, rss);
 		if (i == sel)
 			attroff(A_BOLD | A_REVERSE);

@@ -18,9 +18,9 @@ char *text__escape(char *dst, size_t len, const char *src, size_t max);
 char *text__duration(char *buf, size_t len, __u64 ns);
 
 /*
- * For fixed-width columns (gcbpf top): text__duration() while it fits width
- * characters (up to 99.999ms), then fewer decimals, then seconds, so a long
- * pause or sum does not push the next columns off the screen.
+ * For fixed-width columns (gcbpf top): text__duration() while it fits in
+ * width characters, then fewer decimals, then seconds, so that a long pause
+ * or sum does not push the next columns off the screen.
  */
 char *text__duration_fit(char *buf, size_t len, __u64 ns, size_t width);
 
