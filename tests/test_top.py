@@ -33,6 +33,22 @@ def _pane(session):
                           stdout=subprocess.PIPE, universal_newlines=True).stdout
 
 
+def _stable_pane(session, timeout=10):
+    """The screen once two captures 0.2 s apart agree: a capture can land in the middle of
+    a redraw (ncurses rewrites only what changed, tmux renders as bytes arrive), showing
+    the new pane's first characters over the old one's (seen under ASan, which draws
+    slower)."""
+    end = time.monotonic() + timeout
+    screen = _pane(session)
+    while time.monotonic() < end:
+        time.sleep(0.2)
+        again = _pane(session)
+        if again == screen:
+            return screen
+        screen = again
+    pytest.fail("the screen never held still for 0.2 s:\n" + screen)
+
+
 def _keys(session, *keys):
     subprocess.run(["tmux", "send-keys", "-t", session] + list(keys), check=True)
 
@@ -52,7 +68,7 @@ def _wait_screen(session, cond, timeout, what):
     end = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < end:
-        screen = _pane(session)
+        screen = _stable_pane(session)
         if cond(screen):
             return screen
         time.sleep(0.2)
@@ -80,7 +96,7 @@ def test_top_in_tmux(gcbpf_bin, tmp_path):
         screen = _wait_screen(session, lambda s: all(p in _rows(s) for p in pids), 30,
                               "both processes on the screen")
         time.sleep(2.2)     # two full seconds of both
-        screen = _pane(session)
+        screen = _stable_pane(session)
         assert all(len(l) <= 80 for l in screen.splitlines()), screen
         assert len(screen.splitlines()) <= 24, screen
         assert screen.startswith("gcbpf top "), screen
@@ -228,7 +244,7 @@ def test_top_stacks_in_tmux(it, gcbpf_bin, tmp_path):
         screen = _wait_screen(session, lambda s: all(p in _rows(s) for p in pids) and
                               len(_sites(s)) >= 2, 30, "both processes and A's sites")
         time.sleep(3.2)     # a few rounds more
-        screen = _pane(session)
+        screen = _stable_pane(session)
         lines = screen.splitlines()
         assert all(len(l) <= 80 for l in lines) and len(lines) <= 24, screen
         # A (the heavy one) is first by GC share, selected
