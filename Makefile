@@ -37,7 +37,8 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS)
 BPF_CFLAGS := $(BPF_EXTRA) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 	      -I$(dir $(VMLINUX_H)) -Ibpf
 
-USER_SRCS := $(wildcard user/*.c)
+# user/: main() (gcbpf.c) and one folder per layer (README, "Layout").
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 # Everything but main(): the unit tests link against it.
 LIB_OBJS := $(filter-out $(OUTPUT)/gcbpf.o,$(USER_OBJS))
@@ -73,6 +74,7 @@ $(USER_OBJS): | $(OUTPUT)/gcbpf.skel.h
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(BIN): $(USER_OBJS)
@@ -107,8 +109,9 @@ FUZZ_LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(filter-out user/gcbpf
 $(FUZZ_OUT)/obj:
 	$(Q)mkdir -p $@
 
-$(FUZZ_OUT)/obj/%.o: user/%.c $(wildcard user/*.h) $(OUTPUT)/gcbpf.skel.h | $(FUZZ_OUT)/obj
+$(FUZZ_OUT)/obj/%.o: user/%.c $(wildcard user/*/*.h) $(OUTPUT)/gcbpf.skel.h | $(FUZZ_OUT)/obj
 	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
@@ -145,13 +148,13 @@ install: gcbpf
 	install -m 0644 contrib/systemd/gcbpf-exporter.default $(DESTDIR)$(SYSCONFDIR)/default/gcbpf-exporter
 
 format:
-	clang-format -i user/*.c user/*.h bpf/*.c bpf/*.h
+	clang-format -i user/*.c user/*/*.[ch] bpf/*.c bpf/*.h
 
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf .output .output-asan gcbpf gcbpf-asan
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/tests/*.d)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "debuginfo.h"
-#include "elf_file.h"
+#include "elf/debuginfo.h"
+#include "elf/elf_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "disasm.h"
-#include "elf_file.h"
-#include "py_versions.h"
+#include "elf/disasm.h"
+#include "elf/elf_file.h"
+#include "python/py_versions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

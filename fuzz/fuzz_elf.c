@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "elf_file.h"
-#include "usdt_arg.h"
+#include "elf/elf_file.h"
+#include "elf/usdt_arg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "log.h"
-#include "output.h"
-#include "out_prometheus.h"
-#include "pystack.h"
-#include "session.h"
-#include "version.h"
+#include "util/log.h"
+#include "out/output.h"
+#include "out/out_prometheus.h"
+#include "python/pystack.h"
+#include "trace/session.h"
+#include "util/version.h"
 
 static struct options opt = {
 	.gen = -1,

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "disasm.h"
-#include "elf_file.h"
+#include "elf/disasm.h"
+#include "elf/elf_file.h"
 
 static int passed, failed, skipped;
 

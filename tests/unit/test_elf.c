@@ -8,7 +8,7 @@
 #include <string.h>
 #include "check.h"
 #include "fixture.h"
-#include "elf_file.h"
+#include "elf/elf_file.h"
 
 static const char full_c[] =
 	"#include <stdio.h>\n"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "hdr.h"
+#include "trace/hdr.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "elf_file.h"
-#include "layout.h"
+#include "elf/elf_file.h"
+#include "python/layout.h"
 
 #define ANCHOR 0x5a5a5000ull
 

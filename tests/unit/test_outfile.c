@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "check.h"
-#include "outfile.h"
+#include "out/outfile.h"
 
 int main(void)
 {

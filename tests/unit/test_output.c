@@ -12,14 +12,14 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "check.h"
-#include "hdr.h"
-#include "identity.h"
-#include "json_writer.h"
-#include "numfmt.h"
-#include "out_prometheus.h"
-#include "output.h"
-#include "text.h"
-#include "totals.h"
+#include "trace/hdr.h"
+#include "target/identity.h"
+#include "out/json_writer.h"
+#include "util/numfmt.h"
+#include "out/out_prometheus.h"
+#include "out/output.h"
+#include "util/text.h"
+#include "trace/totals.h"
 
 static bool have_python;
 

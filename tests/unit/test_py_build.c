@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include "check.h"
 #include "fixture.h"
-#include "elf_file.h"
-#include "py_build.h"
+#include "elf/elf_file.h"
+#include "python/py_build.h"
 
 /* What goes into one fake libpython. */
 struct fake {

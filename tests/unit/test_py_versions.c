@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "layout.h"
-#include "out_bpftrace.h"
-#include "py_build.h"
-#include "py_versions.h"
+#include "python/layout.h"
+#include "out/out_bpftrace.h"
+#include "python/py_build.h"
+#include "python/py_versions.h"
 
 static bool inside(int off, int size, int limit)
 {

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "py_build.h"
-#include "py_frames.h"
-#include "pystack.h"
+#include "python/py_build.h"
+#include "python/py_frames.h"
+#include "python/pystack.h"
 
 static const char *interpreters[] = {
 	"/root/.pyenv/versions/3.*/bin/python3.?",

@@ -8,10 +8,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "check.h"
-#include "debuginfo.h"
+#include "elf/debuginfo.h"
 #include "fixture.h"
-#include "rootfs.h"
-#include "target.h"
+#include "target/rootfs.h"
+#include "target/target.h"
 
 /* A container-like root: a library, symlinks that try to leave, a FIFO. */
 static bool build_root(void)

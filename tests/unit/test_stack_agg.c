@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 #include "check.h"
-#include "stack_agg.h"
+#include "trace/stack_agg.h"
 
 static const char *const funcs[] = { "a", "b", "c", "d", "e" };
 

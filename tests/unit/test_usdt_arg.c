@@ -2,7 +2,7 @@
 /* usdt_arg: SystemTap argument specs to pt_regs offsets (x86-64). */
 #include <errno.h>
 #include "check.h"
-#include "usdt_arg.h"
+#include "elf/usdt_arg.h"
 
 int main(void)
 {

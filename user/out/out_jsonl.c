@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * -f jsonl: one JSON object per line and nothing else: a record per
+ * collection (gcmon's names), {"type":"stats"} rows for --stats reports,
+ * {"type":"summary"} rows per process and generation and one
+ * {"type":"counters"} line at the end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "python/gc_reason.h"
+#include "trace/hdr.h"
+#include "out/json_writer.h"
+#include "python/pystack.h"
+#include "out/sink.h"
+#include "util/vec.h"
+
+/* An event's "python", "probe" and "binary": the same for every event of a build through a
+ * probe, so escaped once (a path escaped per event was ~10% of the sink's CPU). */
+struct build_fields {
+	const struct py_build *build;
+	__u8 probe;
+	char *text;	/* "python":...,"binary":..., rendered by build_fields() */
+	size_t len;
+};
+
+struct jsonl_out {
+	VEC(pid_t) described;	/* pids whose process record was written */
+	VEC(struct build_fields) builds;	/* builds live as long as the tracer */
+	/* Records held until the poll's flush: one stdio call per ~30 records, not per record.
+	 * The stream is this sink's alone (a machine format). */
+	struct json_writer w;
+};
+
+static int jsonl_start(struct sink *s)
+{
+	struct jsonl_out *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	jw_init(&j->w, s->f);
+	s->priv = j;
+	return 0;
+}
+
+static void jsonl_flush(struct sink *s)
+{
+	struct jsonl_out *j = s->priv;
+
+	jw_flush(&j->w);
+}
+
+static void jsonl_free(struct sink *s)
+{
+	struct jsonl_out *j = s->priv;
+
+	if (j) {
+		for (int i = 0; i < j->builds.nr; i++)
+			free(j->builds.items[i].text);
+		vec_free(&j->builds);
+		vec_free(&j->described);
+	}
+	free(j);
+	s->priv = NULL;
+}
+
+/* cmdline, unit, container, service: null where there is none. */
+static void identity_fields(struct json_writer *w, const struct proc_totals *p)
+{
+	const struct identity *id = &p->id;
+
+	jw_string_or_null_field(w, "cmdline", id->cmdline[0] ? id->cmdline : NULL);
+	jw_string_or_null_field(w, "unit", id->unit[0] ? id->unit : NULL);
+	jw_string_or_null_field(w, "container", id->container[0] ? id->container : NULL);
+	jw_string_field(w, "service", id->service);
+}
+
+/* True the first time pid is seen (a repeated record when out of memory is harmless). */
+static bool first_time(struct jsonl_out *j, pid_t pid)
+{
+	pid_t *slot;
+	int i;
+
+	for (i = j->described.nr - 1; i >= 0; i--)
+		if (j->described.items[i] == pid)
+			return false;
+	slot = vec_push(&j->described);
+	if (slot)
+		*slot = pid;
+	return true;
+}
+
+/* Who the process is, once, before its first collection: what does not vary per event. */
+static void process_record(struct json_writer *w, const struct proc_totals *p)
+{
+	jw_start_object(w);
+	jw_string_field(w, "type", "process");
+	jw_int_field(w, "pid", p->pid);
+	jw_name(w, "comm");
+	jw_string_n(w, p->comm, sizeof(p->comm));
+	identity_fields(w, p);
+	jw_end_object(w);
+	jw_end_line_held(w);
+}
+
+/* --stacks: "stack":[{"func","file","line"}...] innermost first, or null; "stack_truncated". */
+static void stack_fields(struct json_writer *w, const struct py_stack *st)
+{
+	int i;
+
+	if (st->unavailable) {
+		jw_null_field(w, "stack");
+		return;
+	}
+	jw_name(w, "stack");
+	jw_start_array(w);
+	for (i = 0; i < st->nr; i++) {
+		jw_start_object(w);
+		jw_string_field(w, "func", st->frames[i].func);
+		jw_string_field(w, "file", st->frames[i].file);
+		if (st->frames[i].line < 0)
+			jw_null_field(w, "line");
+		else
+			jw_int_field(w, "line", st->frames[i].line);
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+	jw_bool_field(w, "stack_truncated", st->truncated);
+}
+
+static void build_fields(struct jw_run *r, const struct py_build *b, __u8 probe)
+{
+	jw_run_string(r, "python", b ? b->version : NULL, SIZE_MAX);
+	jw_run_string(r, "probe", py_build__probe_name(probe), SIZE_MAX);
+	jw_run_string(r, "binary", b ? b->display_path : NULL, SIZE_MAX);
+}
+
+/* build_fields() as text, kept; NULL when out of memory (written field by field then). */
+static const struct build_fields *build_fields_text(struct jsonl_out *j, const struct py_build *b,
+						    __u8 probe)
+{
+	struct build_fields *c;
+	struct json_writer *w;
+	struct jw_run r;
+	FILE *f;
+	int i;
+
+	for (i = j->builds.nr - 1; i >= 0; i--)
+		if (j->builds.items[i].build == b && j->builds.items[i].probe == probe)
+			return &j->builds.items[i];
+	w = malloc(sizeof(*w));
+	c = w ? vec_push(&j->builds) : NULL;
+	if (!c) {
+		free(w);
+		return NULL;
+	}
+	*c = (struct build_fields){ .build = b, .probe = probe };
+	f = open_memstream(&c->text, &c->len);
+	if (f) {
+		jw_init(w, f);
+		jw_run_begin(&r, w);
+		build_fields(&r, b, probe);
+		jw_run_end(&r);
+		jw_flush(w);
+		if (fclose(f)) {
+			free(c->text);
+			c->text = NULL;
+		}
+	}
+	free(w);
+	if (!c->text) {
+		j->builds.nr--;
+		return NULL;
+	}
+	return c;
+}
+
+static void jsonl_event(struct sink *s, const struct sink_event *ev)
+{
+	const struct gc_event *e = ev->e;
+	const struct py_build *b = ev->build;
+	__u64 ns = e->ts_stop - e->ts_start;
+	struct jsonl_out *j = s->priv;
+	struct json_writer *w = &j->w;
+	const struct build_fields *fields;
+	struct jw_run r;
+
+	if (ev->proc && first_time(j, e->pid))
+		process_record(w, ev->proc);
+	jw_start_object(w);
+	jw_run_begin(&r, w);
+	jw_run_uint(&r, "pid", e->pid);
+	jw_run_uint(&r, "tid", e->tid);
+	jw_run_string(&r, "comm", e->comm, sizeof(e->comm));
+	jw_run_count(&r, "iid", e->iid);
+	jw_run_int(&r, "gen", e->gen);
+	jw_run_string(&r, "reason", gc_reason__name(e->reason), SIZE_MAX);
+	jw_run_uint(&r, "ts_start", e->ts_start);
+	jw_run_uint(&r, "ts_stop", e->ts_stop);
+	jw_run_uint(&r, "duration_ns", ns);
+	jw_run_decimal(&r, "duration", ns, 6);	/* ms, exact: what "%.6f" of ns / 1e6 printed */
+	jw_run_count(&r, "collected", e->collected);
+	jw_run_count(&r, "uncollectable", e->uncollectable);
+	jw_run_count(&r, "heap_size", e->heap_size);
+	jw_run_count(&r, "long_lived_total", e->long_lived_total);
+	jw_run_count(&r, "long_lived_pending", e->long_lived_pending);
+	jw_run_count(&r, "candidates", e->candidates);
+	jw_run_count(&r, "collections", e->collections);
+	fields = build_fields_text(j, b, e->probe);
+	if (fields)
+		jw_run_raw(&r, fields->text, fields->len);
+	else
+		build_fields(&r, b, e->probe);
+	jw_run_uint(&r, "cgroup", e->cgroup_id);
+	jw_run_count(&r, "rss", e->rss);
+	jw_run_end(&r);
+	if (ev->stack)
+		stack_fields(w, ev->stack);
+	jw_end_object(w);
+	jw_end_line_held(w);
+}
+
+/* {"type":"stats",...}: one row of a --stats report. */
+static void stats_row(struct json_writer *w, const struct pause_row *r, const struct sink_report *rep)
+{
+	const struct gen_totals *t = &r->t;
+	int i;
+
+	jw_start_object(w);
+	jw_string_field(w, "type", "stats");
+	if (r->proc) {
+		jw_int_field(w, "pid", r->proc->pid);
+		jw_name(w, "comm");
+		jw_string_n(w, r->proc->comm, sizeof(r->proc->comm));
+		jw_string_field(w, "service", r->proc->id.service);
+	} else {
+		jw_null_field(w, "pid");
+		jw_null_field(w, "comm");
+		jw_null_field(w, "service");
+	}
+	if (r->gen >= 0)
+		jw_int_field(w, "gen", r->gen);
+	else
+		jw_string_field(w, "gen", "all");
+	jw_bool_field(w, "interval", rep->interval);
+	jw_uint_field(w, "wall_ns", rep->wall_ns);
+	jw_uint_field(w, "count", t->count);
+	jw_uint_field(w, "sum_ns", t->sum_ns);
+	jw_float_field(w, "mean_ns", (double)t->sum_ns / t->count, 1);
+	for (i = 0; i < SINK_NQ; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%s_ns", sink_qnames[i]);
+		jw_name(w, name);
+		if (r->hist)
+			jw_uint(w, hdr__percentile(r->hist, sink_quantiles[i]));
+		else
+			jw_null(w);	/* a retired process keeps no buckets */
+	}
+	jw_uint_field(w, "max_ns", t->max_ns);
+	jw_float_field(w, "gc_share", rep->wall_ns ? (double)t->sum_ns / rep->wall_ns : 0.0, 6);
+	jw_uint_field(w, "collected", t->collected);
+	jw_uint_field(w, "uncollectable", t->uncollectable);
+	if (r->proc && r->gen < 0) {
+		/* memory, as of the process's last collection */
+		jw_count_field(w, "heap_size", r->proc->heap_size);
+		jw_count_field(w, "long_lived_total", r->proc->long_lived_total);
+		jw_count_field(w, "rss", r->proc->rss);
+	}
+	jw_end_object(w);
+	jw_end_line(w);
+}
+
+static void stats_rows(struct sink *s, const struct sink_report *r)
+{
+	struct jsonl_out *j = s->priv;
+	int i;
+
+	for (i = 0; s->cfg->stats && i < r->rows->nr; i++)
+		stats_row(&j->w, &r->rows->rows[i], r);
+}
+
+static void jsonl_finish(struct sink *s, const struct sink_report *r)
+{
+	struct jsonl_out *j = s->priv;
+	struct json_writer *w = &j->w;
+	const __u64 *c;
+	int i;
+
+	if (!r)
+		return;
+	stats_rows(s, r);
+	for (i = 0; i < r->rows->nr; i++) {
+		const struct pause_row *row = &r->rows->rows[i];
+
+		if (!row->proc || row->gen < 0)
+			continue;
+		jw_start_object(w);
+		jw_string_field(w, "type", "summary");
+		jw_int_field(w, "pid", row->proc->pid);
+		jw_name(w, "comm");
+		jw_string_n(w, row->proc->comm, sizeof(row->proc->comm));
+		identity_fields(w, row->proc);
+		jw_int_field(w, "gen", row->gen);
+		jw_uint_field(w, "count", row->t.count);
+		jw_uint_field(w, "total_ns", row->t.sum_ns);
+		jw_uint_field(w, "max_ns", row->t.max_ns);
+		jw_uint_field(w, "collected", row->t.collected);
+		jw_uint_field(w, "uncollectable", row->t.uncollectable);
+		jw_end_object(w);
+		jw_end_line(w);
+	}
+	c = r->totals->counters;
+	jw_start_object(w);
+	jw_string_field(w, "type", "counters");
+	jw_uint_field(w, "lost", c[GC_CNT_LOST]);
+	jw_uint_field(w, "read_errors", c[GC_CNT_READ_ERRORS]);
+	jw_uint_field(w, "no_entry", c[GC_CNT_NO_ENTRY]);
+	jw_uint_field(w, "hist_full", c[GC_CNT_HIST_FULL]);
+	jw_uint_field(w, "proc_lost", c[GC_CNT_PROC_LOST]);
+	jw_uint_field(w, "ring_stale", c[GC_CNT_RING_STALE]);
+	jw_uint_field(w, "foreign", c[GC_CNT_FOREIGN]);
+	jw_uint_field(w, "foreign_execs", c[GC_CNT_FOREIGN_EXEC]);
+	jw_uint_field(w, "entry_reads", c[GC_CNT_ENTRY_READS]);
+	jw_uint_field(w, "stale", c[GC_CNT_STALE]);
+	jw_uint_field(w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
+	jw_end_object(w);
+	jw_end_line(w);
+}
+
+const struct sink_ops jsonl_sink = {
+	.name = "jsonl",
+	.alias = "json",
+	.machine = true,
+	.start = jsonl_start,
+	.event = jsonl_event,
+	.report = stats_rows,
+	.finish = jsonl_finish,
+	.flush = jsonl_flush,
+	.free = jsonl_free,
+};

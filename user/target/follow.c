@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <stdio.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "trace/clock.h"
+#include "target/follow.h"
+#include "util/log.h"
+#include "target/target.h"
+
+void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts)
+{
+	memset(f, 0, sizeof(*f));
+	f->tracer = t;
+	if (opts)
+		f->build_opts = *opts;
+}
+
+void follower__free(struct follower *f)
+{
+	free(f->seen);
+	memset(f, 0, sizeof(*f));
+}
+
+static struct seen_binary *find_seen(struct follower *f, const struct stat *st)
+{
+	int i;
+
+	for (i = 0; i < f->nr_seen; i++)
+		if (f->seen[i].dev == st->st_dev && f->seen[i].ino == st->st_ino)
+			return &f->seen[i];
+	return NULL;
+}
+
+static struct seen_binary *add_seen(struct follower *f, const struct stat *st, int build)
+{
+	if (f->nr_seen == f->cap_seen) {
+		int cap = f->cap_seen ? 2 * f->cap_seen : 64;
+		struct seen_binary *s = realloc(f->seen, cap * sizeof(*s));
+
+		if (!s)
+			return NULL;
+		f->seen = s;
+		f->cap_seen = cap;
+	}
+	f->seen[f->nr_seen] = (struct seen_binary){ st->st_dev, st->st_ino, build };
+	return &f->seen[f->nr_seen++];
+}
+
+/* Arming failed: said; a permission error ends the run, since every binary would fail. */
+static void arm_failed(struct follower *f, int err, const char *why)
+{
+	p_err("%s", why);
+	f->nr_failed++;
+	if (!f->err || err == -EPERM || err == -EACCES)
+		f->err = err;
+}
+
+/* The "Armed" line, and the exec-to-armed latency. */
+static void armed(struct follower *f, const struct py_build *b, pid_t pid, __u64 exec_ts)
+{
+	if (exec_ts) {
+		__u64 ns = mono_ns() - exec_ts;
+
+		if (ns > f->max_arm_ns)
+			f->max_arm_ns = ns;
+		p_info("Armed %s (Python %s, %s) %.3f ms after pid %d exec'd it", b->display_path,
+		       b->version, py_build__probe_name(b->probe), ns / 1e6, pid);
+	} else {
+		p_debug("tracing %s (Python %s, %s), first seen in pid %d", b->display_path,
+			b->version, py_build__probe_name(b->probe), pid);
+	}
+}
+
+/*
+ * Inspects pid's interpreter binary and arms it if it is new (per_pid: for
+ * pid alone, also a binary armed before for another). exec_ts: when the
+ * process exec'd (0 from a scan), for the exec-to-armed latency. Returns
+ * the build index pid now runs, or -1 if it is not traced.
+ */
+static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+{
+	pid_t for_pid = f->per_pid ? pid : -1;
+	struct seen_binary *seen;
+	struct py_build_opts opts;
+	struct py_build b;
+	struct target t;
+	struct stat st;
+	char err[PATH_MAX + 512];
+	int ret, idx;
+
+	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
+		     : target__from_pid(&t, pid, err, sizeof(err));
+	/* Hold the file and root: /proc/PID/... dies with a short-lived
+	 * process, and the probes outlive it. */
+	if (!ret)
+		ret = target__hold(&t, err, sizeof(err));
+	if (ret) {
+		/* A file no one should have put there (a FIFO, a device): said, and
+		 * skipped; else gone already, or a kernel thread. */
+		if (ret == -EPERM && (stat(t.elf_path, &st) || !find_seen(f, &st))) {
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+			if (!stat(t.elf_path, &st))
+				add_seen(f, &st, -1);	/* once, not every scan */
+		} else if (ret == -EMFILE || ret == -ENFILE) {
+			p_warn("cannot open %s of pid %d: %s", t.elf_display, pid, strerror(-ret));
+		}
+		target__release(&t);
+		return -1;
+	}
+	if (fstat(t.fd, &st)) {
+		target__release(&t);
+		return -1;
+	}
+	if ((seen = find_seen(f, &st))) {
+		target__release(&t);
+		if (f->per_pid && seen->build < 0)
+			p_warn("pid %d exec'd %s, which gcbpf cannot trace (not Python?): not traced "
+			       "until it execs Python again", pid, t.elf_display);
+		if (!f->per_pid || seen->build < 0)
+			return seen->build;	/* armed already (for every process), or not Python */
+		ret = tracer__attach(f->tracer, seen->build, for_pid, err, sizeof(err));
+		if (ret) {
+			arm_failed(f, ret, err);
+			return -1;
+		}
+		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
+		return seen->build;
+	}
+	opts = f->build_opts;
+	opts.root = t.root;
+	ret = py_build__inspect(&b, t.elf_path, t.elf_display, &opts, err, sizeof(err));
+	if (ret) {
+		target__release(&t);
+		/* Not Python is the common case and says nothing (but for a -p
+		 * target); a Python that cannot be traced is said once per binary. */
+		if (f->per_pid)
+			p_warn("pid %d exec'd %s: not traced: %s", pid, t.elf_display, err);
+		else if (ret == -EPERM)
+			p_warn("pid %d (%s) not traced: %s", pid, t.comm, err);
+		else if (ret != -ENOEXEC)
+			p_debug("pid %d (%s) not traced: %s", pid, t.comm, err);
+		add_seen(f, &st, -1);
+		return -1;
+	}
+	idx = tracer__add_build(f->tracer, &b);
+	ret = idx >= 0 ? tracer__attach(f->tracer, idx, for_pid, err, sizeof(err)) : idx;
+	target__release(&t);	/* the probes hold the inode now */
+	if (ret == 0) {
+		f->nr_armed++;
+		add_seen(f, &st, idx);
+		armed(f, &b, pid, exec_ts);
+		return idx;
+	}
+	if (idx < 0)
+		snprintf(err, sizeof(err), "cannot trace %s: %s", b.display_path, strerror(-idx));
+	arm_failed(f, ret, err);
+	add_seen(f, &st, -1);	/* said why; do not retry for every process */
+	return -1;
+}
+
+int follower__scan(struct follower *f)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int before = f->nr_armed;
+	__u64 start = mono_ns();
+
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		add_pid(f, atoi(de->d_name), false, 0);
+	}
+	closedir(proc);
+	f->last_scan_ns = mono_ns() - start;
+	p_debug("scanned /proc in %.3f ms", f->last_scan_ns / 1e6);
+	return f->nr_armed - before;
+}
+
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e)
+{
+	int build = add_pid(f, e->pid, true, e->ts);
+
+	if (e->stopped)
+		tracer__continue(f->tracer, e->pid);
+	return build >= 0;
+}

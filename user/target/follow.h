@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Following processes as they come: a command's whole tree (launch mode) or
+ * every process on the host (system-wide). Probes are armed once per
+ * interpreter binary (device and inode) for every process (pid -1), so new
+ * processes of a known binary need nothing from user space; only a new
+ * binary, seen at exec or in a scan of /proc, is inspected and armed.
+ */
+#ifndef GCBPF_FOLLOW_H
+#define GCBPF_FOLLOW_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "python/py_build.h"
+#include "trace/tracer.h"
+
+struct seen_binary {
+	dev_t dev;
+	ino_t ino;
+	int build;		/* tracer build index, -1: not traceable */
+};
+
+struct follower {
+	struct tracer *tracer;
+	struct py_build_opts build_opts;
+	struct seen_binary *seen;
+	int nr_seen, cap_seen;
+	bool per_pid;		/* -p: probes for the exec'ing process only, not every process */
+	int nr_armed;		/* binaries with probes */
+	int nr_failed;		/* binaries that could not be armed (said) */
+	int err;		/* the first arming error, a permission error first: -errno */
+	__u64 max_arm_ns;	/* slowest exec-to-armed so far */
+	__u64 last_scan_ns;	/* how long the last scan of /proc took */
+};
+
+void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);
+/* Arms every interpreter binary mapped by a running process; returns how many. */
+int follower__scan(struct follower *f);
+/*
+ * An exec the BPF side reported: arm a new binary, continue a stopped
+ * process (launch mode). True when the process now runs a traced interpreter.
+ */
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e);
+void follower__free(struct follower *f);
+
+#endif
