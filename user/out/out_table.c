@@ -141,7 +141,7 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		fprintf(s->f, "\n%s  pauses in the last %.1f s\n", when, r->wall_ns / 1e9);
 	} else if (stats) {
-		fprintf(s->f, "\nPauses over %.1f s:\n", r->wall_ns / 1e9);
+		fprintf(s->f, "\nPauses in %.1f s of tracing:\n", r->wall_ns / 1e9);
 	} else {
 		fputc('\n', s->f);
 	}
