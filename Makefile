@@ -37,7 +37,7 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS)
 BPF_CFLAGS := $(BPF_EXTRA) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 	      -I$(dir $(VMLINUX_H)) -Ibpf
 
-# user/: main() (gcbpf.c) and one folder per layer (README, "Layout").
+# user/: main() (gcbpf.c) and one folder per layer (docs/layout.md).
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 # Everything but main(): the unit tests link against it.

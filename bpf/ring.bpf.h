@@ -134,7 +134,7 @@ static __always_inline bool ring_fresh(struct task_struct *task, const struct gc
 		return false;
 	/* A plain store (a locked cmpxchg costs ~20 ns per collection): two
 	 * threads read the same new record at once only in the race that
-	 * Limitations names (README), which the USDT path cannot tell anyway. */
+	 * limitations name (docs/internals.md), which the USDT path cannot tell anyway. */
 	seen->ts_stop = ts_stop;
 	return true;
 }
