@@ -646,11 +646,13 @@ static __always_inline int gc_exit(void)
 	if (!targ_events || ts_stop - st->ts_start < targ_min_ns)
 		return 0;
 
+	stack__capture(st, l, pid_tgid >> 32);	/* after the exit: not part of the pause */
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
 	if (!e) {
 		count(GC_CNT_LOST);
 		return 0;
 	}
+	e->record = GC_REC_EVENT;
 	e->ts_start = st->ts_start;
 	e->ts_stop = ts_stop;
 	e->pid = pid_tgid >> 32;
@@ -687,7 +689,7 @@ static __always_inline int gc_exit(void)
 		e->flags = GC_EV_READ_ERROR;
 	}
 	process_comm(e->comm);
-	stack__walk(st, l, e);	/* after ts_stop: not part of the pause */
+	stack__fill(st, e);
 	submit_event(e);
 	return 0;
 }

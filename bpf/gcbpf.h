@@ -97,8 +97,16 @@ struct gc_probe {
 	struct gc_usdt_arg gen_arg;	/* USDT gc__start: the generation */
 };
 
+/* What a record of the events ring is: its first field. */
+enum gc_record_type {
+	GC_REC_EVENT = 1,	/* struct gc_event (and its stack) */
+	GC_REC_CODE = 2,	/* struct gc_code_record: a code object's names (--stacks) */
+};
+
 /* One collection, as pushed through the ring buffer. */
 struct gc_event {
+	__u32 record;		/* GC_REC_EVENT */
+	__u32 pad;
 	__u64 ts_start;		/* CLOCK_MONOTONIC ns at the collector's entry */
 	__u64 ts_stop;		/* ... and at its exit */
 	__s64 collected;
@@ -130,7 +138,7 @@ struct gc_event {
 enum gc_stack_status {
 	GC_STACK_OK = 0,	/* the whole chain */
 	GC_STACK_DEPTH = 1,	/* cut at the requested depth */
-	GC_STACK_FAULT = 2,	/* a frame could not be read: the chain ends there */
+	GC_STACK_FAULT = 2,	/* the chain could not be read further: it ends there */
 	GC_STACK_NO_TSTATE = 3,	/* no thread state found: no frames */
 	GC_STACK_NONE = 4,	/* this build has no stack layout */
 };
@@ -146,6 +154,21 @@ enum gc_instr_kind {
 	GC_INSTR_LASTI = 0,	/* <= 3.10: int f_lasti in the frame */
 	GC_INSTR_PTR = 1,	/* 3.11+: instruction pointer; sent as its distance from the code object */
 };
+
+/*
+ * A code object is named from what the kernel read while its frame ran,
+ * never from memory read later (it may be freed and reused by then). Its
+ * identity: 3.12+ the interpreter's own per-object co_version (a counter:
+ * no two code objects share one); before, its name, file and line table
+ * themselves, compared byte for byte (bpf/code.bpf.h).
+ */
+#define GC_CODE_HDR_MAX 256	/* bytes of a code object read per frame */
+#define GC_NAME_MAX 256		/* bytes of a name str's characters sent, at most */
+#define GC_FILE_MAX 1024	/* ... of a file name's */
+#define GC_TABLE_MAX 16384	/* ... of a line table's */
+#define GC_KEY_NAME 128		/* <= 3.11: characters compared as the identity, at most */
+#define GC_KEY_FILE 256
+#define GC_KEY_TABLE 192
 
 /* Per binary (same index as the layouts map): how to walk its frames. */
 struct gc_stack_layout {
@@ -163,12 +186,32 @@ struct gc_stack_layout {
 	__u32 owner_max;	/* owners above this are no Python frame (C-stack/base shims) */
 	__u32 instr_kind;	/* enum gc_instr_kind */
 	__u64 code_tag_mask;	/* low bits to clear from the code pointer */
+	/* The code object: one read of co_header bytes per frame. */
+	__u64 code_type;	/* PyCode_Type's file vaddr (+ load bias): what a code object is */
+	__s32 co_header;
+	__s32 co_filename, co_name, co_lines;	/* str, str, bytes */
+	__s32 co_firstlineno, co_firsttraceable;	/* int; -1: none */
+	__s32 co_version;	/* 3.12+: uint32 per-object counter; -1: none */
+	/* str: length (Py_ssize_t), state (bit 5 compact, 6 ascii, 2-4 kind) */
+	__s32 str_length, str_state, str_ascii_data, str_compact_data;
+	__s32 bytes_size, bytes_data;	/* PyBytesObject: ob_size, ob_sval */
+};
+
+/* Why a frame has no name (gc_frame.unknown); 0: named by its code_id. */
+enum gc_frame_unknown {
+	GC_FRAME_NAMED = 0,
+	GC_FRAME_CODE_FAULT,	/* the code object could not be read */
+	GC_FRAME_NOT_CODE,	/* the frame's executable is no code object */
+	GC_FRAME_STR_FAULT,	/* its name, file or line table could not be read */
+	GC_FRAME_RECORD_LOST,	/* the ring had no room for its code record */
+	GC_FRAME_UNKNOWN_MAX,
 };
 
 struct gc_frame {
-	__u64 code;		/* PyCodeObject * */
+	__u64 code_id;		/* the code record naming it (gc_code_record.id); 0: unknown */
 	__s32 instr;		/* f_lasti (<= 3.10) or instr_ptr - code (3.11+) */
-	__u32 owner;		/* 3.11+: the frame's owner (1: a generator's), else 0 */
+	__u16 owner;		/* 3.11+: the frame's owner (1: a generator's), else 0 */
+	__u16 unknown;		/* enum gc_frame_unknown */
 };
 
 /* Follows a gc_event with GC_EV_STACK; nr frames follow it. */
@@ -177,6 +220,33 @@ struct gc_stack {
 	__u32 nr;
 	__u32 status;		/* enum gc_stack_status */
 	struct gc_frame frames[];
+};
+
+/* gc_code_record.flags */
+enum gc_code_flags {
+	GC_CODE_NAME_CUT = 1 << 0,	/* the name was longer than GC_NAME_MAX bytes */
+	GC_CODE_FILE_CUT = 1 << 1,
+	GC_CODE_TABLE_CUT = 1 << 2,	/* only the table's first table_len bytes */
+};
+
+/*
+ * A code object's names, sent the first time the kernel meets its identity
+ * (and again when its identity left the kernel's LRU); before the event
+ * that refers to it. Names are a str's characters of 1, 2 or 4 bytes (kind).
+ */
+struct gc_code_record {
+	__u32 record;		/* GC_REC_CODE */
+	__u32 pid;
+	__u64 id;		/* unique per run: (cpu << 48) | count */
+	__s32 firstlineno;
+	__s32 firsttraceable;	/* 3.11+: instructions before it are not started; else 0 */
+	__u16 name_len, file_len;	/* bytes */
+	__u8 name_kind, file_kind;	/* 1, 2, 4 */
+	__u8 flags;		/* enum gc_code_flags */
+	__u8 pad;
+	__u32 table_len;
+	__u32 table_size;	/* the line table's whole size */
+	/* then the name (GC_NAME_MAX bytes), the file name (GC_FILE_MAX), the table (table_len) */
 };
 
 /* Process lifecycle, for following a command's tree and system-wide mode. */
@@ -208,6 +278,8 @@ enum gc_counter {
 	GC_CNT_HIST_FULL,	/* pauses not aggregated: the hists map was full */
 	GC_CNT_PROC_LOST,	/* exec notifications the ring buffer had no room for */
 	GC_CNT_STACK_FAULT,	/* --stacks: walks ended at a frame that could not be read */
+	GC_CNT_CODE_SENT,	/* --stacks: code records sent (first sightings) */
+	GC_CNT_CODE_LOST,	/* --stacks: code records the ring had no room for */
 	GC_CNT_RING_STALE,	/* 3.15 gc__done: the ring's newest record was reported already */
 	GC_CNT_FOREIGN,		/* collector entries of processes outside gcbpf's PID namespace, ignored */
 	GC_CNT_FOREIGN_EXEC,	/* system-wide: execs outside gcbpf's PID namespace, ignored */

@@ -195,11 +195,13 @@ int usdt_ring_done(struct pt_regs *ctx)
 			  cur.g.uncollectable - prev.g.uncollectable, cur.g.heap_size, -1);
 	if (!targ_events || ns < targ_min_ns)
 		return 0;
+	stack__capture(st, l, pid_tgid >> 32);	/* after the exit: not part of the pause */
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
 	if (!e) {
 		count(GC_CNT_LOST);
 		return 0;
 	}
+	e->record = GC_REC_EVENT;
 	e->ts_start = cur.ts_start;
 	e->ts_stop = cur.ts_stop;
 	e->pid = pid_tgid >> 32;
@@ -220,7 +222,7 @@ int usdt_ring_done(struct pt_regs *ctx)
 	e->long_lived_pending = -1;
 	e->flags = 0;
 	process_comm(e->comm);
-	stack__walk(st, l, e);
+	stack__fill(st, e);
 	submit_event(e);
 	return 0;
 }

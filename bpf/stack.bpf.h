@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * --stacks: the Python frames of the collecting thread, appended to its
- * event as (code object, instruction) pairs; user space names them
- * (user/pystack.c). Included by gcbpf.bpf.c after struct inflight.
+ * event as (code id, instruction) pairs; the code records the walk sends
+ * before the event name them (code.bpf.h, user/python/pystack.c).
+ * Included by gcbpf.bpf.c after struct inflight.
  *
  * The walk runs in gc_exit after the exit timestamp, so it is not part of
  * the measured pause. The chain at the exit is the one at the entry: the
@@ -12,8 +13,9 @@
  * Thread state: the collector's first argument where the probe has it
  * (uprobe, 3.9+), else the global current-tstate pointer (<= 3.11) or the
  * interpreter's GIL holder (3.12+), the collecting thread while it collects.
- * Cost: one bpf_probe_read_user per frame, plus two or three to find the
- * first frame.
+ * Cost: two bpf_probe_read_user per frame (the frame, its code object;
+ * <= 3.11 five, code.bpf.h says why), plus two or three to find the first
+ * frame, plus a code record per code object met the first time.
  */
 #ifndef GCBPF_STACK_BPF_H
 #define GCBPF_STACK_BPF_H
@@ -97,6 +99,8 @@ fault:
 /* Frames as the walk finds them, per CPU: copied into the event in one go. */
 struct stack_scratch {
 	struct gc_frame frames[GCBPF_MAX_STACK];
+	__u32 nr, status;
+	__u64 buf[STACK_READ_MAX / 8];	/* the frame being read */
 };
 
 struct {
@@ -106,12 +110,13 @@ struct {
 	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
 
+#include "code.bpf.h"
+
 struct walk_ctx {
-	__u64 buf[STACK_READ_MAX / 8];	/* the frame being read; zeroed once */
 	const struct gc_stack_layout *sl;
 	struct stack_scratch *out;
-	__u64 frame;
-	__u32 len, n, status;
+	__u64 frame, bias;
+	__u32 len, n, status, pid;
 };
 
 /*
@@ -121,7 +126,8 @@ struct walk_ctx {
 static long stack__frame(__u32 i, struct walk_ctx *w)
 {
 	const struct gc_stack_layout *sl = w->sl;
-	__u64 *buf = w->buf, back, code;
+	__u64 *buf = w->out->buf, back, code;
+	struct gc_frame *fr;
 	__u32 n = w->n, len = w->len;
 
 	if (!w->frame)
@@ -147,22 +153,58 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 		w->status = GC_STACK_FAULT;
 		return 1;
 	}
-	w->out->frames[n].code = code;
-	w->out->frames[n].instr = sl->instr_kind == GC_INSTR_LASTI ? frame_s32(buf, sl->instr_off)
-				  : (__s32)(frame_u64(buf, sl->instr_off) - code);
-	w->out->frames[n].owner = sl->owner_off >= 0 ? frame_u8(buf, sl->owner_off) : 0;
+	fr = &w->out->frames[n & (GCBPF_MAX_STACK - 1)];
+	fr->instr = sl->instr_kind == GC_INSTR_LASTI ? frame_s32(buf, sl->instr_off)
+		    : (__s32)(frame_u64(buf, sl->instr_off) - code);
+	fr->owner = sl->owner_off >= 0 ? frame_u8(buf, sl->owner_off) : 0;
+	/* An unnamed frame stays in place: the walk goes on outward. */
+	fr->unknown = GC_FRAME_NAMED;
+	fr->code_id = code__id(sl, code, w->bias, w->pid, &fr->unknown);
 	w->n = n + 1;
 	w->frame = back;
 	return 0;
 }
 
-/* Appends the stack to e (reserved with stack__bytes() after it). */
-static __noinline void stack__walk(const struct inflight *st, const struct gc_layout *l,
-			       struct gc_event *e)
+/*
+ * Walks the collecting thread's frames into the per-CPU scratch, sending
+ * the code records they need: before the event is reserved, so that every
+ * record precedes, in the ring, the event that refers to it.
+ */
+static __noinline void stack__capture(const struct inflight *st, const struct gc_layout *l,
+				  __u32 pid)
 {
-	struct gc_stack *s = (void *)(e + 1);
 	struct walk_ctx w = {};
 	__u32 binary = st->binary, zero = 0;
+
+	if (!targ_stack_depth)
+		return;
+	w.out = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!w.out)
+		return;
+	w.out->nr = 0;
+	w.out->status = GC_STACK_NONE;
+	w.sl = bpf_map_lookup_elem(&stack_layouts, &binary);
+	if (!w.sl || !w.sl->read_len)
+		return;
+	w.len = w.sl->read_len;
+	w.bias = st->stack_bias;
+	w.pid = pid;
+	w.frame = stack__first_frame(st, l, w.sl, &w.status);
+	bpf_loop(STACK_MAX_VISITS, stack__frame, &w, 0);
+	if (w.frame && w.status == GC_STACK_OK)
+		w.status = GC_STACK_DEPTH;	/* more shims than visits */
+	if (w.status == GC_STACK_FAULT)
+		count(GC_CNT_STACK_FAULT);
+	w.out->nr = w.n;
+	w.out->status = w.status;
+}
+
+/* Appends the captured stack to e (reserved with stack__bytes() after it). */
+static __always_inline void stack__fill(const struct inflight *st, struct gc_event *e)
+{
+	struct gc_stack *s = (void *)(e + 1);
+	struct stack_scratch *out;
+	__u32 zero = 0, n;
 	__u64 bytes;
 
 	if (!targ_stack_depth)
@@ -171,26 +213,19 @@ static __noinline void stack__walk(const struct inflight *st, const struct gc_la
 	s->load_bias = st->stack_bias;
 	s->nr = 0;
 	s->status = GC_STACK_NONE;
-	w.sl = bpf_map_lookup_elem(&stack_layouts, &binary);
-	w.out = bpf_map_lookup_elem(&stack_scratch, &zero);
-	if (!w.sl || !w.out || !w.sl->read_len)
+	out = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!out)
 		return;
-	w.len = w.sl->read_len;
-	w.frame = stack__first_frame(st, l, w.sl, &w.status);
-	bpf_loop(STACK_MAX_VISITS, stack__frame, &w, 0);
-	if (w.frame && w.status == GC_STACK_OK)
-		w.status = GC_STACK_DEPTH;	/* more shims than visits */
-	if (w.status == GC_STACK_FAULT)
-		count(GC_CNT_STACK_FAULT);
-	bytes = (__u64)w.n * sizeof(struct gc_frame);
+	n = out->nr;
+	bytes = (__u64)n * sizeof(struct gc_frame);
 	/* One register for the check and the argument, or the verifier sees
 	 * an unchecked copy. */
 	asm volatile("" : "+r"(bytes));
 	if (bytes <= targ_stack_depth * sizeof(struct gc_frame) && bytes &&
-	    bpf_probe_read_kernel(s->frames, bytes, w.out->frames))
-		w.n = 0;
-	s->nr = w.n;
-	s->status = w.status;
+	    bpf_probe_read_kernel(s->frames, bytes, out->frames))
+		n = 0;
+	s->nr = n;
+	s->status = out->status;
 }
 
 #endif

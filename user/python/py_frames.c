@@ -145,28 +145,33 @@ int py_frames__fill(struct py_frames *f, const struct py_build *b, char *err, si
 	f->bpf.owner_max = 2;	/* THREAD, GENERATOR, FRAME_OBJECT */
 	f->bpf.instr_kind = r->f.instr_kind;
 	f->bpf.code_tag_mask = r->f.tag_mask;
-	f->co_filename = r->f.co_filename;
-	f->co_name = r->f.co_name;
-	f->co_firstlineno = r->f.co_firstlineno;
-	f->co_lines = r->f.co_lines;
-	f->co_firsttraceable = r->f.co_firsttraceable;
 	f->co_code = r->f.co_code;
-	f->co_header = max(max(r->f.co_filename, r->f.co_name), r->f.co_lines) + 8;
-	f->co_header = max(f->co_header, r->f.co_firsttraceable + 4);
 	f->lines = r->f.lines;
 	f->lasti_unit = r->f.lasti_unit;
-	f->bytes_size = 16;	/* PyVarObject.ob_size */
-	f->bytes_data = 32;	/* PyBytesObject.ob_sval, every version */
-	f->str_length = 16;
-	f->str_state = 32;
-	f->str_ascii_data = r->f.ascii_size;
-	f->str_compact_data = r->f.compact_size;
-	f->code_type = sym_vaddr(&ef, "PyCode_Type");
-	f->str_type = sym_vaddr(&ef, "PyUnicode_Type");
-	f->bytes_type = sym_vaddr(&ef, "PyBytes_Type");
-	if (!f->code_type || !f->str_type || !f->bytes_type) {
-		snprintf(err, err_len, "no symbols PyCode_Type/PyUnicode_Type/PyBytes_Type to "
-			 "check what frames point to");
+	/* The kernel reads the code object and its strings (bpf/code.bpf.h). */
+	f->bpf.co_filename = r->f.co_filename;
+	f->bpf.co_name = r->f.co_name;
+	f->bpf.co_firstlineno = r->f.co_firstlineno;
+	f->bpf.co_lines = r->f.co_lines;
+	f->bpf.co_firsttraceable = r->f.co_firsttraceable;
+	f->bpf.co_version = r->f.co_version;
+	f->bpf.co_header = max(max(max(r->f.co_filename, r->f.co_name), r->f.co_lines) + 8,
+			       max(max(r->f.co_firsttraceable, r->f.co_version),
+				   r->f.co_firstlineno) + 4);
+	f->bpf.bytes_size = 16;	/* PyVarObject.ob_size */
+	f->bpf.bytes_data = 32;	/* PyBytesObject.ob_sval, every version */
+	f->bpf.str_length = 16;
+	f->bpf.str_state = 32;
+	f->bpf.str_ascii_data = r->f.ascii_size;
+	f->bpf.str_compact_data = r->f.compact_size;
+	f->bpf.code_type = sym_vaddr(&ef, "PyCode_Type");
+	if (!f->bpf.code_type) {
+		snprintf(err, err_len, "no symbol PyCode_Type to check what frames point to");
+		goto out;
+	}
+	if (f->bpf.co_header > GC_CODE_HDR_MAX) {
+		snprintf(err, err_len, "code object fields span %d bytes (at most %d)",
+			 f->bpf.co_header, GC_CODE_HDR_MAX);
 		goto out;
 	}
 	snprintf(f->source, sizeof(f->source), "gcbpf's 3.%d table%s", r->minor,

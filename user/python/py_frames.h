@@ -16,23 +16,11 @@
 
 
 struct py_frames {
-	struct gc_stack_layout bpf;
+	struct gc_stack_layout bpf;	/* also the code object's fields the kernel reads */
 	int minor;
-	/* PyCodeObject: offsets of the fields the symbolizer reads */
-	int co_filename;
-	int co_name;		/* co_qualname on 3.11+, co_name before */
-	int co_firstlineno;	/* int */
-	int co_lines;		/* co_lnotab / co_linetable (bytes) */
-	int co_firsttraceable;	/* int, 3.11+: frames before it are incomplete; -1 */
 	int co_code;		/* 3.11+: co_code_adaptive (bytecode inline); -1 */
-	int co_header;		/* bytes of the code object to read to see all of the above */
 	enum py_line_kind lines;
 	int lasti_unit;		/* <= 3.10: bytes per f_lasti unit (1; 3.10: 2) */
-	/* PyBytesObject, PyASCIIObject / PyCompactUnicodeObject */
-	int bytes_size, bytes_data;
-	int str_length, str_state, str_ascii_data, str_compact_data;
-	/* Type objects (file vaddrs): what a pointer must point to to be believed. */
-	__u64 code_type, str_type, bytes_type;
 	char source[160];	/* where the offsets were checked */
 };
 

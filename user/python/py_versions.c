@@ -47,27 +47,27 @@
 
 /* The frame facts per minor (struct py_frame_facts, field order). */
 #define FRAMES_6 { GC_TSTATE_GLOBAL, -1, -1, 24, -1, 24, 32, 120, -1, GC_INSTR_LASTI, 0, \
-		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72, -1 }
 #define FRAMES_7 { GC_TSTATE_GLOBAL, 1480, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
-		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+		   96, 104, 36, 112, -1, -1, PY_LINES_LNOTAB, 1, 48, 72, -1 }
 #define FRAMES_8 { GC_TSTATE_GLOBAL, 1368, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
-		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72, -1 }
 #define FRAMES_9 { GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 104, -1, GC_INSTR_LASTI, 0, \
-		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72 }
+		   104, 112, 40, 120, -1, -1, PY_LINES_LNOTAB, 1, 48, 72, -1 }
 /* 3.10: f_lasti counts code units */
 #define FRAMES_10 { GC_TSTATE_GLOBAL, 568, -1, 24, -1, 24, 32, 96, -1, GC_INSTR_LASTI, 0, \
-		    104, 112, 40, 120, -1, -1, PY_LINES_310, 2, 48, 72 }
+		    104, 112, 40, 120, -1, -1, PY_LINES_310, 2, 48, 72, -1 }
 #define FRAMES_11 { GC_TSTATE_GLOBAL, 576, -1, 56, 8, 48, 32, 56, 69, GC_INSTR_PTR, 0, \
-		    112, 128, 72, 136, 168, 184, PY_LINES_311, 0, 48, 72 }
+		    112, 128, 72, 136, 168, 184, PY_LINES_311, 0, 48, 72, -1 }
 /* 3.12: PyInterpreterState._gil at 1040 */
 #define FRAMES_12 { GC_TSTATE_GIL, -1, 1048, 56, 0, 8, 0, 56, 70, GC_INSTR_PTR, 0, \
-		    112, 128, 68, 136, 176, 192, PY_LINES_311, 0, 40, 56 }
+		    112, 128, 68, 136, 176, 192, PY_LINES_311, 0, 40, 56, 92 }
 #define FRAMES_13 { GC_TSTATE_GIL, -1, 7760, 72, -1, 8, 0, 56, 70, GC_INSTR_PTR, 0, \
-		    112, 128, 68, 136, 184, 200, PY_LINES_311, 0, 40, 56 }
+		    112, 128, 68, 136, 184, 200, PY_LINES_311, 0, 40, 56, 92 }
 #define FRAMES_14 { GC_TSTATE_GIL, -1, 7792, 72, -1, 8, 0, 56, 74, GC_INSTR_PTR, 3, \
-		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56 }
+		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56, 92 }
 #define FRAMES_15 { GC_TSTATE_GIL, -1, 7744, 72, -1, 8, 0, 56, 74, GC_INSTR_PTR, 3, \
-		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56 }
+		    112, 128, 68, 136, 192, 208, PY_LINES_311, 0, 40, 56, 92 }
 
 static const struct py_frame_dbg_pos frames_dbg_313 = {
 	584, 144, 184, 232, 240, 248, 264, 280, 296, 304, 312, 344, 560

@@ -83,6 +83,7 @@ struct py_frame_facts {
 	int lasti_unit;		/* <= 3.10: bytes per f_lasti unit */
 	/* sizeof(PyASCIIObject), sizeof(PyCompactUnicodeObject): where the characters start */
 	int ascii_size, compact_size;
+	int co_version;		/* 3.12+: uint32, a per-interpreter counter: no two code objects share one; -1 */
 };
 
 /* 3.13+: where the frame facts' values sit inside _Py_DebugOffsets. */

@@ -3,24 +3,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include "util/log.h"
 #include "python/pystack.h"
-#include "target/target.h"
 
-#define MAX_STR_CHARS 4096	/* longer names or paths are not believed */
-#define MAX_LINE_TABLE (1 << 20)
-#define MAX_CODE_HEADER 256
-#define CACHE_MAX (1u << 20)	/* entries; the cache starts over when full */
+/* Records kept; the table starts over when full (the kernel's LRUs hold 24k). */
+#define CODES_MAX (1u << 17)
 
-/* What the cache knows about one code object of one process. */
+/* One code record, by its id. */
 struct pystack_entry {
-	__u64 addr;		/* 0: free slot */
-	pid_t pid;
-	/* the header fields it was resolved from: a change means another object */
-	__u64 filename, name, lines;
+	__u64 id;		/* 0: free slot */
+	const char *func, *file;	/* interned; NULL: could not be decoded */
 	int firstlineno, firsttraceable;
-	const char *func, *file;	/* interned */
+	bool table_cut;		/* only the table's first table_len bytes */
 	uint8_t *table;
 	size_t table_len;
 };
@@ -74,28 +68,6 @@ int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 	ps->builds[idx] = f;
 	*sl = f->bpf;
 	return 0;
-}
-
-/* Reads exactly len bytes of the target's memory; never writes it. */
-static int target_read(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	return target__read_memory(pid, addr, buf, len);
-}
-
-static __u64 u64_at(const uint8_t *p, int off)
-{
-	__u64 v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static int s32_at(const uint8_t *p, int off)
-{
-	int32_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
 }
 
 /* ---- strings ---------------------------------------------------------------- */
@@ -184,80 +156,6 @@ int pystack__utf8(const void *data, size_t length, int kind, char *out, size_t o
 		return -1;
 	out[n] = 0;
 	return n;
-}
-
-/*
- * A str object of the target as UTF-8, interned. Only exact, compact str
- * objects are believed (code objects' names and file names always are).
- */
-static const char *read_str(struct pystack *ps, const struct py_frames *f, pid_t pid,
-			    __u64 bias, __u64 addr)
-{
-	static uint8_t data[MAX_STR_CHARS * 4];
-	static char utf8[MAX_STR_CHARS * 4 + 1];
-	uint8_t hdr[128];	/* PyCompactUnicodeObject: 72 bytes on 3.6-3.11, 56 after */
-	__u64 length;
-	__u32 state;
-	int kind, hdr_len = f->str_compact_data;
-
-	if (hdr_len < 0 || hdr_len > (int)sizeof(hdr) || f->str_state + 4 > hdr_len ||
-	    f->str_length + 8 > hdr_len) {
-		ps->counts.bad_objects++;
-		return NULL;
-	}
-	if (target_read(pid, addr, hdr, hdr_len)) {
-		ps->counts.read_failures++;
-		return NULL;
-	}
-	memcpy(&state, hdr + f->str_state, sizeof(state));
-	length = u64_at(hdr, f->str_length);
-	kind = (state >> 2) & 7;
-	/* ob_refcnt > 0, ob_type is str, compact, a known kind, a sane length */
-	if ((__s64)u64_at(hdr, 0) <= 0 || u64_at(hdr, 8) != f->str_type + bias ||
-	    !(state & (1 << 5)) || (kind != 1 && kind != 2 && kind != 4) ||
-	    ((state & (1 << 6)) && kind != 1) || length > MAX_STR_CHARS) {
-		ps->counts.bad_objects++;
-		return NULL;
-	}
-	if (target_read(pid, addr + ((state & (1 << 6)) ? f->str_ascii_data : f->str_compact_data),
-			data, length * kind) && length) {
-		ps->counts.read_failures++;
-		return NULL;
-	}
-	if (pystack__utf8(data, length, kind, utf8, sizeof(utf8)) < 0) {
-		ps->counts.bad_objects++;
-		return NULL;
-	}
-	return intern(ps, utf8);
-}
-
-/* A bytes object of the target (a line table), malloc'ed. */
-static uint8_t *read_bytes(struct pystack *ps, const struct py_frames *f, pid_t pid, __u64 bias,
-			   __u64 addr, size_t *len)
-{
-	uint8_t hdr[32], *buf;
-	__s64 size;
-
-	if (target_read(pid, addr, hdr, sizeof(hdr))) {
-		ps->counts.read_failures++;
-		return NULL;
-	}
-	size = (__s64)u64_at(hdr, f->bytes_size);
-	if ((__s64)u64_at(hdr, 0) <= 0 || u64_at(hdr, 8) != f->bytes_type + bias || size < 0 ||
-	    size > MAX_LINE_TABLE) {
-		ps->counts.bad_objects++;
-		return NULL;
-	}
-	buf = malloc(size ? size : 1);
-	if (!buf)
-		return NULL;
-	if (size && target_read(pid, addr + f->bytes_data, buf, size)) {
-		ps->counts.read_failures++;
-		free(buf);
-		return NULL;
-	}
-	*len = size;
-	return buf;
 }
 
 /* ---- line tables ------------------------------------------------------------ */
@@ -362,106 +260,133 @@ int pystack__line(enum py_line_kind kind, const uint8_t *table, size_t len, int 
 				    : lines_311(table, len, firstlineno, addr);
 }
 
-/* ---- the cache -------------------------------------------------------------- */
+/* ---- code records ----------------------------------------------------------- */
 
-static size_t entry_hash(pid_t pid, __u64 addr)
+static size_t id_hash(__u64 id)
 {
-	__u64 h = (addr >> 4) ^ ((__u64)pid * 0x9e3779b97f4a7c15ull);
+	__u64 h = id * 0x9e3779b97f4a7c15ull;
 
 	return h ^ (h >> 29);
 }
 
-static void cache_clear(struct pystack *ps)
+static void codes_clear(struct pystack *ps)
 {
 	size_t i;
 
-	for (i = 0; i < ps->cache_cap; i++)
-		free(ps->cache[i].table);
-	memset(ps->cache, 0, ps->cache_cap * sizeof(*ps->cache));
-	ps->cache_used = 0;
+	for (i = 0; i < ps->codes_cap; i++)
+		free(ps->codes[i].table);
+	memset(ps->codes, 0, ps->codes_cap * sizeof(*ps->codes));
+	ps->codes_used = 0;
 }
 
-/* The slot for (pid, addr): its entry, or the free slot to fill; NULL on no memory. */
-static struct pystack_entry *cache_slot(struct pystack *ps, pid_t pid, __u64 addr)
+/* The slot for id: its entry, or the free slot to fill; NULL on no memory. */
+static struct pystack_entry *code_slot(struct pystack *ps, __u64 id)
 {
 	size_t i, mask;
 
-	if (ps->cache_used * 2 >= ps->cache_cap) {
-		size_t cap = ps->cache_cap ? ps->cache_cap * 2 : 4096, j;
+	if (ps->codes_used * 2 >= ps->codes_cap) {
+		size_t cap = ps->codes_cap ? ps->codes_cap * 2 : 4096, j;
 		struct pystack_entry *n;
 
-		if (cap > CACHE_MAX) {
-			cache_clear(ps);
+		if (cap > 2 * CODES_MAX) {
+			ps->counts.records_dropped += ps->codes_used;
+			codes_clear(ps);
 		} else {
 			n = calloc(cap, sizeof(*n));
 			if (!n)
 				return NULL;
-			for (j = 0; j < ps->cache_cap; j++) {
-				struct pystack_entry *o = &ps->cache[j];
+			for (j = 0; j < ps->codes_cap; j++) {
+				struct pystack_entry *o = &ps->codes[j];
 
-				if (!o->addr)
+				if (!o->id)
 					continue;
-				for (i = entry_hash(o->pid, o->addr) & (cap - 1); n[i].addr;
-				     i = (i + 1) & (cap - 1))
+				for (i = id_hash(o->id) & (cap - 1); n[i].id; i = (i + 1) & (cap - 1))
 					;
 				n[i] = *o;
 			}
-			free(ps->cache);
-			ps->cache = n;
-			ps->cache_cap = cap;
+			free(ps->codes);
+			ps->codes = n;
+			ps->codes_cap = cap;
 		}
 	}
-	mask = ps->cache_cap - 1;
-	for (i = entry_hash(pid, addr) & mask; ps->cache[i].addr; i = (i + 1) & mask)
-		if (ps->cache[i].addr == addr && ps->cache[i].pid == pid)
-			return &ps->cache[i];
-	return &ps->cache[i];
+	mask = ps->codes_cap - 1;
+	for (i = id_hash(id) & mask; ps->codes[i].id; i = (i + 1) & mask)
+		if (ps->codes[i].id == id)
+			return &ps->codes[i];
+	return &ps->codes[i];
 }
 
-/*
- * The cache entry for code object addr whose header was just read (hdr): a
- * header that differs from the cached one is another object at a reused
- * address.
- */
-static const struct pystack_entry *code_entry(struct pystack *ps, const struct py_frames *f,
-					      pid_t pid, __u64 bias, __u64 addr, const uint8_t *hdr)
+static const struct pystack_entry *code_find(const struct pystack *ps, __u64 id)
 {
-	struct pystack_entry *e, fresh = { .addr = addr, .pid = pid };
+	size_t i, mask;
 
-	if ((__s64)u64_at(hdr, 0) <= 0 || u64_at(hdr, 8) != f->code_type + bias) {
-		ps->counts.bad_objects++;
+	if (!ps->codes_cap || !id)
 		return NULL;
-	}
-	fresh.filename = u64_at(hdr, f->co_filename);
-	fresh.name = u64_at(hdr, f->co_name);
-	fresh.lines = u64_at(hdr, f->co_lines);
-	fresh.firstlineno = s32_at(hdr, f->co_firstlineno);
-	fresh.firsttraceable = f->co_firsttraceable >= 0 ? s32_at(hdr, f->co_firsttraceable) : 0;
-	e = cache_slot(ps, pid, addr);
-	if (!e)
+	mask = ps->codes_cap - 1;
+	for (i = id_hash(id) & mask; ps->codes[i].id; i = (i + 1) & mask)
+		if (ps->codes[i].id == id)
+			return &ps->codes[i];
+	return NULL;
+}
+
+/* A name the kernel copied (a str's characters) as UTF-8, interned; NULL if none. */
+static const char *record_str(struct pystack *ps, const uint8_t *data, unsigned int bytes,
+			      unsigned int kind, bool cut)
+{
+	static char utf8[GC_FILE_MAX * 4 + 1];
+
+	if (cut || (kind != 1 && kind != 2 && kind != 4) || bytes % kind ||
+	    pystack__utf8(data, bytes / kind, kind, utf8, sizeof(utf8)) < 0)
 		return NULL;
-	if (e->addr) {
-		if (e->filename == fresh.filename && e->name == fresh.name &&
-		    e->lines == fresh.lines && e->firstlineno == fresh.firstlineno &&
-		    e->firsttraceable == fresh.firsttraceable) {
-			ps->counts.cache_hits++;
-			return e;
-		}
-		ps->counts.cache_stale++;
-		free(e->table);
-		memset(e, 0, sizeof(*e));
-		ps->cache_used--;
+	return intern(ps, utf8);
+}
+
+void pystack__add_record(struct pystack *ps, const void *data, size_t size)
+{
+	const struct gc_code_record *r = data;
+	const uint8_t *names = (const uint8_t *)(r + 1);
+	struct pystack_entry *e, fresh = {};
+
+	if (size < sizeof(*r) + GC_NAME_MAX + GC_FILE_MAX ||
+	    r->table_len > size - sizeof(*r) - GC_NAME_MAX - GC_FILE_MAX ||
+	    r->name_len > GC_NAME_MAX || r->file_len > GC_FILE_MAX || !r->id) {
+		ps->counts.records_bad++;
+		return;
 	}
-	ps->counts.cache_misses++;
-	fresh.func = read_str(ps, f, pid, bias, fresh.name);
-	fresh.file = fresh.func ? read_str(ps, f, pid, bias, fresh.filename) : NULL;
-	fresh.table = fresh.file ? read_bytes(ps, f, pid, bias, fresh.lines, &fresh.table_len)
-				 : NULL;
+	ps->counts.records++;
+	fresh.id = r->id;
+	fresh.firstlineno = r->firstlineno;
+	fresh.firsttraceable = r->firsttraceable;
+	fresh.table_cut = r->flags & GC_CODE_TABLE_CUT;
+	fresh.func = record_str(ps, names, r->name_len, r->name_kind, r->flags & GC_CODE_NAME_CUT);
+	fresh.file = record_str(ps, names + GC_NAME_MAX, r->file_len, r->file_kind,
+				r->flags & GC_CODE_FILE_CUT);
+	fresh.table = malloc(r->table_len ? r->table_len : 1);
 	if (!fresh.table)
-		return NULL;	/* not cached: tried again next time */
+		return;
+	memcpy(fresh.table, names + GC_NAME_MAX + GC_FILE_MAX, r->table_len);
+	fresh.table_len = r->table_len;
+	e = code_slot(ps, r->id);
+	if (!e) {
+		free(fresh.table);
+		return;
+	}
+	if (e->id) {
+		free(e->table);	/* cannot be: ids are unique */
+		ps->codes_used--;
+	}
 	*e = fresh;
-	ps->cache_used++;
-	return e;
+	ps->codes_used++;
+}
+
+/* Frame i of the stack is unknown, for this cause: "?" in place. */
+static void frame_unknown(struct pystack *ps, struct py_frame_sym *sym, unsigned int cause)
+{
+	sym->func = NULL;
+	sym->file = NULL;
+	sym->line = -1;
+	ps->counts.unknown[cause < PYSTACK_UNKNOWN_MAX ? cause : PYSTACK_UNKNOWN_RECORD]++;
+	ps->counts.unknown_frames++;
 }
 
 const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_event *e,
@@ -469,12 +394,10 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 {
 	struct py_stack *out = &ps->cur;
 	const struct py_frames *f = e->binary < GCBPF_MAX_BINARIES ? ps->builds[e->binary] : NULL;
-	static uint8_t hdrs[GCBPF_MAX_STACK][MAX_CODE_HEADER];
-	static struct iovec local[GCBPF_MAX_STACK], remote[GCBPF_MAX_STACK];
-	__u32 i, nr, batched = 0;
-	ssize_t got;
+	__u32 i, nr;
 
 	out->nr = 0;
+	out->unknown = 0;
 	out->truncated = false;
 	out->unavailable = !f || !s || !(e->flags & GC_EV_STACK) || s->status == GC_STACK_NONE;
 	if (out->unavailable)
@@ -487,32 +410,24 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 		out->unavailable = true;
 		return out;
 	}
+	/* Cut only where the chain was: at the depth, or unreadable further. */
 	out->truncated = s->status != GC_STACK_OK;
 	nr = s->nr < (__u32)ps->depth ? s->nr : (__u32)ps->depth;
-	if (f->co_header > MAX_CODE_HEADER)
-		nr = 0;
-	/* Every frame's code header in one system call; what it could not read
-	 * (it stops at the first unreadable one) is read one by one below. */
-	for (i = 0; i < nr; i++) {
-		local[i] = (struct iovec){ hdrs[i], f->co_header };
-		remote[i] = (struct iovec){ (void *)(uintptr_t)s->frames[i].code, f->co_header };
-	}
-	got = nr ? process_vm_readv(e->pid, local, nr, remote, nr, 0) : 0;
-	if (got > 0)
-		batched = got / f->co_header;
 	for (i = 0; i < nr; i++) {
 		const struct gc_frame *fr = &s->frames[i];
-		const struct pystack_entry *c = NULL;
 		struct py_frame_sym *sym = &out->frames[out->nr];
+		const struct pystack_entry *c = NULL;
 		int addr;
 
-		if (i < batched || !target_read(e->pid, fr->code, hdrs[i], f->co_header))
-			c = code_entry(ps, f, e->pid, s->load_bias, fr->code, hdrs[i]);
-		else
-			ps->counts.read_failures++;
-		if (!c) {
-			out->truncated = true;	/* named so far, nothing wrong after */
-			break;
+		if (fr->unknown == GC_FRAME_NAMED)
+			c = code_find(ps, fr->code_id);
+		if (!c || !c->func || !c->file) {
+			frame_unknown(ps, sym, c ? PYSTACK_UNKNOWN_DECODE
+					   : fr->unknown == GC_FRAME_NAMED ? PYSTACK_UNKNOWN_RECORD
+					   : fr->unknown);
+			out->nr++;
+			out->unknown++;
+			continue;
 		}
 		if (f->lines == PY_LINES_311) {
 			addr = fr->instr - f->co_code;
@@ -525,6 +440,9 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 		sym->func = c->func;
 		sym->file = c->file;
 		sym->line = pystack__line(f->lines, c->table, c->table_len, c->firstlineno, addr);
+		/* A cut table may end before the instruction: a name without its line. */
+		if (sym->line < 0 && c->table_cut)
+			ps->counts.lines_unknown++;
 		out->nr++;
 		ps->counts.frames++;
 	}
@@ -535,17 +453,29 @@ void pystack__report(const struct pystack *ps)
 {
 	const struct pystack_counts *c = &ps->counts;
 
-	p_debug("stacks: %llu events, %llu frames; cache %llu hits, %llu misses, %llu stale",
-		(unsigned long long)c->events, (unsigned long long)c->frames,
-		(unsigned long long)c->cache_hits, (unsigned long long)c->cache_misses,
-		(unsigned long long)c->cache_stale);
-	if (c->bpf_faults || c->no_tstate || c->read_failures || c->bad_objects)
-		p_warn("stacks cut short (\"stack_truncated\"): %llu at a frame the kernel could "
-		       "not read, %llu with no thread state, %llu frames unreadable from user "
-		       "space, %llu no longer the objects they were (the process exited or freed "
-		       "them before gcbpf read their names)",
-		       (unsigned long long)c->bpf_faults, (unsigned long long)c->no_tstate,
-		       (unsigned long long)c->read_failures, (unsigned long long)c->bad_objects);
+	p_debug("stacks: %llu events, %llu frames named, %llu code records (%llu malformed, "
+		"%llu dropped when the table was full)", (unsigned long long)c->events,
+		(unsigned long long)c->frames, (unsigned long long)c->records,
+		(unsigned long long)c->records_bad, (unsigned long long)c->records_dropped);
+	if (c->unknown_frames)
+		p_warn("stacks: %llu frames unknown (\"?\", \"func\": null), kept in place: %llu "
+		       "code objects unreadable, %llu no code object, %llu names unreadable, %llu "
+		       "code records lost (ring full), %llu records not received, %llu names too "
+		       "long or not decodable", (unsigned long long)c->unknown_frames,
+		       (unsigned long long)c->unknown[GC_FRAME_CODE_FAULT],
+		       (unsigned long long)c->unknown[GC_FRAME_NOT_CODE],
+		       (unsigned long long)c->unknown[GC_FRAME_STR_FAULT],
+		       (unsigned long long)c->unknown[GC_FRAME_RECORD_LOST],
+		       (unsigned long long)c->unknown[PYSTACK_UNKNOWN_RECORD],
+		       (unsigned long long)c->unknown[PYSTACK_UNKNOWN_DECODE]);
+	if (c->lines_unknown)
+		p_warn("stacks: %llu frames named without their line (\"line\": null): line table "
+		       "longer than the %d bytes the kernel copies", (unsigned long long)c->lines_unknown,
+		       GC_TABLE_MAX);
+	if (c->bpf_faults || c->no_tstate)
+		p_warn("stacks cut short (\"stack_truncated\"): %llu where the kernel could not read "
+		       "the frame chain further, %llu with no thread state",
+		       (unsigned long long)c->bpf_faults, (unsigned long long)c->no_tstate);
 }
 
 void pystack__free(struct pystack *ps)
@@ -554,9 +484,9 @@ void pystack__free(struct pystack *ps)
 
 	for (i = 0; i < GCBPF_MAX_BINARIES; i++)
 		free(ps->builds[i]);
-	if (ps->cache)
-		cache_clear(ps);
-	free(ps->cache);
+	if (ps->codes)
+		codes_clear(ps);
+	free(ps->codes);
 	for (i = 0; i < ps->strs_cap; i++)
 		free(ps->strs[i]);
 	free(ps->strs);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Names the frames the BPF side sends (code object, instruction): function
- * (co_qualname on 3.11+, co_name before), file and line, read from the
- * target with process_vm_readv (read-only). A cache keyed by (pid, code
- * address) remembers what was read; every use re-reads the code object's
- * header and re-resolves when it changed (a freed and reused address).
+ * Names the frames the BPF side sends (code id, instruction): function
+ * (co_qualname on 3.11+, co_name before), file and line, from the code
+ * records the kernel copied while the frame ran (bpf/code.bpf.h). The
+ * target's memory is never read here: a code object may be freed and its
+ * memory reused by the time the loader would read it.
  */
 #ifndef GCBPF_PYSTACK_H
 #define GCBPF_PYSTACK_H
@@ -20,30 +20,42 @@
 
 #define PYSTACK_DEFAULT_DEPTH 64
 
-/* One frame, resolved; func and file are interned (equal pointers: equal strings). */
+/*
+ * One frame, resolved; func and file are interned (equal pointers: equal
+ * strings). func NULL: an unknown frame ("?", JSON nulls), kept in place.
+ */
 struct py_frame_sym {
 	const char *func;
 	const char *file;
-	int line;		/* -1: the instruction has no line (JSON null) */
+	int line;		/* -1: no line (the instruction has none, or unknown): JSON null */
 };
 
 /* An event's stack as the outputs see it, innermost first. */
 struct py_stack {
 	bool unavailable;	/* this build gives no stacks: JSON "stack": null */
-	bool truncated;		/* cut at the depth, or a frame could not be read */
+	bool truncated;		/* cut at the depth, or the chain could not be read further */
 	int nr;
+	int unknown;		/* frames of them with func NULL */
 	struct py_frame_sym frames[GCBPF_MAX_STACK];
 };
 
-/* Frames that could not be named, by cause (reported at exit). */
+/* Causes of unknown frames past the kernel's (enum gc_frame_unknown). */
+enum {
+	PYSTACK_UNKNOWN_RECORD = GC_FRAME_UNKNOWN_MAX,	/* its code record never arrived */
+	PYSTACK_UNKNOWN_DECODE,	/* a name too long or no valid text */
+	PYSTACK_UNKNOWN_MAX,
+};
+
+/* What naming met (reported at exit). */
 struct pystack_counts {
 	__u64 events;		/* stacks resolved */
-	__u64 frames;
+	__u64 frames;		/* frames named */
+	__u64 unknown_frames;
+	__u64 unknown[PYSTACK_UNKNOWN_MAX];	/* by cause */
+	__u64 lines_unknown;	/* named, line beyond the table the kernel copied */
 	__u64 bpf_faults;	/* the BPF walk ended at an unreadable frame */
 	__u64 no_tstate;	/* no thread state found */
-	__u64 read_failures;	/* target memory unreadable from user space */
-	__u64 bad_objects;	/* memory that is not (or no longer) the expected object */
-	__u64 cache_hits, cache_misses, cache_stale;
+	__u64 records, records_bad, records_dropped;
 };
 
 struct pystack_entry;
@@ -51,8 +63,8 @@ struct pystack_entry;
 struct pystack {
 	int depth;
 	struct py_frames *builds[GCBPF_MAX_BINARIES];	/* NULL: no stacks from that build */
-	struct pystack_entry *cache;
-	size_t cache_cap, cache_used;
+	struct pystack_entry *codes;	/* code records by id, open addressing */
+	size_t codes_cap, codes_used;
 	char **strs;		/* interned strings, open addressing */
 	size_t strs_cap, strs_used;
 	struct pystack_counts counts;
@@ -66,6 +78,8 @@ void pystack__init(struct pystack *ps, int depth);
  */
 int pystack__add_build(struct pystack *ps, int idx, const struct py_build *b,
 		       struct gc_stack_layout *sl);
+/* A code record from the ring (struct gc_code_record and its names). */
+void pystack__add_record(struct pystack *ps, const void *data, size_t size);
 /* The stack of e (s: what followed it in the ring, NULL if nothing). */
 const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_event *e,
 					const struct gc_stack *s);

@@ -48,7 +48,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	const struct gc_event *e = data;
 	const struct gc_stack *st = (const void *)(e + 1);
 
-	if (size < sizeof(*e))
+	/* Code records come before the events that refer to them. */
+	if (size >= sizeof(__u32) && e->record == GC_REC_CODE) {
+		if (t->opts.stacks)
+			pystack__add_record(t->opts.stacks, data, size);
+		return 0;
+	}
+	if (size < sizeof(*e) || e->record != GC_REC_EVENT)
 		return 0;
 	t->ev_stack = NULL;
 	if ((e->flags & GC_EV_STACK) && size >= sizeof(*e) + sizeof(*st) &&
