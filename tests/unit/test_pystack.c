@@ -196,8 +196,11 @@ static void test_frames(void)
 				continue;
 			CHECK(f.bpf.read_len > 0 && f.bpf.read_len <= 128, "read_len %d",
 			      f.bpf.read_len);
-			CHECK(f.code_type && f.str_type && f.bytes_type, "%s: type symbols",
-			      g.gl_pathv[j]);
+			CHECK(f.bpf.code_type, "%s: PyCode_Type", g.gl_pathv[j]);
+			CHECK(f.bpf.co_header >= 16 && f.bpf.co_header <= GC_CODE_HDR_MAX,
+			      "%s: code header %d", g.gl_pathv[j], f.bpf.co_header);
+			CHECK((b.minor >= 12) == (f.bpf.co_version >= 0), "%s: co_version %d",
+			      g.gl_pathv[j], f.bpf.co_version);
 			if (b.minor >= 13)
 				CHECK(f.bpf.gil_holder_off > 0 && f.bpf.tstate_frame_off == 72,
 				      "%s: holder %d, current_frame %d", g.gl_pathv[j],
@@ -212,116 +215,87 @@ static void test_frames(void)
 }
 
 /*
- * The symbolizer on objects laid out like 3.12's in this very process
- * (process_vm_readv on oneself needs no privilege): names, lines, the
- * cache noticing a reused address, and memory that is no (longer a) code
- * object ending the stack, counted.
+ * Naming from code records: names, lines, unknown frames kept in place with
+ * their cause, a cut line table giving a name without its line, and frames
+ * before the first traceable instruction hidden as Python hides them.
  */
-static __u64 code_type, str_type, bytes_type;	/* their addresses stand for the types */
-
-struct fake_str {
-	__u64 refcnt, type, length, hash;
-	__u32 state, pad;
-	char data[64];		/* compact ASCII: right after the 40-byte header */
-};
-
-static void fake_str(struct fake_str *o, const char *s)
+static void put_record(struct pystack *ps, __u64 id, const char *name, const char *file,
+		       const uint8_t *table, __u32 table_len, __u8 flags)
 {
-	memset(o, 0, sizeof(*o));
-	o->refcnt = 1;
-	o->type = (__u64)(uintptr_t)&str_type;
-	o->length = strlen(s);
-	o->state = 1 << 2 | 1 << 5 | 1 << 6;	/* kind 1, compact, ascii */
-	memcpy(o->data, s, strlen(s));
+	static uint8_t buf[sizeof(struct gc_code_record) + GC_NAME_MAX + GC_FILE_MAX + 64];
+	struct gc_code_record *r = (void *)buf;
+	uint8_t *names = buf + sizeof(*r);
+
+	memset(buf, 0, sizeof(buf));
+	*r = (struct gc_code_record){ .record = GC_REC_CODE, .pid = 1, .id = id, .firstlineno = 10,
+				      .firsttraceable = 1, .name_len = strlen(name),
+				      .file_len = strlen(file), .name_kind = 1, .file_kind = 1,
+				      .flags = flags, .table_len = table_len,
+				      .table_size = table_len };
+	memcpy(names, name, strlen(name));
+	memcpy(names + GC_NAME_MAX, file, strlen(file));
+	memcpy(names + GC_NAME_MAX + GC_FILE_MAX, table, table_len);
+	pystack__add_record(ps, buf, sizeof(*r) + GC_NAME_MAX + GC_FILE_MAX + table_len);
 }
 
 static void test_resolve(void)
 {
-	static struct fake_str file, name, other;
-	static struct {
-		__u64 refcnt, type, size, hash;
-		uint8_t data[8];
-	} table = { 1, 0, 4, 0, { 0xe8, 0x02, 0xe9, 0x04 } };	/* line +1 (1 unit), +2 (2 units) */
-	static uint8_t code[256];
+	/* 3.11+ locations: line +1 for 1 unit, +2 for 2 units */
+	static const uint8_t table[] = { 0xe8, 0x02, 0xe9, 0x04 };
 	static struct {
 		struct gc_stack s;
-		struct gc_frame f[3];
+		struct gc_frame f[5];
 	} st;
 	static struct pystack ps;
 	struct py_frames *f = calloc(1, sizeof(*f));
-	struct gc_event e = { .pid = getpid(), .binary = 0, .flags = GC_EV_STACK };
+	struct gc_event e = { .record = GC_REC_EVENT, .pid = 1, .binary = 0, .flags = GC_EV_STACK };
 	const struct py_stack *out;
-	__u64 v;
 
 	if (!f)
 		return;
-	*f = (struct py_frames){ .minor = 12, .co_filename = 112, .co_name = 128,
-				 .co_firstlineno = 68, .co_lines = 136, .co_firsttraceable = 176,
-				 .co_code = 192, .co_header = 184, .lines = PY_LINES_311,
-				 .bytes_size = 16, .bytes_data = 32, .str_length = 16, .str_state = 32,
-				 .str_ascii_data = 40, .str_compact_data = 56,
-				 .code_type = (__u64)(uintptr_t)&code_type,
-				 .str_type = (__u64)(uintptr_t)&str_type,
-				 .bytes_type = (__u64)(uintptr_t)&bytes_type };
-	table.type = (__u64)(uintptr_t)&bytes_type;
-	fake_str(&file, "/srv/app.py");
-	fake_str(&name, "Worker.run");
-	fake_str(&other, "other");
-	v = 1;
-	memcpy(code, &v, 8);
-	v = (__u64)(uintptr_t)&code_type;
-	memcpy(code + 8, &v, 8);
-	v = (__u64)(uintptr_t)&file;
-	memcpy(code + 112, &v, 8);
-	v = (__u64)(uintptr_t)&name;
-	memcpy(code + 128, &v, 8);
-	v = (__u64)(uintptr_t)&table;
-	memcpy(code + 136, &v, 8);
-	code[68] = 10;		/* co_firstlineno */
+	*f = (struct py_frames){ .minor = 12, .co_code = 192, .lines = PY_LINES_311 };
 	pystack__init(&ps, 64);
 	ps.builds[0] = f;
-	st.s.nr = 3;
-	st.s.status = GC_STACK_OK;
-	st.f[0] = (struct gc_frame){ (__u64)(uintptr_t)code, 192 + 2, 0 };
-	st.f[1] = (struct gc_frame){ (__u64)(uintptr_t)code, 192 + 0, 0 };
-	st.f[2] = (struct gc_frame){ 0x10, 192, 0 };	/* unmapped */
+	put_record(&ps, 7, "Worker.run", "/srv/app.py", table, sizeof(table), 0);
+	put_record(&ps, 8, "<module>", "/srv/big.py", table, 2, GC_CODE_TABLE_CUT);
+	/* a malformed record: counted, not kept */
+	pystack__add_record(&ps, &(struct gc_code_record){ .record = GC_REC_CODE, .id = 9 },
+			    sizeof(struct gc_code_record));
+	CHECK_EQ(ps.counts.records, 2);
+	CHECK_EQ(ps.counts.records_bad, 1);
 
+	st.s.nr = 5;
+	st.s.status = GC_STACK_OK;
+	st.f[0] = (struct gc_frame){ .code_id = 7, .instr = 192 + 2 };
+	st.f[1] = (struct gc_frame){ .code_id = 0, .instr = 192, .unknown = GC_FRAME_CODE_FAULT };
+	st.f[2] = (struct gc_frame){ .code_id = 99, .instr = 192 + 2 };	/* never received */
+	st.f[3] = (struct gc_frame){ .code_id = 8, .instr = 192 + 2 };	/* beyond its cut table */
+	st.f[4] = (struct gc_frame){ .code_id = 7, .instr = 192 + 4 };
 	out = pystack__resolve(&ps, &e, &st.s);
-	CHECK(!out->unavailable && out->nr == 2 && out->truncated, "nr %d truncated %d", out->nr,
-	      out->truncated);
+	CHECK(!out->unavailable && out->nr == 5 && !out->truncated && out->unknown == 2,
+	      "nr %d truncated %d unknown %d", out->nr, out->truncated, out->unknown);
 	CHECK_STR(out->frames[0].func, "Worker.run");
 	CHECK_STR(out->frames[0].file, "/srv/app.py");
 	CHECK_EQ(out->frames[0].line, 13);
-	CHECK_EQ(out->frames[1].line, 11);
-	CHECK_EQ(ps.counts.read_failures, 1);
-	CHECK_EQ(ps.counts.cache_misses, 1);
-	CHECK_EQ(ps.counts.cache_hits, 1);
+	CHECK(!out->frames[1].func && !out->frames[1].file && out->frames[1].line == -1,
+	      "unknown frame in place");
+	CHECK(!out->frames[2].func, "a record never received: unknown");
+	CHECK_STR(out->frames[3].func, "<module>");
+	CHECK_EQ(out->frames[3].line, -1);
+	CHECK_EQ(out->frames[4].line, 13);
+	CHECK_EQ(ps.counts.unknown[GC_FRAME_CODE_FAULT], 1);
+	CHECK_EQ(ps.counts.unknown[PYSTACK_UNKNOWN_RECORD], 1);
+	CHECK_EQ(ps.counts.unknown_frames, 2);
+	CHECK_EQ(ps.counts.lines_unknown, 1);
 
-	/* The same address, another object: named anew, not from the cache. */
-	v = (__u64)(uintptr_t)&other;
-	memcpy(code + 128, &v, 8);
+	/* Before the first traceable instruction (not started): hidden, as Python does. */
 	st.s.nr = 1;
+	st.f[0] = (struct gc_frame){ .code_id = 7, .instr = 192 };
 	out = pystack__resolve(&ps, &e, &st.s);
-	CHECK(out->nr == 1 && !out->truncated, "nr %d", out->nr);
-	CHECK_STR(out->frames[0].func, "other");
-	CHECK_EQ(ps.counts.cache_stale, 1);
+	CHECK(out->nr == 0, "nr %d", out->nr);
 
-	/* Freed: no longer a code object. The stack ends, nothing is named. */
-	v = 0;
-	memcpy(code + 8, &v, 8);
-	out = pystack__resolve(&ps, &e, &st.s);
-	CHECK(out->nr == 0 && out->truncated, "nr %d truncated %d", out->nr, out->truncated);
-	CHECK_EQ(ps.counts.bad_objects, 1);
-
-	/* A code object again, whose name is no str: not named. */
-	memcpy(code + 8, &(__u64){ (__u64)(uintptr_t)&code_type }, 8);
-	memcpy(code + 128, &(__u64){ (__u64)(uintptr_t)&table }, 8);
-	out = pystack__resolve(&ps, &e, &st.s);
-	CHECK(out->nr == 0 && out->truncated, "nr %d", out->nr);
-	CHECK_EQ(ps.counts.bad_objects, 2);
-
-	/* The kernel's walk ended at an unreadable frame; no thread state. */
-	memcpy(code + 128, &(__u64){ (__u64)(uintptr_t)&other }, 8);
+	/* The kernel could not read the chain further; no thread state. */
+	st.f[0] = (struct gc_frame){ .code_id = 7, .instr = 192 + 2 };
 	st.s.status = GC_STACK_FAULT;
 	out = pystack__resolve(&ps, &e, &st.s);
 	CHECK(out->nr == 1 && out->truncated, "nr %d", out->nr);

@@ -102,7 +102,10 @@ static void process_record(struct json_writer *w, const struct proc_totals *p)
 	jw_end_line_held(w);
 }
 
-/* --stacks: "stack":[{"func","file","line"}...] innermost first, or null; "stack_truncated". */
+/*
+ * --stacks: "stack":[{"func","file","line"}...] innermost first, or null;
+ * an unknown frame has nulls, in place; "stack_truncated", "stack_unknown".
+ */
 static void stack_fields(struct json_writer *w, const struct py_stack *st)
 {
 	int i;
@@ -115,8 +118,13 @@ static void stack_fields(struct json_writer *w, const struct py_stack *st)
 	jw_start_array(w);
 	for (i = 0; i < st->nr; i++) {
 		jw_start_object(w);
-		jw_string_field(w, "func", st->frames[i].func);
-		jw_string_field(w, "file", st->frames[i].file);
+		if (!st->frames[i].func) {
+			jw_null_field(w, "func");
+			jw_null_field(w, "file");
+		} else {
+			jw_string_field(w, "func", st->frames[i].func);
+			jw_string_field(w, "file", st->frames[i].file);
+		}
 		if (st->frames[i].line < 0)
 			jw_null_field(w, "line");
 		else
@@ -125,6 +133,7 @@ static void stack_fields(struct json_writer *w, const struct py_stack *st)
 	}
 	jw_end_array(w);
 	jw_bool_field(w, "stack_truncated", st->truncated);
+	jw_int_field(w, "stack_unknown", st->unknown);
 }
 
 static void build_fields(struct jw_run *r, const struct py_build *b, __u8 probe)
@@ -323,6 +332,8 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(w, "entry_reads", c[GC_CNT_ENTRY_READS]);
 	jw_uint_field(w, "stale", c[GC_CNT_STALE]);
 	jw_uint_field(w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
+	jw_uint_field(w, "code_records", c[GC_CNT_CODE_SENT]);
+	jw_uint_field(w, "code_records_lost", c[GC_CNT_CODE_LOST]);
 	jw_end_object(w);
 	jw_end_line(w);
 }

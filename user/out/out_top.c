@@ -178,6 +178,10 @@ static void site_name(char *buf, size_t len, const struct py_frame_sym *f, int w
 	char func[256], file[512], line[16] = "";
 	int flen, room;
 
+	if (!f->func) {
+		snprintf(buf, len, "?");	/* an unknown frame, in place */
+		return;
+	}
 	text__escape(func, sizeof(func), f->func, strlen(f->func) + 1);
 	text__escape(file, sizeof(file), f->file, strlen(f->file) + 1);
 	if (f->line >= 0)

@@ -158,7 +158,9 @@ char *stack_agg__frame_name(char *buf, size_t len, const struct py_frame_sym *f)
 	char raw[1024];
 	size_t i;
 
-	if (f->line >= 0)
+	if (!f->func)
+		snprintf(raw, sizeof(raw), "?");	/* an unknown frame, in place */
+	else if (f->line >= 0)
 		snprintf(raw, sizeof(raw), "%s (%s:%d)", f->func, f->file, f->line);
 	else
 		snprintf(raw, sizeof(raw), "%s (%s)", f->func, f->file);
