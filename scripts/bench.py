@@ -740,23 +740,31 @@ def loader(interps, tmp):
 
 
 def stacks(interps, tmp):
+    """With BENCH_LOADER_BASE, the base binary's --stacks rows run in the same rounds
+    (before/after a change of the walk)."""
+    global GCBPF
     depth = max(STACK_DEPTHS) + 6
     modes = ["untraced", "jsonl"] + ["--stacks=%d" % d for d in STACK_DEPTHS]
+    bins = [("", GCBPF)] + ([("base ", os.path.abspath(LOADER_BASE))] if LOADER_BASE else [])
+    rows = [(b, m) for m in modes for b in (bins if m.startswith("--") else bins[:1])]
     print("== stacks: ns per gc.collect(0) %d Python frames deep, %d collections x %d rounds "
-          "(interleaved, order rotated); jsonl: the plain trace, -f jsonl -o FILE"
-          % (depth, N, STACK_ROUNDS))
-    print("%-20s %-12s %8s %15s %8s %9s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
+          "(interleaved, order rotated); jsonl: the plain trace, -f jsonl -o FILE%s"
+          % (depth, N, STACK_ROUNDS, "; base: %s" % bins[1][1] if LOADER_BASE else ""))
+    print("%-20s %-17s %8s %15s %8s %9s" % ("PATH", "MODE", "MEDIAN", "MIN-MAX", "ADDED",
                                               "STACK"))
+    mine = GCBPF
     for it in interps:
-        res = {m: [] for m in modes}
+        res = {(b[0], m): [] for b, m in rows}
         for r in range(STACK_ROUNDS):
-            for m in modes[r % len(modes):] + modes[:r % len(modes)]:
-                res[m].append(run_clean(it, m, N, tmp, depth=depth)["ns"])
-        u, plain = med(res["untraced"]), med(res["jsonl"])
-        for m in modes:
-            v = res[m]
-            print("%-20s %-12s %8d %7d-%-7d %8s %9s" % (
-                it.label, m, med(v), min(v), max(v), "" if m == "untraced" else
+            for b, m in rows[r % len(rows):] + rows[:r % len(rows)]:
+                GCBPF = b[1]
+                res[(b[0], m)].append(run_clean(it, m, N, tmp, depth=depth)["ns"])
+        GCBPF = mine
+        u, plain = med(res[("", "untraced")]), med(res[("", "jsonl")])
+        for b, m in rows:
+            v = res[(b[0], m)]
+            print("%-20s %-17s %8d %7d-%-7d %8s %9s" % (
+                it.label, b[0] + m, med(v), min(v), max(v), "" if m == "untraced" else
                 "%d" % (med(v) - u), "%d" % (med(v) - plain) if m.startswith("--") else ""))
     print("ADDED: over untraced; STACK: over the plain trace (the walk, and the loader "
           "naming frames on the other CPU).")
@@ -766,14 +774,19 @@ def stacks(interps, tmp):
         for it in interps:
             per = {}
             for _ in range(STATS_RUNS):
-                for m in modes[1:]:
+                for b, m in rows:
+                    if m == "untraced":
+                        continue
+                    GCBPF = b[1]
                     progs = run_clean(it, m, N, tmp, stats=True, depth=depth)["progs"]
                     for name, (runs, ns) in progs.items():
                         if runs:
-                            per.setdefault(m, {}).setdefault(name, []).append(ns / runs)
-            for m in modes[1:]:
-                print("%-20s %-12s %s" % (it.label, m, ", ".join(
-                    "%s %.0f" % (name, med(v)) for name, v in sorted(per.get(m, {}).items()))))
+                            per.setdefault(b[0] + m, {}).setdefault(name, []).append(ns / runs)
+            GCBPF = mine
+            for b, m in rows[1:]:
+                print("%-20s %-17s %s" % (it.label, b[0] + m, ", ".join(
+                    "%s %.0f" % (name, med(v))
+                    for name, v in sorted(per.get(b[0] + m, {}).items()))))
     print()
 
 
