@@ -177,8 +177,6 @@ def _check(it, mode, chroot, gcbpf_bin, tmp_path, extra):
         assert any(f.split(".")[-1] == want for f in funcs), (what, want, sorted(funcs))
     assert cut > 0, "%s: no stack deeper than %d: truncation untested" % (what, depth)
     assert len(set(r["tid"] for r in recs if r.get("tid"))) >= 2 or it.version < "3.8"
-    # Stacks cut short outside the window are fine: at shutdown, code
-    # objects are freed before gcbpf reads them (and are then not named).
     print("%s: %d collections, stacks equal (depth %d, %d cut)" % (what, len(recs), depth,
                                                                    cut))
 
