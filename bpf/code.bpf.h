@@ -148,7 +148,7 @@ static __always_inline int code__bytes(const struct gc_stack_layout *sl, struct 
  * Sends code's record with a fresh id; the id, or 0 with *unknown set.
  * cs->hdr holds the code object's header.
  */
-static __noinline __u64 code__send(const struct gc_stack_layout *sl, struct code_scratch *cs,
+static __always_inline __u64 code__send(const struct gc_stack_layout *sl, struct code_scratch *cs,
 				   __u32 pid, __u16 *unknown)
 {
 	struct gc_code_record *r = &cs->rec;
@@ -161,7 +161,6 @@ static __noinline __u64 code__send(const struct gc_stack_layout *sl, struct code
 	r->pid = pid;
 	r->flags = 0;
 	r->firstlineno = hdr_s32(cs->hdr, sl->co_firstlineno);
-	r->firsttraceable = sl->co_firsttraceable >= 0 ? hdr_s32(cs->hdr, sl->co_firsttraceable) : 0;
 	if (code__str(sl, cs, hdr_u64(cs->hdr, sl->co_name), cs->data, GC_NAME_MAX, &n, &kind, &cut))
 		goto fault;
 	r->name_len = n;
@@ -220,26 +219,12 @@ static __always_inline int code__content_key(const struct gc_stack_layout *sl,
 }
 
 /* The id naming code (a frame's code object), or 0 with *unknown set. */
-static __noinline __u64 code__id(const struct gc_stack_layout *sl, __u64 code, __u64 bias,
-				 __u32 pid, __u16 *unknown)
+static __always_inline __u64 code__id(const struct gc_stack_layout *sl, struct code_scratch *cs,
+				      __u64 code, __u32 pid, __u16 *unknown)
 {
 	struct code_key_version *kv;
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &zero);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 *known, id;
-	__u32 hdr_len = sl->co_header;
-
-	if (!cs)
-		return 0;
-	if (hdr_len > GC_CODE_HDR_MAX || hdr_len < 16 ||
-	    bpf_probe_read_user(cs->hdr, hdr_len, (void *)code)) {
-		*unknown = GC_FRAME_CODE_FAULT;
-		return 0;
-	}
-	if (hdr_u64(cs->hdr, 8) != sl->code_type + bias) {
-		*unknown = GC_FRAME_NOT_CODE;
-		return 0;
-	}
 	if (sl->co_version >= 0) {
 		kv = &cs->kv;
 		kv->code = code;
@@ -267,6 +252,40 @@ static __noinline __u64 code__id(const struct gc_stack_layout *sl, __u64 code, _
 	if (id)
 		bpf_map_update_elem(&code_ids_content, &cs->key, &id, BPF_ANY);
 	return id;
+}
+
+/*
+ * Names frame fr, whose code object is at code: fr->code_id, or 0 with
+ * fr->unknown set. 1: the frame has not started (3.11+: before its first
+ * traceable instruction, a collection while it is set up): Python hides
+ * it, and so does the walk, which does not count it towards the depth; a
+ * generator's frame is always shown.
+ */
+static __noinline int code__frame(const struct gc_stack_layout *sl, __u64 code, __u64 bias,
+				  __u32 pid, struct gc_frame *fr)
+{
+	__u32 zero = 0, hdr_len = sl->co_header;
+	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &zero);
+
+	fr->code_id = 0;
+	fr->unknown = GC_FRAME_NAMED;
+	if (!cs)
+		return 0;
+	if (hdr_len > GC_CODE_HDR_MAX || hdr_len < 16 ||
+	    bpf_probe_read_user(cs->hdr, hdr_len, (void *)code)) {
+		fr->unknown = GC_FRAME_CODE_FAULT;
+		return 0;
+	}
+	if (hdr_u64(cs->hdr, 8) != sl->code_type + bias) {
+		fr->unknown = GC_FRAME_NOT_CODE;
+		return 0;
+	}
+	/* code units of 2 bytes */
+	if (sl->co_firsttraceable >= 0 && sl->co_code >= 0 && fr->owner != 1 &&
+	    fr->instr - sl->co_code < 2 * hdr_s32(cs->hdr, sl->co_firsttraceable))
+		return 1;
+	fr->code_id = code__id(sl, cs, code, pid, &fr->unknown);
+	return 0;
 }
 
 #endif

@@ -192,6 +192,7 @@ struct gc_stack_layout {
 	__s32 co_filename, co_name, co_lines;	/* str, str, bytes */
 	__s32 co_firstlineno, co_firsttraceable;	/* int; -1: none */
 	__s32 co_version;	/* 3.12+: uint32 per-object counter; -1: none */
+	__s32 co_code;		/* 3.11+: the bytecode (co_code_adaptive); -1: none */
 	/* str: length (Py_ssize_t), state (bit 5 compact, 6 ascii, 2-4 kind) */
 	__s32 str_length, str_state, str_ascii_data, str_compact_data;
 	__s32 bytes_size, bytes_data;	/* PyBytesObject: ob_size, ob_sval */
@@ -239,7 +240,7 @@ struct gc_code_record {
 	__u32 pid;
 	__u64 id;		/* unique per run: (cpu << 48) | count */
 	__s32 firstlineno;
-	__s32 firsttraceable;	/* 3.11+: instructions before it are not started; else 0 */
+	__u32 pad0;
 	__u16 name_len, file_len;	/* bytes */
 	__u8 name_kind, file_kind;	/* 1, 2, 4 */
 	__u8 flags;		/* enum gc_code_flags */

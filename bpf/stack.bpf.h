@@ -158,10 +158,11 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 		    : (__s32)(frame_u64(buf, sl->instr_off) - code);
 	fr->owner = sl->owner_off >= 0 ? frame_u8(buf, sl->owner_off) : 0;
 	/* An unnamed frame stays in place: the walk goes on outward. */
-	fr->unknown = GC_FRAME_NAMED;
-	fr->code_id = code__id(sl, code, w->bias, w->pid, &fr->unknown);
-	w->n = n + 1;
 	w->frame = back;
+	/* Not started yet: hidden, not counted towards the depth. */
+	if (code__frame(sl, code, w->bias, w->pid, fr))
+		return 0;
+	w->n = n + 1;
 	return 0;
 }
 

@@ -216,8 +216,7 @@ static void test_frames(void)
 
 /*
  * Naming from code records: names, lines, unknown frames kept in place with
- * their cause, a cut line table giving a name without its line, and frames
- * before the first traceable instruction hidden as Python hides them.
+ * their cause, a cut line table giving a name without its line.
  */
 static void put_record(struct pystack *ps, __u64 id, const char *name, const char *file,
 		       const uint8_t *table, __u32 table_len, __u8 flags)
@@ -228,7 +227,7 @@ static void put_record(struct pystack *ps, __u64 id, const char *name, const cha
 
 	memset(buf, 0, sizeof(buf));
 	*r = (struct gc_code_record){ .record = GC_REC_CODE, .pid = 1, .id = id, .firstlineno = 10,
-				      .firsttraceable = 1, .name_len = strlen(name),
+				      .name_len = strlen(name),
 				      .file_len = strlen(file), .name_kind = 1, .file_kind = 1,
 				      .flags = flags, .table_len = table_len,
 				      .table_size = table_len };
@@ -288,13 +287,8 @@ static void test_resolve(void)
 	CHECK_EQ(ps.counts.unknown_frames, 2);
 	CHECK_EQ(ps.counts.lines_unknown, 1);
 
-	/* Before the first traceable instruction (not started): hidden, as Python does. */
-	st.s.nr = 1;
-	st.f[0] = (struct gc_frame){ .code_id = 7, .instr = 192 };
-	out = pystack__resolve(&ps, &e, &st.s);
-	CHECK(out->nr == 0, "nr %d", out->nr);
-
 	/* The kernel could not read the chain further; no thread state. */
+	st.s.nr = 1;
 	st.f[0] = (struct gc_frame){ .code_id = 7, .instr = 192 + 2 };
 	st.s.status = GC_STACK_FAULT;
 	out = pystack__resolve(&ps, &e, &st.s);

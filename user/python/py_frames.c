@@ -155,6 +155,7 @@ int py_frames__fill(struct py_frames *f, const struct py_build *b, char *err, si
 	f->bpf.co_lines = r->f.co_lines;
 	f->bpf.co_firsttraceable = r->f.co_firsttraceable;
 	f->bpf.co_version = r->f.co_version;
+	f->bpf.co_code = r->f.co_code;
 	f->bpf.co_header = max(max(max(r->f.co_filename, r->f.co_name), r->f.co_lines) + 8,
 			       max(max(r->f.co_firsttraceable, r->f.co_version),
 				   r->f.co_firstlineno) + 4);

@@ -13,7 +13,7 @@
 struct pystack_entry {
 	__u64 id;		/* 0: free slot */
 	const char *func, *file;	/* interned; NULL: could not be decoded */
-	int firstlineno, firsttraceable;
+	int firstlineno;
 	bool table_cut;		/* only the table's first table_len bytes */
 	uint8_t *table;
 	size_t table_len;
@@ -356,7 +356,6 @@ void pystack__add_record(struct pystack *ps, const void *data, size_t size)
 	ps->counts.records++;
 	fresh.id = r->id;
 	fresh.firstlineno = r->firstlineno;
-	fresh.firsttraceable = r->firsttraceable;
 	fresh.table_cut = r->flags & GC_CODE_TABLE_CUT;
 	fresh.func = record_str(ps, names, r->name_len, r->name_kind, r->flags & GC_CODE_NAME_CUT);
 	fresh.file = record_str(ps, names + GC_NAME_MAX, r->file_len, r->file_kind,
@@ -429,14 +428,8 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 			out->unknown++;
 			continue;
 		}
-		if (f->lines == PY_LINES_311) {
-			addr = fr->instr - f->co_code;
-			/* Not started yet (before RESUME): Python hides these frames. */
-			if (fr->owner != 1 && addr / 2 < c->firsttraceable)
-				continue;
-		} else {
-			addr = fr->instr * f->lasti_unit;
-		}
+		/* Frames not started yet (3.11+) the kernel hid already. */
+		addr = f->lines == PY_LINES_311 ? fr->instr - f->co_code : fr->instr * f->lasti_unit;
 		sym->func = c->func;
 		sym->file = c->file;
 		sym->line = pystack__line(f->lines, c->table, c->table_len, c->firstlineno, addr);
