@@ -30,7 +30,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load. */
-/* Events a CPU submits per wakeup of the loader (tracer.c: half the ring over all CPUs). */
+/* Events a CPU submits per wakeup of the loader (trace/tracer_ring.c: half the ring over all CPUs). */
 const volatile __u32 targ_wakeup_every = 4096;
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
