@@ -17,6 +17,8 @@
 #include <linux/capability.h>
 #include "trace/clock.h"
 #include "util/log.h"
+#include "target/cgroup.h"
+#include "target/exec.h"
 #include "trace/session_state.h"
 
 volatile sig_atomic_t exiting;	/* the signal that ends the run */

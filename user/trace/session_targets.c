@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "util/log.h"
+#include "target/exec.h"
 #include "trace/session_state.h"
 
 /*
