@@ -13,6 +13,13 @@
  * Nothing here is per process: addresses come from the load bias
  * (IP - probe vaddr) and a per-binary layout, so one attachment per binary
  * serves every process mapping it.
+ *
+ * This file: the settings, the shared maps and the collection's entry and
+ * exit programs. Included, one subject each: pidns.bpf.h (pids as our
+ * namespace numbers them), stats.bpf.h (reading the statistics), copy.bpf.h
+ * (one read per collection), task.bpf.h (the current task, the filters),
+ * stack.bpf.h (--stacks), ring.bpf.h (3.15's one-trap gc__done), bench.bpf.h
+ * (the benchmark's reference probes), proc.bpf.h (fork, exit, exec).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,26 +30,16 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load. */
-/* Events a CPU submits per wakeup of the loader (tracer.c: half the ring over all CPUs). */
+/* Events a CPU submits per wakeup of the loader (trace/tracer_ring.c: half the ring over all CPUs). */
 const volatile __u32 targ_wakeup_every = 4096;
 const volatile __u64 targ_min_ns = 0;	/* per-event output only for pauses >= this */
 const volatile bool targ_aggregate = false;	/* count every pause into hists */
 const volatile bool targ_events = true;		/* push an event per collection */
 const volatile bool targ_follow = false;	/* only processes in `tracked` (a command's tree) */
-const volatile bool targ_stop_on_exec = false;	/* ... stopped at exec until the loader armed probes */
-const volatile bool targ_watch_exec = false;	/* -p: report execs of the processes in `tracked` */
-/*
- * Cleared by the loader before it stops reading exec events, and by its
- * watchdog when the loader died: nobody would continue a process stopped after.
- */
-__u32 stops_live = 1;
-const volatile bool targ_report_exec = false;	/* system-wide: report every exec */
 const volatile bool targ_filter_cgroup = false;	/* only tasks under cgroups[0] */
 const volatile bool targ_filter_comm = false;
 const volatile char targ_comm[GCBPF_COMM_LEN] = {};
 const volatile __s32 targ_gen = -1;		/* only this generation, -1: all */
-
-#define SIGSTOP 19
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -62,12 +59,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);	/* 60k events: 100 ms at 600k collections/s */
 } events SEC(".maps");
-
-/* Process-lifecycle notifications (enum gc_proc_event_type). */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 << 10);
-} proc_events SEC(".maps");
 
 /*
  * Launch mode: the command and every process it forks, by tgid; -p: the
@@ -156,239 +147,9 @@ static __always_inline void count(__u32 which)
 
 #include "stack.bpf.h"
 #include "pidns.bpf.h"
-
-static __always_inline __u64 read_ptr(__u64 addr)
-{
-	__u64 v = 0;
-
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
-		return 0;
-	return v;
-}
-
-/* The statistics: one bpf_probe_read_user per probe, the dominant cost. */
-static __always_inline int read_snapshot(const struct gc_layout *l, __u64 addr, __u8 *buf)
-{
-	/* 64 bits and one register for the check and the size, or the
-	 * verifier sees an unbounded copy. */
-	__u64 n = (__u32)l->snap_bytes;
-
-	if (!addr)
-		return -1;
-	asm volatile("" : "+r"(n));
-	if (l->stats_kind == GC_STATS_RING) {
-		__s32 seq = l->ring_seq_off;
-
-		if (n > GC_RING_BYTES)
-			return -1;
-		/* 3.15's seqlock: the writer is the collector itself, on the
-		 * thread this probe runs on, so an odd count means corruption. */
-		if (bpf_probe_read_user(buf, n, (void *)addr))
-			return -1;
-		if (seq < 0 || seq > GC_RING_BYTES - 4)
-			return -1;
-		return (*(__u32 *)(buf + seq) & 1) ? -1 : 0;
-	}
-	/* Through the stack: copying user memory straight into map memory
-	 * costs more per read (measured ~35 ns) than the copy that follows. */
-	{
-		__u64 tmp[GC_SNAP_BYTES / 8];
-		int i, err;
-
-		if (n > GC_SNAP_BYTES)
-			return -1;
-		err = bpf_probe_read_user(tmp, n, (void *)addr);
-		if (err)
-			return err;
-		/* Only what was read (snap_bytes is 8-aligned). */
-		for (i = 0; i < GC_SNAP_BYTES / 8 && i * 8 < n; i++)
-			((__u64 *)buf)[i] = tmp[i];
-		return 0;
-	}
-}
-
-static __always_inline __s64 snap_counter(const __u8 *buf, __s32 off)
-{
-	__u32 o = off;	/* negative: huge */
-
-	/* One register for the check and the load, or the verifier sees an
-	 * unchecked copy. */
-	asm volatile("" : "+r"(o));
-	if (o > GC_RING_BYTES - 8)
-		return -1;
-	return *(const __s64 *)(buf + o);
-}
-
-/* Cumulative counters of one generation as a snapshot shows them. */
-struct gen_record {
-	__s64 collections;
-	__s64 collected;
-	__s64 uncollectable;
-	__s64 candidates;	/* 3.15 */
-	__s64 heap_size;	/* 3.15: at the start of that generation's newest collection */
-};
-
-/* Field off of the record at base: 0, or -1 when it is outside the snapshot. */
-static __always_inline int rec_field(const __u8 *buf, __s32 base, __s32 off, __s64 *v)
-{
-	if (off < 0) {
-		*v = -1;	/* not in this version's record */
-		return 0;
-	}
-	off += base;
-	if (off < 0 || off > GC_RING_BYTES - 8)
-		return -1;
-	*v = *(const __s64 *)(buf + off);
-	return 0;
-}
-
-static __always_inline int snap_gen(const struct gc_layout *l, const __u8 *buf, int gen,
-				    struct gen_record *r)
-{
-	__s32 base;
-
-	if (gen < 0 || gen > 2)
-		return -1;
-	if (l->stats_kind == GC_STATS_RING) {
-		__s32 idx_off = l->ring_index_off[gen];
-		__s8 idx;
-
-		if (idx_off < 0 || idx_off > GC_RING_BYTES - 1)
-			return -1;
-		/* The low byte is the index whatever its width (little-endian). */
-		idx = *(const __s8 *)(buf + idx_off);
-		if (idx < 0 || idx >= l->ring_len[gen])
-			return -1;
-		base = l->ring_items_off[gen] + idx * l->rec_size;
-	} else {
-		base = gen * l->rec_size;	/* generation_stats[3] */
-	}
-	if (rec_field(buf, base, l->rec_collections, &r->collections) ||
-	    rec_field(buf, base, l->rec_collected, &r->collected) ||
-	    rec_field(buf, base, l->rec_uncollectable, &r->uncollectable) ||
-	    rec_field(buf, base, l->rec_candidates, &r->candidates) ||
-	    rec_field(buf, base, l->rec_heap_size, &r->heap_size))
-		return -1;
-	return 0;
-}
-
+#include "stats.bpf.h"
 #include "copy.bpf.h"
-
-/*
- * GC state and interpreter id for this thread. The collector's tstate (or
- * the main interpreter) rarely changes for a thread, so the result is
- * remembered and re-resolved only when the key changes.
- */
-static __always_inline void resolve_gcstate(struct pt_regs *ctx, const struct gc_probe *p,
-					    const struct gc_layout *l, struct inflight *st)
-{
-	__u64 anchor = PT_REGS_IP(ctx) - p->vaddr + l->anchor_vaddr;
-	bool by_tstate = (p->flags & GC_PROBE_TSTATE_RDI) && l->tstate_interp_off >= 0;
-	__u64 key = by_tstate ? PT_REGS_PARM1(ctx) : anchor;
-	/* Task storage survives exec: the address space is part of the key. */
-	__u64 mm = (__u64)bpf_get_current_task_btf()->mm;
-	__u64 interp = 0;
-
-	if (key == st->resolved_key && mm == st->resolved_mm && st->binary == p->binary &&
-	    st->gcstate)
-		return;
-	st->resolved_mm = mm;
-	st->binary = p->binary;
-	st->iid = -1;
-	if (l->main_interp_off < 0) {
-		st->gcstate = anchor + l->gc_off;
-	} else {
-		/* The thread's own interpreter when the collector was handed its
-		 * tstate, so subinterpreters are attributed right. */
-		if (by_tstate)
-			interp = read_ptr(key + l->tstate_interp_off);
-		if (!interp)
-			interp = read_ptr(anchor + l->main_interp_off);
-		st->gcstate = interp ? interp + l->gc_off : 0;
-		if (interp && l->interp_id_off >= 0 &&
-		    bpf_probe_read_user(&st->iid, sizeof(st->iid), (void *)(interp + l->interp_id_off)))
-			st->iid = -1;
-	}
-	st->stats_addr = 0;
-	if (st->gcstate)
-		st->stats_addr = l->stats_kind == GC_STATS_RING ? read_ptr(st->gcstate + l->stats_off)
-								 : st->gcstate + l->stats_off;
-	st->resolved_key = st->stats_addr ? key : 0;
-}
-
-/*
- * The process's name: its main thread's comm. The collecting thread's own
- * comm may be a thread name (3.14+ names threads after threading.Thread).
- * Two direct loads through the BTF pointer: a helper call costs ~30 ns here.
- */
-static __always_inline void process_comm(char comm[GCBPF_COMM_LEN])
-{
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-
-	((__u64 *)comm)[0] = *(__u64 *)&leader->comm[0];
-	((__u64 *)comm)[1] = *(__u64 *)&leader->comm[8];
-}
-
-/*
- * Resident memory as /proc/PID/status's VmRSS gives it (get_mm_counter: the
- * counters' shared part, file + anon + shmem pages), by direct BTF loads.
- */
-static __always_inline __s64 current_rss(void)
-{
-	struct mm_struct *mm = bpf_get_current_task_btf()->mm;
-	__s64 pages;
-
-	if (!mm)
-		return -1;
-	pages = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
-		mm->rss_stat[MM_SHMEMPAGES].count;
-	return pages < 0 ? 0 : pages * 4096;	/* x86-64 pages */
-}
-
-/* bpf_get_current_cgroup_id() without the helper call: the same pointers. */
-static __always_inline __u64 current_cgroup_id(void)
-{
-	return bpf_get_current_task_btf()->cgroups->dfl_cgrp->kn->id;
-}
-
-/*
- * Whether this process is one the user asked for (probes are per binary).
- * A followed process stays in `tracked` while it lives and a thread's
- * storage dies with the thread, so a thread that passed once is not looked
- * up again (~65 ns a probe); nor is its PID namespace, fixed for life.
- * comm and cgroup can change: checked each time. entry: a collector entry,
- * counted when the process is outside our PID namespace.
- */
-static __always_inline bool wanted(const struct inflight *st, bool entry)
-{
-	if ((targ_follow || targ_pidns) && !(st && st->followed)) {
-		__u64 pid_tgid = pidns__pid_tgid(NULL);
-		__u32 tgid = pid_tgid >> 32;
-
-		if (!pid_tgid) {
-			if (entry)
-				count(GC_CNT_FOREIGN);
-			return false;
-		}
-		if (targ_follow && !bpf_map_lookup_elem(&tracked, &tgid))
-			return false;
-	}
-	if (targ_filter_cgroup && bpf_current_task_under_cgroup(&cgroups, 0) != 1)
-		return false;
-	if (targ_filter_comm) {
-		char comm[GCBPF_COMM_LEN];
-		int i;
-
-		process_comm(comm);
-		for (i = 0; i < GCBPF_COMM_LEN; i++) {
-			if (comm[i] != targ_comm[i])
-				return false;
-			if (!comm[i])
-				break;
-		}
-	}
-	return true;
-}
+#include "task.bpf.h"
 
 /* A USDT argument (gc__start's generation), -1 if it cannot be fetched. */
 static __always_inline long usdt_arg(struct pt_regs *ctx, const struct gc_usdt_arg *a)
@@ -723,125 +484,8 @@ int BPF_KRETPROBE(uretprobe_gc_exit)
 /* 3.15 with USDT: gc__done alone, from the interpreter's own record. */
 #include "ring.bpf.h"
 
-/* The floor of an entry/exit design, for `gcbpf --empty-probes` (benchmark). */
-SEC("uprobe")
-int probe_empty(struct pt_regs *ctx)
-{
-	return 0;
-}
+/* --empty-probes, --clock-probes. */
+#include "bench.bpf.h"
 
-/*
- * The floor of any pause tracer, for `gcbpf --clock-probes` (benchmark): a
- * timestamp kept per thread at the entry, a duration at the exit. Attached
- * to every kind of point.
- */
-struct clock_state {
-	__u64 ts_start;
-	__u64 last_ns;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct clock_state);
-} clock_states SEC(".maps");
-
-SEC("uprobe")
-int clock_enter(struct pt_regs *ctx)
-{
-	struct clock_state *c = bpf_task_storage_get(&clock_states, bpf_get_current_task_btf(), 0,
-						     BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (c)
-		c->ts_start = bpf_ktime_get_ns();
-	return 0;
-}
-
-SEC("uprobe")
-int clock_exit(struct pt_regs *ctx)
-{
-	struct clock_state *c = bpf_task_storage_get(&clock_states, bpf_get_current_task_btf(), 0, 0);
-
-	if (c && c->ts_start)
-		c->last_ns = bpf_ktime_get_ns() - c->ts_start;
-	return 0;
-}
-
-/* Launch mode: a tracked process's children are tracked from the fork. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
-{
-	__u32 ptgid, ctgid;
-	__u8 one = 1;
-
-	if (!targ_follow)
-		return 0;	/* -p targets' children are not theirs */
-	ptgid = pidns__pid_tgid(parent) >> 32;
-	ctgid = pidns__pid_tgid(child) >> 32;
-	/* 0: outside our namespace, never in `tracked` */
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
-		return 0;	/* a thread; not ours */
-	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
-	return 0;
-}
-
-/* A tracked tgid is forgotten when its process ends, so pids can be reused. */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(follow_exit, struct task_struct *p)
-{
-	__u64 pid_tgid = pidns__pid_tgid(p);
-	__u32 tgid = pid_tgid >> 32;
-
-	/* tgid 0: outside our namespace, never in `tracked` */
-	if (tgid && (__u32)pid_tgid == tgid)
-		bpf_map_delete_elem(&tracked, &tgid);
-	return 0;
-}
-
-/*
- * exec: the loader inspects the new image and arms probes for a new binary.
- * In launch mode the process is stopped first (SIGSTOP, delivered before
- * the new image's first instruction) so its first collection is seen; the
- * loader continues it. The mark in `tracked` lets the loader's watchdog
- * find it if the loader dies first. System-wide and -p, nothing is stopped.
- */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(notify_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = pidns__pid_tgid(p) >> 32, zero = 0;
-	struct gc_proc_event *e;
-	__u8 *mark;
-	bool follow;
-
-	/* Outside our namespace: its /proc entry, were it reported, would be
-	 * another process's. */
-	if (!tgid) {
-		if (targ_report_exec)
-			count(GC_CNT_FOREIGN_EXEC);
-		return 0;
-	}
-	mark = targ_follow || targ_watch_exec ? bpf_map_lookup_elem(&tracked, &tgid) : NULL;
-	follow = mark != NULL;
-	if (!follow && !targ_report_exec)
-		return 0;
-	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
-	if (!e) {
-		__u32 which = GC_CNT_PROC_LOST;
-		__u64 *c = bpf_map_lookup_elem(&counters, &which);
-
-		if (c)
-			*c += 1;
-		return 0;	/* not stopped: nobody would continue it */
-	}
-	e->ts = bpf_ktime_get_ns();
-	e->type = PROC_EXEC;
-	e->pid = tgid;
-	e->stopped = follow && targ_stop_on_exec && stops_live && bpf_send_signal(SIGSTOP) == 0;
-	if (e->stopped)
-		*mark = TRACKED_STOPPED;
-	e->pad = zero;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
+/* fork, exit, exec. */
+#include "proc.bpf.h"

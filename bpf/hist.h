@@ -21,7 +21,7 @@
  * Per interpreter (3.9+; -1 where the GC is process-global or the id is
  * unknown): one interpreter's collections end one at a time (its
  * `collecting` flag and its GIL), so the kernel updates an entry without
- * atomics. The loader merges a process's interpreters (tracer.c).
+ * atomics. The loader merges a process's interpreters (trace/tracer_counts.c).
  */
 struct gc_hist_key {
 	__u32 pid;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "target/target.h"
+#include "target/exec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

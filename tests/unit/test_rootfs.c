@@ -12,6 +12,7 @@
 #include "fixture.h"
 #include "target/rootfs.h"
 #include "target/target.h"
+#include "target/exec.h"
 
 /* A container-like root: a library, symlinks that try to leave, a FIFO. */
 static bool build_root(void)

@@ -176,7 +176,7 @@ static int plan_usdt(struct py_build *b, struct elf_file *ef)
 	b->points[1].semaphore = notes[have_done].semaphore;
 	b->points[1].gen_arg.reg_off = -1;
 	if (b->layout.stats_kind == GC_STATS_RING && b->layout.rec_ts_start >= 0)
-		/* tracer.c's one_probe(): the record already holds the collection. */
+		/* trace/tracer_attach.c's one_probe(): the record already holds the collection. */
 		snprintf(b->why, sizeof(b->why), "USDT python:gc__done in .note.stapsdt, alone: "
 			 "each collection's own record from the statistics ring");
 	else

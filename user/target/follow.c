@@ -14,6 +14,7 @@
 #include "target/follow.h"
 #include "util/log.h"
 #include "target/target.h"
+#include "target/exec.h"
 
 void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts)
 {

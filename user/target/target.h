@@ -33,14 +33,6 @@ struct target {
 int target__from_pid(struct target *t, pid_t pid, char *err, size_t err_len);
 
 /*
- * Like target__from_pid, for a process that has just called exec: ld.so has
- * not mapped libpython yet, so a DT_NEEDED libpython is looked up in the
- * process's own root (never out of it) and LD_LIBRARY_PATH. Holds the file
- * found (t->fd): target__release.
- */
-int target__from_exec(struct target *t, pid_t pid, char *err, size_t err_len);
-
-/*
  * Holds the ELF file and the root open (fd, root_fd), so that elf_path and
  * root stay valid after the process exits. 0 or -errno with a reason in err.
  */
@@ -62,40 +54,6 @@ int target__parse_maps_line(char *line, struct maps_line *m);
  */
 void target__map_file(char *out, size_t len, pid_t pid, unsigned long long start,
 		      unsigned long long end);
-
-/* The value of `name` in an environ block (NUL-separated, len bytes), or NULL. */
-const char *target__env_lookup(const char *env, size_t len, const char *name);
-
-/*
- * A #! line (the first n bytes of a file) -> the program it runs, in prog;
- * `#!/usr/bin/env [-S] [-opts] python3` gives python3. 1 if it is a #! line
- * naming a program, 0 if not a #! line, -ENOEXEC for an empty or bad one.
- */
-int target__parse_shebang(const char *head, size_t n, char *prog, size_t len);
-
-/*
- * ld.so's search for library `lib` needed by `exe` (the path as the target
- * sees it): DT_RPATH (runpath, unless is_runpath), LD_LIBRARY_PATH, DT_RUNPATH,
- * /etc/ld.so.conf.d's and the default directories, all inside root_fd
- * (AT_FDCWD: ours). The found path goes to out; returns its fd
- * (rootfs__open), or -errno with a reason in err.
- */
-int target__find_library(int root_fd, const char *exe, const char *runpath, bool is_runpath,
-			 const char *lib, const char *ld_library_path, char *out, size_t len,
-			 char *err, size_t err_len);
-
-/* cmd as execvp would find it (PATH); 0, or -errno with a reason in err. */
-int target__find_executable(const char *cmd, char *out, size_t len, char *err, size_t err_len);
-
-/*
- * --cgroup: an fd of a cgroup v2 directory (a path, absolute or under
- * /sys/fs/cgroup) or of the one whose name holds a container id.
- * Returns the fd, or -errno with a reason in err.
- */
-int target__open_cgroup(const char *arg, char *err, size_t err_len);
-
-/* The 12-character container id in pid's cgroup path (a 64-hex-digit run), or "". */
-void target__container_id(pid_t pid, char *out, size_t len);
 
 /* pid's name from /proc/PID/comm; 0 or -errno. */
 int target__comm(pid_t pid, char *comm, size_t len);
@@ -123,13 +81,7 @@ int target__read_memory(pid_t pid, unsigned long long addr, void *buf, size_t le
 /* Still running (and not a zombie)? */
 bool target__alive(const struct target *t);
 
-/*
- * The ELF file a command will run its interpreter from, found the way the
- * kernel and ld.so would: PATH, #! lines (also `#!/usr/bin/env python3`),
- * then a DT_NEEDED libpython through RUNPATH/RPATH, LD_LIBRARY_PATH and the
- * system library directories. 0, or -errno with a reason in err.
- */
-int target__resolve_command(const char *cmd, char *path, size_t path_len, char *err,
-			    size_t err_len);
+/* Whether a file's name (its last component) is a libpython's. */
+bool target__is_libpython(const char *path);
 
 #endif

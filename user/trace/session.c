@@ -1,43 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One run: the mode's entry point, then for the tracing modes
- * resolve -> outputs -> load -> attach -> poll -> final report.
+ * resolve -> outputs -> load -> attach -> poll -> final report. Signals
+ * here too. The targets (session_targets.c), the poll loop
+ * (session_loop.c) and the modes that trace nothing (session_list.c) have
+ * files of their own; the state they share: session_state.h.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include "trace/clock.h"
-#include "target/follow.h"
-#include "target/identity.h"
-#include "target/launch.h"
 #include "util/log.h"
-#include "out/out_bpftrace.h"
-#include "out/output.h"
-#include "python/py_build.h"
-#include "python/pystack.h"
-#include "trace/session.h"
-#include "target/target.h"
-#include "util/text.h"
-#include "trace/totals.h"
-#include "util/vec.h"
+#include "target/cgroup.h"
+#include "target/exec.h"
+#include "trace/session_state.h"
 
-#define SEC_NS 1000000000ULL
-#define RESCAN_S 5		/* system-wide: look for newly mapped libpythons this often */
-#define REFRESH_S 10		/* totals from the kernel, and exited processes retired */
-#define RETIRE_GRACE_NS (60 * 1000000000ULL)	/* exported 60 s (a scrape interval) after exit */
-#define SERVICE_IDLE_NS (300 * 1000000000ULL)	/* a service without processes: exported 5 min */
-
-static volatile sig_atomic_t exiting;	/* the signal that ends the run */
+volatile sig_atomic_t exiting;	/* the signal that ends the run */
 static volatile sig_atomic_t signals;	/* SIGINT/SIGTERMs received */
 static volatile pid_t forward_to;	/* launch mode: the command, while it runs */
 
@@ -69,207 +53,6 @@ void session__catch_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-struct session {
-	const struct options *opt;
-	struct tracer tracer;
-	struct outputs out;
-	struct totals totals;
-	struct follower follow;	/* launch mode and system-wide: binaries as they come */
-	struct launch child;	/* launch mode's command */
-	struct target targets[MAX_TARGETS];
-	struct py_build builds[MAX_TARGETS];
-	int pidfds[MAX_TARGETS];	/* -p: readable once the target exited; -1: /proc says */
-	int nr_targets;
-	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
-	int write_err;		/* an output could not be written */
-	struct pystack stacks;	/* --stacks */
-	struct target_pidns pidns;	/* gcbpf's PID namespace, whose pids are reported */
-};
-
-/*
- * A -p target that cannot be traced: with several, the others are traced
- * and this one is warned about (--strict: an error). Returns 0 to go on.
- */
-static int skip_pid(struct session *s, int ret, const char *why)
-{
-	if (s->opt->mode != MODE_PIDS || s->opt->nr_pids == 1 || s->opt->strict) {
-		p_err("%s", why);
-		return ret;
-	}
-	p_warn("%s; tracing the other processes (--strict makes this an error)", why);
-	return 0;
-}
-
-/* The targets of -p, or the interpreter a command will run; said on failure. */
-static int resolve_targets(struct session *s)
-{
-	const struct options *opt = s->opt;
-	struct py_build_opts bopts = { .force_uprobe = opt->force_uprobe };
-	char err[512], why[700];
-	int i, n, ret;
-
-	if (opt->cmd) {
-		struct target *t = &s->targets[s->nr_targets++];
-
-		memset(t, 0, sizeof(*t));
-		t->pid = s->child.pid;
-		snprintf(t->comm, sizeof(t->comm), "%s", opt->cmd[0]);
-		ret = target__resolve_command(opt->cmd[0], t->elf_path, sizeof(t->elf_path), err,
-					      sizeof(err));
-		if (ret) {
-			p_err("%s", err);
-			return ret;
-		}
-		memcpy(t->elf_display, t->elf_path, sizeof(t->elf_display));
-	} else {
-		for (i = 0; i < opt->nr_pids; i++) {
-			ret = target__from_pid(&s->targets[s->nr_targets], opt->pids[i], err,
-					       sizeof(err));
-			if (!ret)
-				s->nr_targets++;
-			else if ((ret = skip_pid(s, ret, err)))
-				return ret;
-		}
-	}
-	for (i = n = 0; i < s->nr_targets; i++) {
-		struct target *t = &s->targets[i];
-
-		ret = py_build__inspect(&s->builds[n], t->elf_path, t->elf_display, &bopts, err,
-					sizeof(err));
-		if (!ret) {
-			s->targets[n++] = *t;
-			continue;
-		}
-		if (ret == -ENOEXEC && !opt->cmd)
-			snprintf(why, sizeof(why), "pid %d (%s) is not Python: %s", t->pid, t->comm,
-				 err);
-		else if (ret == -ENOEXEC)
-			snprintf(why, sizeof(why), "%s does not run Python directly: %s (give the "
-				 "interpreter's path, not a wrapper)", opt->cmd[0], err);
-		else
-			snprintf(why, sizeof(why), "%s", err);
-		if ((ret = skip_pid(s, ret, why)))
-			return ret;
-	}
-	s->nr_targets = n;
-	if (!n) {
-		p_err("none of the processes given with -p can be traced (said why above)");
-		return -ESRCH;
-	}
-	return 0;
-}
-
-/* A binary already inspected by --list without a target. */
-struct listed_binary {
-	dev_t dev;
-	ino_t ino;
-	int build;		/* index in builds, -1: not a Python gcbpf can trace */
-};
-
-/*
- * --list with no target: every Python process on the host, with who it is,
- * its binary, version and probe path. Each binary is inspected once.
- */
-static int list_host(struct session *s)
-{
-	struct py_build_opts bopts = { .force_uprobe = s->opt->force_uprobe };
-	VEC(struct listed_binary) seen = {};
-	VEC(struct py_build) builds = {};
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int nr = 0, i;
-
-	if (!proc) {
-		p_err("cannot list /proc: %s", strerror(errno));
-		return 1;
-	}
-	while ((de = readdir(proc))) {
-		struct listed_binary *lb = NULL;
-		struct identity id;
-		struct target t;
-		struct stat st;
-		char err[512], who[4 * IDENTITY_NAME_LEN + 1];
-
-		if (!isdigit((unsigned char)de->d_name[0]) ||
-		    target__from_pid(&t, atoi(de->d_name), err, sizeof(err)) ||
-		    stat(t.elf_path, &st))
-			continue;
-		for (i = 0; i < seen.nr && !lb; i++)
-			if (seen.items[i].dev == st.st_dev && seen.items[i].ino == st.st_ino)
-				lb = &seen.items[i];
-		if (!lb && (lb = vec_push(&seen))) {
-			struct py_build *b = vec_push(&builds);
-
-			*lb = (struct listed_binary){ st.st_dev, st.st_ino, -1 };
-			if (b && !py_build__inspect(b, t.elf_path, t.elf_display, &bopts, err,
-						    sizeof(err)))
-				lb->build = builds.nr - 1;
-			else if (b)
-				builds.nr--;
-		}
-		if (!lb || lb->build < 0)
-			continue;
-		identity__read(&id, t.pid, t.comm, s->opt->hide_args, s->opt->match);
-		if (!id.matched)
-			continue;
-		if (!nr++)
-			printf("%-7s %-15s %-24s %-8s %-6s %s\n", "PID", "COMM", "SERVICE", "PYTHON",
-			       "PROBE", "BINARY");
-		text__escape(who, sizeof(who), id.short_cmd, sizeof(id.short_cmd));
-		printf("%-7d %-15s %-24.24s %-8s %-6s %s  [%s]\n", t.pid, t.comm, id.service,
-		       builds.items[lb->build].version,
-		       py_build__probe_name(builds.items[lb->build].probe),
-		       builds.items[lb->build].display_path, who);
-	}
-	closedir(proc);
-	if (!nr)
-		printf("(no Python processes)\n");
-	vec_free(&seen);
-	vec_free(&builds);
-	return fflush(stdout) ? 1 : 0;
-}
-
-/* --list: each target's binary, version and probe path, and why. */
-static int run_list(struct session *s)
-{
-	int i, err;
-
-	if (!s->opt->cmd && !s->opt->nr_pids)
-		return list_host(s);
-	err = resolve_targets(s);
-
-	for (i = 0; !err && i < s->nr_targets; i++) {
-		const struct py_build *b = &s->builds[i];
-
-		if (s->opt->cmd)
-			printf("%s: ", s->opt->cmd[0]);
-		else
-			printf("pid %d (%s): ", s->targets[i].pid, s->targets[i].comm);
-		printf("%s, Python %s%s (version from %s), probe %s: %s\n", b->display_path,
-		       b->version, b->debug ? " debug" : "", b->version_source,
-		       py_build__probe_name(b->probe), b->why);
-	}
-	return err || fflush(stdout) ? 1 : 0;
-}
-
-/* --bpftrace: a one-liner per target, with the path the host sees. */
-static int run_oneliner(struct session *s)
-{
-	int i, err = resolve_targets(s);
-
-	for (i = 0; !err && i < s->nr_targets; i++) {
-		const struct py_build *b = &s->builds[i];
-		const char *path = b->display_path;
-		struct stat st;
-
-		/* The target's own path, unless it lives in another root. */
-		if (stat(path, &st) || st.st_dev != b->dev || st.st_ino != b->ino)
-			path = b->path;
-		oneliner__print(stdout, b, path, s->opt->cmd ? 0 : s->targets[i].pid, s->opt->cmd);
-	}
-	return err || fflush(stdout) ? 1 : 0;
 }
 
 static void on_exec(void *ctx, const struct gc_proc_event *e)
@@ -397,172 +180,6 @@ static void banner(struct session *s)
 			       s->nr_targets);
 	}
 }
-
-/* A -p target: its pidfd is readable once it exited (a kernel without pidfds: /proc). */
-static bool target_running(struct session *s, int i)
-{
-	struct pollfd p = { .fd = s->pidfds[i], .events = POLLIN };
-
-	if (p.fd < 0)
-		return target__alive(&s->targets[i]);
-	return poll(&p, 1, 0) <= 0;	/* an error (EINTR): asked again at the next poll */
-}
-
-/* True once nothing is left to trace. */
-static bool targets_done(struct session *s)
-{
-	int i, alive = 0;
-
-	if (s->opt->mode == MODE_SYSTEM)
-		return false;
-	if (s->opt->mode == MODE_LAUNCH)
-		return launch__reap(&s->child, false);
-	for (i = 0; i < s->nr_targets; i++) {
-		struct target *t = &s->targets[i];
-
-		if (!t->exited && !target_running(s, i)) {
-			t->exited = true;
-			p_debug("pid %d (%s) exited", t->pid, t->comm);
-		}
-		alive += !t->exited;
-	}
-	return alive == 0;
-}
-
-static void warn_losses(struct session *s, __u64 *seen_lost)
-{
-	__u64 c[GC_CNT_MAX];
-
-	tracer__counters(&s->tracer, c);
-	if (c[GC_CNT_LOST] > *seen_lost) {
-		p_warn("%llu events lost: the ring buffer was full (the pause table still counts "
-		       "them; lower the event rate with a filter)",
-		       (unsigned long long)(c[GC_CNT_LOST] - *seen_lost));
-		*seen_lost = c[GC_CNT_LOST];
-	}
-}
-
-/*
- * The kernel's histograms and counters into the totals; with retire,
- * processes gone for the grace period are retired and their kernel entries
- * deleted, so memory stays bounded while processes come and go.
- */
-static void refresh(struct session *s, bool retire)
-{
-	__u64 grace = RETIRE_GRACE_NS > 2 * s->opt->interval_ns ? RETIRE_GRACE_NS
-								 : 2 * s->opt->interval_ns;
-	pid_t gone[64];
-	int i, n = 0;
-
-	pthread_mutex_lock(&s->totals.lock);
-	tracer__for_each_hist(&s->tracer, totals__set_hist, &s->totals);
-	tracer__counters(&s->tracer, s->totals.counters);
-	if (retire) {
-		n = totals__retire(&s->totals, mono_ns(), grace, gone, 64);
-		totals__expire_services(&s->totals, mono_ns(), SERVICE_IDLE_NS);
-	}
-	for (i = 0; i < n; i++)
-		tracer__forget_pid(&s->tracer, gone[i]);
-	pthread_mutex_unlock(&s->totals.lock);
-}
-
-/*
- * The advice's thresholds, from each live process's memory: located once,
- * re-read every GC_CONFIG_REFRESH_NS (gc.set_threshold), never per event;
- * the reads happen outside the lock the exporter shares.
- */
-static void read_gc_configs(struct session *s)
-{
-	struct due { pid_t pid; struct gc_config c; } *due;
-	__u64 now = mono_ns();
-	int i, n = 0;
-
-	if (!s->opt->sinks.advice && !s->opt->sinks.top)
-		return;
-	pthread_mutex_lock(&s->totals.lock);
-	due = calloc(s->totals.procs.nr + 1, sizeof(*due));
-	for (i = 0; due && i < s->totals.procs.nr; i++) {
-		const struct proc_totals *p = &s->totals.procs.items[i];
-
-		if (!p->retired && !p->exited_ns && gc_config__due(&p->gc, now))
-			due[n++] = (struct due){ p->pid, p->gc };
-	}
-	pthread_mutex_unlock(&s->totals.lock);
-	for (i = 0; i < n; i++)
-		gc_config__refresh(&due[i].c, due[i].pid, &s->tracer, now);
-	pthread_mutex_lock(&s->totals.lock);
-	for (i = 0; i < n; i++) {
-		struct proc_totals *p = totals__proc(&s->totals, due[i].pid, NULL);
-
-		if (p)
-			p->gc = due[i].c;
-	}
-	pthread_mutex_unlock(&s->totals.lock);
-	free(due);
-}
-
-static int poll_loop(struct session *s)
-{
-	const struct options *opt = s->opt;
-	__u64 start = mono_ns(), seen_lost = 0, last_report = start;
-	/* By the clock, not per poll: a poll returns early on each wakeup. */
-	__u64 next_second = start + SEC_NS, next_refresh = start + REFRESH_S * SEC_NS;
-	__u64 next_rescan = start + RESCAN_S * SEC_NS, now;
-	int err = 0;
-
-	while (!exiting && !s->write_err) {
-		if (outputs__idle(&s->out))
-			break;	/* top's q */
-		err = tracer__poll(&s->tracer, 100);
-		if (err < 0) {
-			p_err("reading events failed: %s", strerror(-err));
-			break;
-		}
-		err = 0;
-		/* A permission error arming a binary: every other would fail too. */
-		if (s->follow.err == -EPERM || s->follow.err == -EACCES) {
-			err = s->follow.err;
-			break;
-		}
-		if (targets_done(s))
-			break;
-		now = mono_ns();
-		if (opt->duration_ns && now - start >= opt->duration_ns)
-			break;
-		if (now >= next_refresh) {
-			refresh(s, true);
-			next_refresh = now + REFRESH_S * SEC_NS;
-		} else if (opt->sinks.prometheus && now >= next_second) {
-			refresh(s, false);
-		}
-		if (now >= next_second) {
-			warn_losses(s, &seen_lost);
-			read_gc_configs(s);
-			next_second = now + SEC_NS;
-		}
-		/* Interpreters embedded in programs that are not Python (libpython
-		 * dlopen'ed after exec) show up only in /proc/PID/maps. */
-		if (opt->mode == MODE_SYSTEM && now >= next_rescan) {
-			follower__scan(&s->follow);
-			next_rescan = now + RESCAN_S * SEC_NS;
-		}
-		if (opt->interval_ns && mono_ns() - last_report >= opt->interval_ns) {
-			__u64 t = mono_ns();
-
-			refresh(s, false);
-			pthread_mutex_lock(&s->totals.lock);
-			outputs__report(&s->out, &s->totals, t - last_report, t - s->start_ns);
-			pthread_mutex_unlock(&s->totals.lock);
-			last_report = t;
-		}
-	}
-	/* On every path: nothing stays stopped. */
-	tracer__stop_following(&s->tracer);
-	tracer__drain(&s->tracer);
-	warn_losses(s, &seen_lost);
-	return err ?: s->write_err;
-}
-
 /*
  * Probes, links, maps and exporter clients are all fds: the soft limit up to
  * the hard one, so that only the hard limit bounds gcbpf (the exporter keeps
@@ -606,7 +223,7 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		topts.stacks = &s->stacks;
 	}
 	raise_nofile();
-	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
+	if (opt->mode == MODE_PIDS && (err = session__resolve_targets(s)))
 		goto out;
 	if ((err = outputs__open(&s->out, &oo, &s->totals)))
 		goto out;
@@ -636,9 +253,9 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 		goto out;	/* a signal while loading: the command never runs */
 	launch__release(&s->child);
 	forward_to = s->child.pid;
-	err = poll_loop(s);
+	err = session__poll_loop(s);
 	forward_to = 0;
-	refresh(s, false);
+	session__refresh(s, false);
 	pthread_mutex_lock(&s->totals.lock);
 	err = outputs__close(&s->out, &s->totals, mono_ns() - s->start_ns) ?: err;
 	pthread_mutex_unlock(&s->totals.lock);
@@ -730,8 +347,8 @@ static int (*const entry[])(struct session *s) = {
 	[MODE_PIDS] = run_pids,
 	[MODE_LAUNCH] = run_launch,
 	[MODE_SYSTEM] = run_system,
-	[MODE_LIST] = run_list,
-	[MODE_ONELINER] = run_oneliner,
+	[MODE_LIST] = session__list,
+	[MODE_ONELINER] = session__oneliner,
 };
 
 int session__run(const struct options *opt)
