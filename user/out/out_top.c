@@ -17,7 +17,9 @@
 #include "trace/hdr.h"
 #include "util/log.h"
 #include "out/sink.h"
+#include "out/top_pane.h"
 #include "trace/stack_agg.h"
+#include "out/top_messages.h"
 #include "util/text.h"
 #include "util/vec.h"
 
@@ -45,13 +47,6 @@ struct top_stacks {
 	struct stack_agg agg;
 };
 
-#define TOP_PANE_LINES 64	/* the lower pane, at most */
-
-struct pane_line {
-	char text[256];
-	int attr;
-};
-
 struct top_out {
 	struct top_row *rows;
 	int nr;
@@ -64,17 +59,19 @@ struct top_out {
 	int last_stacks;	/* index of the last process an event went to */
 	__u64 lost;		/* events the kernel could not send (sites undercount) */
 	int sites;		/* --stacks: trigger sites to show (--by-stack=N), 0: none */
+	struct top_messages msgs;	/* Armed ..., warnings: the newest on the last lines */
+	bool reported;		/* a first report came */
 	bool quit;
 	bool screen;		/* curses is up */
 };
 
-/* The last message (Armed ..., warnings): shown on the bottom line, not over the screen. */
-static char last_message[512];
-
-static void top_message(const char *line)
+/* The log hook: kept, drawn at the next redraw (top_idle), never written over the screen. */
+static void top_message(void *ctx, const char *line)
 {
-	snprintf(last_message, sizeof(last_message), "%s", line);
+	top_messages__add(&((struct top_out *)ctx)->msgs, line);
 }
+
+static void draw(struct top_out *t);
 
 static int top_start(struct sink *s)
 {
@@ -94,14 +91,13 @@ static int top_start(struct sink *s)
 		return -ENOTTY;
 	}
 	t->screen = true;
-	log__capture(top_message);
+	log__capture(top_message, t);
 	cbreak();
 	noecho();
 	nodelay(stdscr, TRUE);
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	mvaddnstr(0, 0, "gcbpf top: waiting for the first second of collections...", COLS);
-	refresh();
+	draw(t);
 	return 0;
 }
 
@@ -206,50 +202,6 @@ static struct top_stacks *stacks_of(struct top_out *t, pid_t pid)
 	return NULL;
 }
 
-__attribute__((format(printf, 4, 5)))
-static void pane_add(struct pane_line *p, int *n, int attr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (*n >= TOP_PANE_LINES)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(p[*n].text, sizeof(p[*n].text), fmt, ap);
-	va_end(ap);
-	p[(*n)++].attr = attr;
-}
-
-/* An advice item over as many lines of width cols as it takes, at most max. */
-static void pane_wrap(struct pane_line *p, int *n, const char *text, int cols, int max)
-{
-	const char *s = text;
-	int lines = 0, w;
-
-	while (*s && lines < max) {
-		int len = strlen(s), cut;
-
-		w = cols - (lines ? 4 : 8);
-		if (w < 16)
-			w = 16;	/* a tiny terminal: the lines are cut at its edge */
-		cut = len;
-		if (len > w) {
-			/* at a space, else hard */
-			for (cut = w; cut > w / 2 && s[cut] != ' '; cut--)
-				;
-			if (s[cut] != ' ')
-				cut = w;
-		}
-		if (lines == max - 1 && len > w)
-			pane_add(p, n, 0, "%s%.*s...", lines ? "    " : "advice: ", w - 3, s);
-		else
-			pane_add(p, n, 0, "%s%.*s", lines ? "    " : "advice: ", cut, s);
-		s += cut;
-		while (*s == ' ')
-			s++;
-		lines++;
-	}
-}
-
 /* The selected process's trigger sites, ranked: at most max lines. */
 static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_line *p, int *n,
 		       int cols, int max)
@@ -261,11 +213,13 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 
 	if (max < 3)
 		max = 3;
-	pane_add(p, n, A_BOLD, "trigger sites by total pause (%d stack%s, %llu collections%s):",
+	top_pane__add(p, n, A_BOLD,
+		      "trigger sites by total pause (%d stack%s, %llu collections%s):",
 		 nr > 0 ? nr : 0, nr == 1 ? "" : "s",
 		 ts ? (unsigned long long)ts->agg.events : 0ULL,
 		 t->lost ? "; events lost are not in them" : "");
-	pane_add(p, n, A_UNDERLINE, "%10s %8s %10s  %s", "SUM", "COUNT", "MAX", "SITE (leaf function file:line)");
+	top_pane__add(p, n, A_UNDERLINE, "%10s %8s %10s  %s", "SUM", "COUNT", "MAX",
+		      "SITE (leaf function file:line)");
 	for (i = 0; i < nr && i < max - 2 && i < t->sites; i++) {
 		const struct stack_site *site = ranked[i];
 		__u64 count = 0, total = 0, m = 0;
@@ -282,18 +236,19 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 				 site->truncated ? "[truncated]" : "[no Python frame]");
 		else
 			site_name(name, sizeof(name), &site->frames[0], cols - 32);
-		pane_add(p, n, 0, "%10s %8llu %10s  %s",
+		top_pane__add(p, n, 0, "%10s %8llu %10s  %s",
 			 text__duration_fit(sum, sizeof(sum), total, 10), (unsigned long long)count,
 			 text__duration_fit(mx, sizeof(mx), m, 10), name);
 	}
 	if (nr <= 0)
-		pane_add(p, n, 0, "  (no collections with a stack yet)");
+		top_pane__add(p, n, 0, "  (no collections with a stack yet)");
 	free(ranked);
 }
 
 static void draw(struct top_out *t)
 {
 	int rows = LINES, cols = COLS, i, sel = selected_index(t), list_rows, y, g, n = 0, room;
+	int msg_lines = top_messages__lines(&t->msgs);
 	double share = 0, rate = 0;
 	char a[24], b[24], c[24], heap[16], when[16], who[4 * IDENTITY_NAME_LEN + 1];
 	static struct pane_line pane[TOP_PANE_LINES];
@@ -316,7 +271,7 @@ static void draw(struct top_out *t)
 		 "COLL/S", "P50", "P99", "MAX", "HEAP", "RSS");
 	attroff(A_REVERSE);
 	/* The lower pane first: the list gets what it leaves, at least 3 rows. */
-	room = rows - 3 - 1 - 3;
+	room = rows - 3 - (msg_lines ?: 1) - 3;
 	if (sel >= 0) {
 		const struct top_row *r = &t->rows[sel];
 		char conf[96];
@@ -328,15 +283,16 @@ static void draw(struct top_out *t)
 			snprintf(conf, sizeof(conf), "thresholds (%d, %d, %d)%s", r->gc.threshold[0],
 				 r->gc.threshold[1], r->gc.threshold[2],
 				 r->gc.enabled == 0 ? ", automatic GC off (gc.disable())" : "");
-		pane_add(pane, &n, 0, "%s", "");
-		pane_add(pane, &n, 0, "pid %d %s: since start; %s", r->pid,
+		top_pane__add(pane, &n, 0, "%s", "");
+		top_pane__add(pane, &n, 0, "pid %d %s: since start; %s", r->pid,
 			 text__escape(who, sizeof(who), r->who, sizeof(r->who)), conf);
 		for (g = 0; g < 3; g++) {
 			char sum[24];
 
 			if (!r->all_count[g])
 				continue;
-			pane_add(pane, &n, 0, "  gen %d %8llu  sum %10s  p50 %9s  p99 %9s  max %9s",
+			top_pane__add(pane, &n, 0,
+				      "  gen %d %8llu  sum %10s  p50 %9s  p99 %9s  max %9s",
 				 g, (unsigned long long)r->all_count[g],
 				 text__duration_fit(sum, sizeof(sum), r->all_sum[g], 10),
 				 text__duration_fit(a, sizeof(a), r->all_p50[g], 9),
@@ -347,7 +303,7 @@ static void draw(struct top_out *t)
 		for (i = 0; i < t->advice.nr && adv_lines < 6; i++) {
 			int before = n;
 
-			pane_wrap(pane, &n, t->advice.items[i].text, cols, 6 - adv_lines < 3 ?
+			top_pane__wrap(pane, &n, t->advice.items[i].text, cols, 6 - adv_lines < 3 ?
 				  6 - adv_lines : 3);
 			adv_lines += n - before;
 		}
@@ -356,7 +312,7 @@ static void draw(struct top_out *t)
 	}
 	if (n > room)
 		n = room;
-	list_rows = rows - 3 - 1 - n;
+	list_rows = rows - 3 - (msg_lines ?: 1) - n;
 	if (list_rows > (t->nr > 3 ? t->nr : 3))
 		list_rows = t->nr > 3 ? t->nr : 3;
 	for (i = 0, y = 3; i < t->nr && y < 3 + list_rows; i++, y++) {
@@ -381,9 +337,10 @@ static void draw(struct top_out *t)
 			attroff(A_BOLD | A_REVERSE);
 	}
 	if (!t->nr)
-		put(3, "(no collections yet)");
+		put(3, t->reported ? "(no collections yet)" :
+		    "(waiting for the first second of collections...)");
 	y = 3 + list_rows;
-	for (i = 0; i < n && y < rows - 1; i++, y++) {
+	for (i = 0; i < n && y < rows - (msg_lines ?: 1); i++, y++) {
 		if (!i) {
 			mvhline(y, 0, '-', cols);
 			continue;
@@ -392,8 +349,7 @@ static void draw(struct top_out *t)
 		put(y, "%s", pane[i].text);
 		attroff(pane[i].attr);
 	}
-	if (last_message[0])
-		put(rows - 1, "%s", last_message);
+	top_messages__draw(&t->msgs, msg_lines);
 	refresh();
 }
 
@@ -461,6 +417,7 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	free(t->rows);
 	t->rows = rows;
 	t->nr = n;
+	t->reported = true;
 	t->lost = r->totals->counters[GC_CNT_LOST];
 	forget_stacks(t, r->totals);
 	t->wall_ns = r->wall_ns;
@@ -564,6 +521,8 @@ static bool top_idle(struct sink *s)
 		}
 		redraw = true;
 	}
+	if (t->msgs.nr != t->msgs.drawn)
+		redraw = true;	/* a message since the last draw */
 	if (redraw && !t->quit) {
 		sort_rows(t);
 		draw(t);
@@ -577,8 +536,10 @@ static void top_finish(struct sink *s, const struct sink_report *r)
 
 	if (t && t->screen) {
 		endwin();
-		log__capture(NULL);
+		log__capture(NULL, NULL);
 		t->screen = false;
+		/* what the screen showed is gone with it: said again where it stays */
+		top_messages__flush(&t->msgs, stderr);
 	}
 }
 
@@ -594,6 +555,7 @@ static void top_free(struct sink *s)
 		for (i = 0; i < t->stacks.nr; i++)
 			stack_agg__free(&t->stacks.items[i].agg);
 		vec_free(&t->stacks);
+		top_messages__free(&t->msgs);
 	}
 	free(t);
 	s->priv = NULL;
