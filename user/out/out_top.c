@@ -51,7 +51,7 @@ struct top_out {
 	struct top_row *rows;
 	int nr;
 	enum top_sort sort;
-	pid_t selected;		/* the selected process, 0: the first */
+	pid_t selected;		/* the selected process (j/k), 0: the first row */
 	__u64 wall_ns;		/* of the last interval */
 	__u64 started_ns;	/* CLOCK_MONOTONIC when top started */
 	struct advice advice;	/* for the selected process */
@@ -425,9 +425,12 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	i = selected_index(t);
 	advice__free(&t->advice);
 	if (i >= 0) {
-		t->selected = t->rows[i].pid;
+		/* Until j/k pick one (or once it is gone), the first row: not pinned to
+		 * whichever process happened to collect first. */
+		if (t->rows[i].pid != t->selected)
+			t->selected = 0;
 		for (j = 0; j < r->totals->procs.nr; j++)
-			if (r->totals->procs.items[j].pid == t->selected &&
+			if (r->totals->procs.items[j].pid == t->rows[i].pid &&
 			    !r->totals->procs.items[j].retired)
 				advice__for_process(&t->advice, &r->totals->procs.items[j], &all,
 						    r->run_ns);
