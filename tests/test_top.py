@@ -90,7 +90,7 @@ def test_top_in_tmux(gcbpf_bin, tmp_path):
     status = tmp_path / "status"
     try:
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                        "%s top --match '%s/*_job.py*'; echo $? > %s; sleep 60" %
+                        "%s top --match '*%s/*_job.py*'; echo $? > %s; sleep 60" %
                         (gcbpf_bin, tmp_path, status)], check=True)
         pids = [p.pid for p in procs]
         screen = _wait_screen(session, lambda s: all(p in _rows(s) for p in pids), 30,
@@ -346,7 +346,7 @@ def test_top_keeps_messages_off_the_table(gcbpf_bin, tmp_path):
     status = tmp_path / "status"
     try:
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                        "%s top --match '%s/msg_job.py*'; echo $? > %s; sleep 60" %
+                        "%s top --match '*%s/msg_job.py*'; echo $? > %s; sleep 60" %
                         (gcbpf_bin, tmp_path, status)], check=True)
         _wait_screen(session, lambda s: first.pid in _rows(s), 30, "the first process")
         late = subprocess.Popen([str(copy), str(job)])
