@@ -148,7 +148,11 @@ def test_list_without_target(gcbpf_bin, tmp_path):
         assert procs[1].pid in lines and "uprobe" in lines[procs[1].pid], r.stdout
     assert os.getpid() not in lines or "pytest" in lines[os.getpid()]
     got = [int(l.split()[0]) for l in m.stdout.splitlines()[1:]]
-    assert got == [procs[0].pid], m.stdout
+    assert procs[0].pid in got and all(p.pid not in got for p in procs[1:]), m.stdout
+    # another job's process may match too (a shared host): each one listed matches
+    for pid in got:
+        cmd = _read("/proc/%d/cmdline" % pid)
+        assert not cmd or "listme" in cmd, (pid, cmd, m.stdout)
 
 
 @pytest.mark.needs_root

@@ -379,7 +379,9 @@ def test_prometheus_per_service(gcbpf_bin, tmp_path):
     err = tmp_path / "err"
     hold = tmp_path / "hold"
     c1, c2 = tmp_path / "c1.json", tmp_path / "c2.json"
-    script = tmp_path / "svc_job.py"
+    # names no other job on the host runs: the service is the script's name
+    svc = "svc%d_job" % os.getpid()
+    script = tmp_path / (svc + ".py")
     script.write_text(_read(GC_N))
     other = tmp_path / "other_job.py"
     other.write_text(_read(GC_N))
@@ -387,7 +389,7 @@ def test_prometheus_per_service(gcbpf_bin, tmp_path):
     try:
         with open(str(err), "w") as e:
             g = subprocess.Popen([gcbpf_bin, "--prometheus", str(port), "-q", "--match",
-                                  "*svc_job*"], stderr=e)
+                                  "*%s*" % svc], stderr=e)
         _wait_for(lambda: "Tracing" in _read(err), 30, "Tracing", g, err)
         for c, prog in ((c1, script), (c2, script), (tmp_path / "c3.json", other)):
             procs.append(subprocess.Popen([PY311, str(prog), "60", "--counts", str(c),

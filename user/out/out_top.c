@@ -17,6 +17,12 @@
 #include "trace/hdr.h"
 #include "util/log.h"
 
+/* The log hook: kept, drawn at the next redraw (top_idle), never written over the screen. */
+static void top_message(void *ctx, const char *line)
+{
+	top_messages__add(&((struct top_out *)ctx)->msgs, line);
+}
+
 static int top_start(struct sink *s)
 {
 	struct top_out *t = calloc(1, sizeof(*t));
@@ -35,14 +41,13 @@ static int top_start(struct sink *s)
 		return -ENOTTY;
 	}
 	t->screen = true;
-	log__capture(top__message);
+	log__capture(top_message, t);
 	cbreak();
 	noecho();
 	nodelay(stdscr, TRUE);
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	mvaddnstr(0, 0, "gcbpf top: waiting for the first second of collections...", COLS);
-	refresh();
+	top__draw(t);
 	return 0;
 }
 
@@ -159,6 +164,7 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	free(t->rows);
 	t->rows = rows;
 	t->nr = n;
+	t->reported = true;
 	t->lost = r->totals->counters[GC_CNT_LOST];
 	forget_stacks(t, r->totals);
 	t->wall_ns = r->wall_ns;
@@ -166,9 +172,12 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	i = top__selected_index(t);
 	advice__free(&t->advice);
 	if (i >= 0) {
-		t->selected = t->rows[i].pid;
+		/* Until j/k pick one (or once it is gone), the first row: not pinned to
+		 * whichever process happened to collect first. */
+		if (t->rows[i].pid != t->selected)
+			t->selected = 0;
 		for (j = 0; j < r->totals->procs.nr; j++)
-			if (r->totals->procs.items[j].pid == t->selected &&
+			if (r->totals->procs.items[j].pid == t->rows[i].pid &&
 			    !r->totals->procs.items[j].retired)
 				advice__for_process(&t->advice, &r->totals->procs.items[j], &all,
 						    r->run_ns);
@@ -262,6 +271,8 @@ static bool top_idle(struct sink *s)
 		}
 		redraw = true;
 	}
+	if (t->msgs.nr != t->msgs.drawn)
+		redraw = true;	/* a message since the last draw */
 	if (redraw && !t->quit) {
 		sort_rows(t);
 		top__draw(t);
@@ -275,8 +286,10 @@ static void top_finish(struct sink *s, const struct sink_report *r)
 
 	if (t && t->screen) {
 		endwin();
-		log__capture(NULL);
+		log__capture(NULL, NULL);
 		t->screen = false;
+		/* what the screen showed is gone with it: said again where it stays */
+		top_messages__flush(&t->msgs, stderr);
 	}
 }
 
@@ -292,6 +305,7 @@ static void top_free(struct sink *s)
 		for (i = 0; i < t->stacks.nr; i++)
 			stack_agg__free(&t->stacks.items[i].agg);
 		vec_free(&t->stacks);
+		top_messages__free(&t->msgs);
 	}
 	free(t);
 	s->priv = NULL;

@@ -7,6 +7,7 @@
 #ifndef GCBPF_OUT_TOP_H
 #define GCBPF_OUT_TOP_H
 
+#include "out/top_messages.h"
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -40,7 +41,7 @@ struct top_out {
 	struct top_row *rows;
 	int nr;
 	enum top_sort sort;
-	pid_t selected;		/* the selected process, 0: the first */
+	pid_t selected;		/* the selected process (j/k), 0: the first row */
 	__u64 wall_ns;		/* of the last interval */
 	__u64 started_ns;	/* CLOCK_MONOTONIC when top started */
 	struct advice advice;	/* for the selected process */
@@ -48,14 +49,14 @@ struct top_out {
 	int last_stacks;	/* index of the last process an event went to */
 	__u64 lost;		/* events the kernel could not send (sites undercount) */
 	int sites;		/* --stacks: trigger sites to show (--by-stack=N), 0: none */
+	struct top_messages msgs;	/* Armed ..., warnings: the newest on the last lines */
+	bool reported;		/* a first report came */
 	bool quit;
 	bool screen;		/* curses is up */
 };
 
 /* Draws the whole screen from t. */
 void top__draw(struct top_out *t);
-/* Messages (Armed ..., warnings) while the screen is up: its bottom line. */
-void top__message(const char *line);
 /* The selected process's row: t->selected, else the first; -1: no rows. */
 int top__selected_index(struct top_out *t);
 /* --stacks: pid's trigger sites, NULL if none yet. */

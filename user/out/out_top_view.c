@@ -24,14 +24,6 @@ struct pane_line {
 	int attr;
 };
 
-/* The last message (Armed ..., warnings): shown on the bottom line, not over the screen. */
-static char last_message[512];
-
-void top__message(const char *line)
-{
-	snprintf(last_message, sizeof(last_message), "%s", line);
-}
-
 static void size_cell(char *buf, size_t len, __s64 v)
 {
 	if (v < 0)
@@ -179,6 +171,7 @@ void top__draw(struct top_out *t)
 	double share = 0, rate = 0;
 	char a[24], b[24], c[24], heap[16], when[16], who[4 * IDENTITY_NAME_LEN + 1];
 	static struct pane_line pane[TOP_PANE_LINES];
+	int msg_lines = top_messages__lines(&t->msgs);
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -198,7 +191,7 @@ void top__draw(struct top_out *t)
 		 "COLL/S", "P50", "P99", "MAX", "HEAP", "RSS");
 	attroff(A_REVERSE);
 	/* The lower pane first: the list gets what it leaves, at least 3 rows. */
-	room = rows - 3 - 1 - 3;
+	room = rows - 3 - (msg_lines ?: 1) - 3;
 	if (sel >= 0) {
 		const struct top_row *r = &t->rows[sel];
 		char conf[96];
@@ -238,7 +231,7 @@ void top__draw(struct top_out *t)
 	}
 	if (n > room)
 		n = room;
-	list_rows = rows - 3 - 1 - n;
+	list_rows = rows - 3 - (msg_lines ?: 1) - n;
 	if (list_rows > (t->nr > 3 ? t->nr : 3))
 		list_rows = t->nr > 3 ? t->nr : 3;
 	for (i = 0, y = 3; i < t->nr && y < 3 + list_rows; i++, y++) {
@@ -263,9 +256,10 @@ void top__draw(struct top_out *t)
 			attroff(A_BOLD | A_REVERSE);
 	}
 	if (!t->nr)
-		put(3, "(no collections yet)");
+		put(3, t->reported ? "(no collections yet)" :
+		    "(waiting for the first second of collections...)");
 	y = 3 + list_rows;
-	for (i = 0; i < n && y < rows - 1; i++, y++) {
+	for (i = 0; i < n && y < rows - (msg_lines ?: 1); i++, y++) {
 		if (!i) {
 			mvhline(y, 0, '-', cols);
 			continue;
@@ -274,7 +268,6 @@ void top__draw(struct top_out *t)
 		put(y, "%s", pane[i].text);
 		attroff(pane[i].attr);
 	}
-	if (last_message[0])
-		put(rows - 1, "%s", last_message);
+	top_messages__draw(&t->msgs, msg_lines);
 	refresh();
 }

@@ -25,15 +25,12 @@
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	int n;
-
 	if (level == LIBBPF_DEBUG && !log_verbose)
 		return 0;
 	if (level == LIBBPF_WARN && !log_verbose)
 		return 0;	/* failures are reported by gcbpf itself, in one line */
-	n = vfprintf(stderr, fmt, args);
-	fflush(stderr);	/* stderr may be buffered for events (launch mode) */
-	return n;
+	log__vline("", fmt, args);	/* to top's message line while top runs */
+	return 0;
 }
 
 /*

@@ -7,6 +7,7 @@
 #ifndef GCBPF_LOG_H
 #define GCBPF_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,8 +29,15 @@ void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int err_fill(char *err, size_t err_len, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* While a full-screen view owns the terminal: every message to fn (NULL: stderr again). */
-void log__capture(void (*fn)(const char *line));
+/*
+ * While a full-screen view (gcbpf top) owns the terminal: every message,
+ * escaped, one line without its newline, to fn(ctx, line) instead of stderr;
+ * NULL: stderr again. Only in the process that installed it: a fork child
+ * (the watchdog) writes to stderr.
+ */
+void log__capture(void (*fn)(void *ctx, const char *line), void *ctx);
+/* One message as the p_* functions write it, prefix first (libbpf's, with -v). */
+void log__vline(const char *prefix, const char *fmt, va_list ap);
 /* Only with -v. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
