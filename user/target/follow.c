@@ -50,7 +50,7 @@ static struct seen_binary *add_seen(struct follower *f, const struct stat *st, i
 		f->seen = s;
 		f->cap_seen = cap;
 	}
-	f->seen[f->nr_seen] = (struct seen_binary){ st->st_dev, st->st_ino, build };
+	f->seen[f->nr_seen] = (struct seen_binary){ st->st_dev, st->st_ino, build, mono_ns() };
 	return &f->seen[f->nr_seen++];
 }
 
@@ -79,13 +79,41 @@ static void armed(struct follower *f, const struct py_build *b, pid_t pid, __u64
 	}
 }
 
+/* Probes of build already in place for pid (for it, or for every process)? */
+static bool attached_for(const struct follower *f, int build, pid_t pid)
+{
+	const struct tracer *t = f->tracer;
+	int i;
+
+	for (i = 0; i < t->attached.nr; i++)
+		if (t->attached.items[i].build == build &&
+		    (t->attached.items[i].pid == pid || t->attached.items[i].pid == -1))
+			return true;
+	return false;
+}
+
+/*
+ * A process of a binary armed for every process: did it run before the
+ * probes were in place? Exec'd before the arming, or found by the first
+ * scan (gcbpf started after it), or by the scan that armed the binary.
+ */
+static bool ran_unarmed(const struct follower *f, const struct seen_binary *seen, bool execed,
+			__u64 exec_ts)
+{
+	if (execed)
+		return exec_ts < seen->armed_ns;
+	return !f->nr_scans || seen->armed_ns >= f->scan_start_ns;
+}
+
 /*
  * Inspects pid's interpreter binary and arms it if it is new (per_pid: for
  * pid alone, also a binary armed before for another). exec_ts: when the
  * process exec'd (0 from a scan), for the exec-to-armed latency. Returns
- * the build index pid now runs, or -1 if it is not traced.
+ * the build index pid now runs, or -1 if it is not traced; before: the
+ * collections pid ran before the probes were in place (NONE: none).
  */
-static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
+static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts,
+		   struct gc_counts *before)
 {
 	pid_t for_pid = f->per_pid ? pid : -1;
 	struct seen_binary *seen;
@@ -96,6 +124,7 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	char err[PATH_MAX + 512];
 	int ret, idx;
 
+	memset(before, 0, sizeof(*before));
 	ret = execed ? target__from_exec(&t, pid, err, sizeof(err))
 		     : target__from_pid(&t, pid, err, sizeof(err));
 	/* Hold the file and root: /proc/PID/... dies with a short-lived
@@ -124,13 +153,23 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 		if (f->per_pid && seen->build < 0)
 			p_warn("pid %d exec'd %s, which gcbpf cannot trace (not Python?): not traced "
 			       "until it execs Python again", pid, t.elf_display);
-		if (!f->per_pid || seen->build < 0)
-			return seen->build;	/* armed already (for every process), or not Python */
+		if (seen->build < 0)
+			return -1;	/* not Python */
+		if (!f->per_pid) {
+			/* armed already, for every process */
+			if (ran_unarmed(f, seen, execed, exec_ts))
+				gc_state__read_counts(before, pid,
+						      tracer__build(f->tracer, seen->build), execed);
+			return seen->build;
+		}
+		if (attached_for(f, seen->build, pid))
+			return seen->build;	/* its probes outlived the exec */
 		ret = tracer__attach(f->tracer, seen->build, for_pid, err, sizeof(err));
 		if (ret) {
 			arm_failed(f, ret, err);
 			return -1;
 		}
+		gc_state__read_counts(before, pid, tracer__build(f->tracer, seen->build), execed);
 		armed(f, tracer__build(f->tracer, seen->build), pid, exec_ts);
 		return seen->build;
 	}
@@ -156,6 +195,7 @@ static int add_pid(struct follower *f, pid_t pid, bool execed, __u64 exec_ts)
 	if (ret == 0) {
 		f->nr_armed++;
 		add_seen(f, &st, idx);
+		gc_state__read_counts(before, pid, tracer__build(f->tracer, idx), execed);
 		armed(f, &b, pid, exec_ts);
 		return idx;
 	}
@@ -175,20 +215,29 @@ int follower__scan(struct follower *f)
 
 	if (!proc)
 		return -errno;
+	f->scan_start_ns = start;
 	while ((de = readdir(proc))) {
+		struct gc_counts ran;
+		pid_t pid;
+
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		add_pid(f, atoi(de->d_name), false, 0);
+		pid = atoi(de->d_name);
+		if (add_pid(f, pid, false, 0, &ran) >= 0 && ran.state != GC_COUNTS_NONE &&
+		    f->on_before)
+			f->on_before(f->ctx, pid, &ran);
 	}
 	closedir(proc);
+	f->nr_scans++;
 	f->last_scan_ns = mono_ns() - start;
 	p_debug("scanned /proc in %.3f ms", f->last_scan_ns / 1e6);
 	return f->nr_armed - before;
 }
 
-bool follower__on_exec(struct follower *f, const struct gc_proc_event *e)
+bool follower__on_exec(struct follower *f, const struct gc_proc_event *e,
+		       struct gc_counts *before)
 {
-	int build = add_pid(f, e->pid, true, e->ts);
+	int build = add_pid(f, e->pid, true, e->ts, before);
 
 	if (e->stopped)
 		tracer__continue(f->tracer, e->pid);
