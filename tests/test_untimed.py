@@ -125,3 +125,65 @@ def test_attach_counts_sid(gcbpf_bin, label, inpath, pkg):
     if why or not os.path.exists(root + inpath):
         pytest.skip(why or "%s not in %s" % (inpath, root))
     _check_attach(gcbpf_bin, ["chroot", root, inpath, "-c", CODE])
+
+
+SCRIPT200 = r"""
+import gc, json, sys
+for _ in range(200):
+    gc.collect(0)
+sys.stdout.write(json.dumps([s["collections"] for s in gc.get_stats()]) + "\n")
+"""
+
+
+def _usual_interpreters():
+    """The matrix's interpreters in the usual locations: Debian's, and pyenv's
+    under /root/.pyenv (where gcbpf looks when $PYENV_ROOT is unset)."""
+    out = []
+    if os.path.exists("/usr/bin/python3.11"):
+        out.append("/usr/bin/python3.11")
+    vdir = "/root/.pyenv/versions"
+    for name in sorted(os.listdir(vdir)) if os.path.isdir(vdir) else []:
+        path = os.path.join(vdir, name, "bin", "python" + ".".join(name.split(".")[:2]))
+        if name.startswith("3.") and os.path.exists(path):
+            out.append(path)
+    return out
+
+
+@pytest.mark.needs_root
+def test_system_wide_prearmed(gcbpf_bin):
+    """gcbpf -a, then a fresh interpreter from the usual locations collecting 200 times
+    right after its start: every one seen (its binary was armed before it ran)."""
+    interps = _usual_interpreters()
+    if not interps:
+        pytest.skip("no interpreter in the usual locations")
+    with tempfile.TemporaryDirectory(prefix="gcbpf-untimed-a-") as d:
+        out = os.path.join(d, "trace.jsonl")
+        g = subprocess.Popen([gcbpf_bin, "-a", "-f", "jsonl", "-o", out, "-d", "60"],
+                             env=dict(os.environ, PYENV_ROOT="/root/.pyenv"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+        runs = []
+        try:
+            _wait_stderr(g, "Tracing CPython GC", 60)
+            for path in interps:
+                # -S -I: started in ~10 ms, less than arming a new binary at its exec took
+                p = subprocess.Popen([path, "-S", "-I", "-c", SCRIPT200],
+                                     stdout=subprocess.PIPE, universal_newlines=True)
+                text, _ = p.communicate(timeout=60)
+                assert p.returncode == 0, path
+                runs.append((path, p.pid, json.loads(text)))
+            time.sleep(0.5)     # the last events through the ring buffer
+        finally:
+            g.terminate()
+            _, err = g.communicate(timeout=60)
+        assert g.returncode == 0, err
+        with open(out) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+    for path, pid, counts in runs:
+        events = [r for r in recs if "type" not in r and r["pid"] == pid]
+        got = sorted(e["collections"] for e in events if e["gen"] == 0)
+        # Every gen-0 collection up to the script's own count was seen, the 200 included.
+        assert counts[0] >= 200 and got[:counts[0]] == list(range(1, counts[0] + 1)), \
+            (path, got[:10], counts)
+        procs = [r for r in recs if r.get("type") == "process" and r["pid"] == pid]
+        assert procs and procs[0]["collections_before"] == [0, 0, 0], (path, procs)

@@ -23,6 +23,13 @@ struct seen_binary {
 	__u64 armed_ns;		/* CLOCK_MONOTONIC when its probes were in place */
 };
 
+/* A Python build inspected already, by content: a second file with it is not inspected again. */
+struct known_build {
+	char id[80];		/* its build id (hex) */
+	off_t size;		/* and size: a stripped copy shares the id, not the symbols */
+	int build;		/* tracer build index */
+};
+
 struct follower {
 	struct tracer *tracer;
 	struct py_build_opts build_opts;
@@ -40,9 +47,18 @@ struct follower {
 	 * (gcbpf started after it, or its binary was new): what it ran untraced. */
 	void (*on_before)(void *ctx, pid_t pid, const struct gc_counts *before);
 	void *ctx;
+	struct known_build *known;
+	int nr_known, cap_known;
+	int nr_prearmed;	/* files armed at the start from the usual install locations */
 };
 
 void follower__init(struct follower *f, struct tracer *t, const struct py_build_opts *opts);
+/*
+ * System-wide, before the first scan: arms the interpreters and libpythons
+ * installed in the usual locations (docs/untimed.md), so that a process
+ * starting one of them is traced from its exec on. Bounded; returns how many.
+ */
+int follower__prearm(struct follower *f);
 /* Arms every interpreter binary mapped by a running process; returns how many. */
 int follower__scan(struct follower *f);
 /*

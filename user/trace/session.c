@@ -385,6 +385,8 @@ static int attach_system(struct session *s)
 	if (!has_cap(CAP_SYS_PTRACE))
 		p_warn("without CAP_SYS_PTRACE, other users' processes cannot be inspected: they "
 		       "are not traced (run as root)");
+	/* Installed interpreters first: their processes are traced from their exec on. */
+	follower__prearm(&s->follow);
 	follower__scan(&s->follow);
 	return s->follow.err == -EPERM || s->follow.err == -EACCES ? s->follow.err : 0;
 }
