@@ -945,7 +945,7 @@ static void test_jsonl_reports(void)
 		 "'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
 	CHECK_PY(out, "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, "
 		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0, 'ring_stale': 0, 'foreign': 0, 'foreign_execs': 0, 'entry_reads': 0, 'stale': 0, 'unattributed': 0, "
-		 "'code_records': 0, 'code_records_lost': 0}");
+		 "'code_records': 0, 'code_records_lost': 0, 'before_unknown': 0}");
 	CHECK_PY(out, "[d for d in D if d['type'] == 'stats' and d['pid'] is None and "
 		 "d['gen'] == 'all'][0]['count'] == 45");
 	CHECK_PY(out, "(lambda r: r['p50_ns'] == 200 and r['max_ns'] == 300 and r['sum_ns'] == 600 "
@@ -1101,6 +1101,70 @@ static char *render(struct totals *t, bool per_pid)
 	prometheus__render(f, t, per_pid);
 	fclose(f);
 	return out;
+}
+
+/*
+ * Collections before arming (totals.h): an image's read count, lowered by the
+ * first event that shows the read saw timed collections; earlier images
+ * summed; the JSONL process record, the table's footnote, Prometheus.
+ */
+static void test_untimed(void)
+{
+	struct gc_counts c = { .state = GC_COUNTS_READ, .collections = { 7, 3, 1 } };
+	struct gc_event e = { .pid = P(60), .gen = 1, .collections = 3, .ts_stop = 10 };
+	struct sink_config cfg = { 0 };
+	struct proc_totals *p;
+	struct mem_sink m;
+	struct totals t;
+	char *out;
+
+	totals__init(&t, false, NULL);
+	totals__before(&t, P(60), &c);
+	p = totals__proc(&t, P(60), NULL);
+	CHECK(totals__untimed(p, 0) == 7 && totals__untimed(p, 1) == 3, "read");
+	/* Its first gen-1 event is collection 3: the read's third was timed too. */
+	snprintf(e.comm, sizeof(e.comm), "py");
+	totals__event(&t, &e);
+	e.collections = 1;	/* not the first: no effect */
+	totals__event(&t, &e);
+	CHECK(totals__untimed(p, 1) == 2 && totals__untimed(p, 0) == 7, "lowered once: %llu",
+	      (unsigned long long)totals__untimed(p, 1));
+	/* An exec: the old image's stay; the new one read anew. */
+	totals__exec(&t, P(60));
+	c.collections[0] = 1, c.collections[1] = 0, c.collections[2] = 0;
+	totals__before(&t, P(60), &c);
+	p = totals__proc(&t, P(60), NULL);
+	CHECK(totals__untimed(p, 0) == 8 && totals__untimed(p, 1) == 2 &&
+	      totals__untimed(p, 2) == 1 && p->image == 1, "summed over images");
+	c.state = GC_COUNTS_UNKNOWN;
+	snprintf(c.why, sizeof(c.why), "exited before it could be read");
+	totals__before(&t, P(61), &c);
+
+	sink_begin(&m, &jsonl_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK_PY(out, "[d['collections_before'] for d in D if d['type'] == 'process' and "
+		 "d['pid'] == 2000000060] == [[1, 0, 0]]");
+	CHECK_PY(out, "[(d['collections_before'], d['collections_before_unknown']) for d in D if "
+		 "d['type'] == 'process' and d['pid'] == 2000000061] == "
+		 "[(None, 'exited before it could be read')]");
+	CHECK_PY(out, "D[-1]['before_unknown'] == 1");
+	free(out);
+
+	sink_begin(&m, &table_sink, &cfg, &t);
+	sink_report(&m, &t, false, true, 1000);
+	out = sink_end(&m, false);
+	CHECK(strstr(out, "11 collections ran before gcbpf armed pid 2000000060: g0 8, g1 2, g2 1; "
+		      "not timed\n") && strstr(out, "unknown for 1 process (their memory"),
+	      "table footnote: %s", out);
+	free(out);
+
+	out = render(&t, false);
+	CHECK(strstr(out, "python_gc_collections_untimed_total{service=\"py\",generation=\"0\"} "
+		      "8\n") && strstr(out, "gcbpf_collections_before_unknown_total 1\n"),
+	      "prometheus: %s", out);
+	free(out);
+	totals__free(&t);
 }
 
 static void test_prometheus(void)
@@ -1265,6 +1329,7 @@ int main(void)
 	test_fit();
 	test_totals();
 	test_jsonl_reports();
+	test_untimed();
 	test_table();
 	test_hist();
 	test_chrome();

@@ -3,7 +3,9 @@
  * -f jsonl: one JSON object per line and nothing else: a record per
  * collection (gcmon's names), {"type":"stats"} rows for --stats reports,
  * {"type":"summary"} rows per process and generation and one
- * {"type":"counters"} line at the end.
+ * {"type":"counters"} line at the end. A {"type":"process"} record comes
+ * before a process's first collection (again after it exec'd), or at the
+ * end for one that ran collections untimed and none since.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,8 +25,14 @@ struct build_fields {
 	size_t len;
 };
 
+/* A process whose record was written, for that image (proc_totals.image). */
+struct described {
+	pid_t pid;
+	int image;
+};
+
 struct jsonl_out {
-	VEC(pid_t) described;	/* pids whose process record was written */
+	VEC(struct described) described;
 	VEC(struct build_fields) builds;	/* builds live as long as the tracer */
 	/* Records held until the poll's flush: one stdio call per ~30 records, not per record.
 	 * The stream is this sink's alone (a machine format). */
@@ -74,22 +82,51 @@ static void identity_fields(struct json_writer *w, const struct proc_totals *p)
 	jw_string_field(w, "service", id->service);
 }
 
-/* True the first time pid is seen (a repeated record when out of memory is harmless). */
-static bool first_time(struct jsonl_out *j, pid_t pid)
+/* True the first time p's image is seen (a repeated record when out of memory is harmless). */
+static bool first_time(struct jsonl_out *j, const struct proc_totals *p)
 {
-	pid_t *slot;
+	struct described *d;
 	int i;
 
-	for (i = j->described.nr - 1; i >= 0; i--)
-		if (j->described.items[i] == pid)
+	for (i = j->described.nr - 1; i >= 0; i--) {
+		d = &j->described.items[i];
+		if (d->pid != p->pid)
+			continue;
+		if (d->image == p->image)
 			return false;
-	slot = vec_push(&j->described);
-	if (slot)
-		*slot = pid;
+		d->image = p->image;
+		return true;
+	}
+	d = vec_push(&j->described);
+	if (d)
+		*d = (struct described){ p->pid, p->image };
 	return true;
 }
 
-/* Who the process is, once, before its first collection: what does not vary per event. */
+/*
+ * "collections_before": what the image ran before gcbpf armed it, per
+ * generation ([0,0,0]: armed before it started); null, with the reason,
+ * when its memory could not be read.
+ */
+static void before_fields(struct json_writer *w, const struct proc_totals *p)
+{
+	const struct gc_counts *c = &p->before;
+	int g;
+
+	if (c->state == GC_COUNTS_UNKNOWN) {
+		jw_null_field(w, "collections_before");
+		jw_string_field(w, "collections_before_unknown", c->why);
+		return;
+	}
+	jw_name(w, "collections_before");
+	jw_start_array(w);
+	for (g = 0; g < 3; g++)
+		jw_int(w, c->state == GC_COUNTS_READ ? c->collections[g] : 0);
+	jw_end_array(w);
+}
+
+/* Who the process is, once per image, before its first collection: what does not vary per
+ * event. */
 static void process_record(struct json_writer *w, const struct proc_totals *p)
 {
 	jw_start_object(w);
@@ -98,6 +135,7 @@ static void process_record(struct json_writer *w, const struct proc_totals *p)
 	jw_name(w, "comm");
 	jw_string_n(w, p->comm, sizeof(p->comm));
 	identity_fields(w, p);
+	before_fields(w, p);
 	jw_end_object(w);
 	jw_end_line_held(w);
 }
@@ -193,7 +231,7 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	const struct build_fields *fields;
 	struct jw_run r;
 
-	if (ev->proc && first_time(j, e->pid))
+	if (ev->proc && first_time(j, ev->proc))
 		process_record(w, ev->proc);
 	jw_start_object(w);
 	jw_run_begin(&r, w);
@@ -297,6 +335,13 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 
 	if (!r)
 		return;
+	/* Untimed collections are said even if none was timed after. */
+	for (i = 0; i < r->totals->procs.nr; i++) {
+		const struct proc_totals *p = &r->totals->procs.items[i];
+
+		if (p->id.matched && p->before.state != GC_COUNTS_NONE && first_time(j, p))
+			process_record(w, p);
+	}
 	stats_rows(s, r);
 	for (i = 0; i < r->rows->nr; i++) {
 		const struct pause_row *row = &r->rows->rows[i];
@@ -334,6 +379,7 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
 	jw_uint_field(w, "code_records", c[GC_CNT_CODE_SENT]);
 	jw_uint_field(w, "code_records_lost", c[GC_CNT_CODE_LOST]);
+	jw_uint_field(w, "before_unknown", r->totals->before_unknown);
 	jw_end_object(w);
 	jw_end_line(w);
 }

@@ -95,6 +95,7 @@ struct series {
 	const char *container;	/* "" if none */
 	pid_t pid;		/* 0: a service */
 	struct gc_hist *h[3];	/* NULL: no pauses of that generation */
+	__u64 untimed[3];	/* collections run before gcbpf armed the processes */
 	__s64 heap_size, long_lived, rss;	/* summed over live processes, -1: unknown */
 	int procs;		/* live processes */
 };
@@ -168,6 +169,21 @@ static void each(FILE *f, const struct series *xs, int n, series_fn fn)
 				fn(f, &xs[i], g, xs[i].h[g]);
 }
 
+/* Read from the interpreters' own counters when gcbpf armed them (docs/untimed.md). */
+static void untimed(FILE *f, const struct series *xs, int n)
+{
+	int i, g;
+
+	fputs("# HELP python_gc_collections_untimed_total Collections that ran before gcbpf armed "
+	      "the process (its interpreter's counters at that moment): counted, not timed.\n"
+	      "# TYPE python_gc_collections_untimed_total counter\n", f);
+	for (i = 0; i < n; i++)
+		for (g = 0; g < 3; g++)
+			if (xs[i].untimed[g])
+				sample(f, "python_gc_collections_untimed_total", &xs[i], g,
+				       xs[i].untimed[g]);
+}
+
 enum gauge_kind { GAUGE_HEAP, GAUGE_LONG_LIVED, GAUGE_RSS, GAUGE_PROCS };
 
 static void gauge(FILE *f, const struct series *xs, int n, const char *name, const char *help,
@@ -225,8 +241,10 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 				continue;
 			xs[n] = (struct series){ .service = s->name, .container = s->container,
 						 .heap_size = -1, .long_lived = -1, .rss = -1 };
-			for (g = 0; g < 3; g++)
+			for (g = 0; g < 3; g++) {
 				merge(&xs[n].h[g], s->retired[g]);
+				xs[n].untimed[g] = s->untimed[g];
+			}
 			n++;
 		}
 	}
@@ -248,8 +266,10 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 			if (!x)
 				continue;	/* its service could not be allocated */
 		}
-		for (g = 0; g < 3; g++)
+		for (g = 0; g < 3; g++) {
 			merge(&x->h[g], p->hist[g]);
+			x->untimed[g] += totals__untimed(p, g);
+		}
 		add_gauge(&x->heap_size, p->heap_size);
 		add_gauge(&x->long_lived, p->long_lived_total);
 		if (!p->exited_ns)
@@ -258,7 +278,8 @@ static int collect(struct totals *t, bool per_pid, struct series **out)
 	}
 	/* A service with neither pauses nor processes (a wrapper that exec'd) says nothing. */
 	for (i = k2 = 0; i < n; i++) {
-		bool any = xs[i].procs || xs[i].h[0] || xs[i].h[1] || xs[i].h[2];
+		bool any = xs[i].procs || xs[i].h[0] || xs[i].h[1] || xs[i].h[2] ||
+			   xs[i].untimed[0] || xs[i].untimed[1] || xs[i].untimed[2];
 
 		if (any)
 			xs[k2++] = xs[i];
@@ -284,6 +305,7 @@ void prometheus__render(FILE *f, struct totals *t, bool per_pid)
 	fputs("# HELP python_gc_objects_uncollectable_total Objects the collector found "
 	      "uncollectable.\n# TYPE python_gc_objects_uncollectable_total counter\n", f);
 	each(f, xs, n, uncollectable_series);
+	untimed(f, xs, n);
 	gauge(f, xs, n, "python_gc_heap_objects",
 	      "Objects tracked by the GC at the start of the last collection (3.14+), summed over "
 	      "the live processes.", GAUGE_HEAP);
@@ -299,6 +321,11 @@ void prometheus__render(FILE *f, struct totals *t, bool per_pid)
 	fprintf(f, "# HELP gcbpf_read_errors_total Collections whose statistics could not be "
 		"read.\n# TYPE gcbpf_read_errors_total counter\ngcbpf_read_errors_total %llu\n",
 		(unsigned long long)t->counters[GC_CNT_READ_ERRORS]);
+	fprintf(f, "# HELP gcbpf_collections_before_unknown_total Processes whose collections "
+		"before gcbpf armed them could not be read.\n# TYPE "
+		"gcbpf_collections_before_unknown_total counter\n"
+		"gcbpf_collections_before_unknown_total %llu\n",
+		(unsigned long long)t->before_unknown);
 	fprintf(f, "# HELP gcbpf_build_info gcbpf's version.\n# TYPE gcbpf_build_info gauge\n"
 		"gcbpf_build_info{version=\"%s\"} 1\n", GCBPF_VERSION);
 	for (i = 0; i < n; i++)

@@ -109,6 +109,47 @@ static void print_memory(struct sink *s, const struct pause_rows *rows)
 	}
 }
 
+#define UNTIMED_LINES 10	/* processes named in the footnote; the rest summed */
+
+/*
+ * Collections the table cannot hold: those processes ran before gcbpf armed
+ * them (their interpreters' counters say how many), and the processes whose
+ * counters could not be read.
+ */
+static void print_untimed(FILE *f, const struct totals *t)
+{
+	unsigned long long rest = 0, n;
+	int i, g, shown = 0, more = 0;
+
+	for (i = 0; i < t->procs.nr; i++) {
+		const struct proc_totals *p = &t->procs.items[i];
+		__u64 u[3];
+
+		if (!p->id.matched)
+			continue;
+		for (g = 0, n = 0; g < 3; g++)
+			n += u[g] = totals__untimed(p, g);
+		if (!n)
+			continue;
+		if (shown == UNTIMED_LINES) {
+			more++;
+			rest += n;
+			continue;
+		}
+		shown++;
+		fprintf(f, "%llu collection%s ran before gcbpf armed pid %d: g0 %llu, g1 %llu, "
+			"g2 %llu; not timed\n", n, n == 1 ? "" : "s", p->pid,
+			(unsigned long long)u[0], (unsigned long long)u[1], (unsigned long long)u[2]);
+	}
+	if (more)
+		fprintf(f, "%llu collections ran before gcbpf armed %d more processes; not timed\n",
+			rest, more);
+	if (t->before_unknown)
+		fprintf(f, "Collections before gcbpf armed them unknown for %llu process%s (their "
+			"memory could not be read; -v says why)\n",
+			(unsigned long long)t->before_unknown, t->before_unknown == 1 ? "" : "es");
+}
+
 static void print_table(struct sink *s, const struct sink_report *r, bool final)
 {
 	const struct pause_rows *rows = r->rows;
@@ -191,6 +232,8 @@ static void print_table(struct sink *s, const struct sink_report *r, bool final)
 	}
 	if (!rows->nr)
 		fprintf(s->f, "(no collections)\n");
+	if (final)
+		print_untimed(s->f, r->totals);
 	if (stats && rows->nr_procs)
 		print_memory(s, rows);
 	if (final && (r->totals->counters[GC_CNT_LOST] || r->totals->counters[GC_CNT_READ_ERRORS]))

@@ -3,9 +3,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include "elf/elf_file.h"
 #include "python/gc_config.h"
+#include "python/gc_state.h"
 #include "util/log.h"
 #include "target/target.h"
 #include "trace/tracer.h"
@@ -25,98 +24,25 @@ bool gc_config__due(const struct gc_config *c, __u64 now)
 	return now >= c->next_ns;
 }
 
-/*
- * The mapping at file offset 0 of one of the tracer's builds in pid: its
- * start, and the build. The mapping names the inode (map_files), as the
- * build's dev/ino were taken, so a file replaced since still matches.
- */
-static const struct py_build *find_build(const struct tracer *t, pid_t pid, __u64 *start,
-					 char *link, size_t link_len)
-{
-	const struct py_build *found = NULL;
-	char path[64], line[PATH_MAX + 128];
-	FILE *maps;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	maps = fopen(path, "re");
-	if (!maps)
-		return NULL;
-	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long long lo, hi, off;
-		struct maps_line m;
-		struct stat st;
-		char perms[8];
-
-		if (sscanf(line, "%llx-%llx %7s %llx", &lo, &hi, perms, &off) != 4 || off ||
-		    target__parse_maps_line(line, &m) || !m.path)
-			continue;
-		target__map_file(link, link_len, pid, m.start, m.end);
-		if (stat(link, &st))
-			continue;
-		for (i = 0; i < t->nr_builds && i < GCBPF_MAX_BINARIES; i++)
-			if (t->builds[i] && t->builds[i]->ver && t->builds[i]->dev == st.st_dev &&
-			    t->builds[i]->ino == st.st_ino) {
-				found = t->builds[i];
-				*start = lo;
-				break;
-			}
-	}
-	fclose(maps);
-	return found;
-}
-
-/* Load bias of the file mapped (offset 0) at start; 3.6: its generations[] symbol too. */
-static int bias_of(const char *link, __u64 start, const char *sym_name, __u64 *bias,
-		   __u64 *sym_vaddr)
-{
-	struct elf_file ef;
-	GElf_Phdr ph;
-	GElf_Sym sym;
-	size_t i, n;
-	int ret = elf_file__open(&ef, link);
-
-	if (ret)
-		return ret;
-	ret = -ENOEXEC;
-	*bias = 0;	/* ET_EXEC: loaded at its own addresses */
-	if (ef.ehdr.e_type == ET_DYN && !elf_getphdrnum(ef.elf, &n)) {
-		for (i = 0; i < n; i++) {
-			if (!gelf_getphdr(ef.elf, i, &ph) || ph.p_type != PT_LOAD)
-				continue;
-			/* the first segment is the one at file offset 0 */
-			*bias = start - (ph.p_vaddr - ph.p_offset);
-			ret = 0;
-			break;
-		}
-	} else if (ef.ehdr.e_type == ET_EXEC) {
-		ret = 0;
-	}
-	if (!ret && sym_name)
-		ret = elf_file__find_symbol(&ef, sym_name, &sym) ? -ENOENT : 0;
-	if (!ret && sym_name)
-		*sym_vaddr = sym.st_value;
-	elf_file__close(&ef);
-	return ret;
-}
-
 static int locate(struct gc_config *c, pid_t pid, const struct tracer *t)
 {
 	const struct py_build *b;
 	const struct py_version *v;
-	const struct gc_layout *l;
 	char link[128];
-	__u64 start = 0, bias, sym = 0, state, interp, gens;
+	__u64 start = 0, bias, sym = 0, state, gens;
+	int i = gc_state__find_build(pid, (const struct py_build *const *)t->builds,
+				     t->nr_builds < GCBPF_MAX_BINARIES ? t->nr_builds
+								       : GCBPF_MAX_BINARIES,
+				     &start, link, sizeof(link));
 
-	b = find_build(t, pid, &start, link, sizeof(link));
-	if (!b) {
+	if (i < 0) {
 		snprintf(c->why, sizeof(c->why), "no traced interpreter mapped in /proc/%d/maps",
 			 pid);
 		return -ENOENT;
 	}
+	b = t->builds[i];
 	v = b->ver;
-	l = &b->layout;
-	if (bias_of(link, start, v->generations_sym, &bias, &sym)) {
+	if (gc_state__bias(link, start, v->generations_sym, &bias, &sym)) {
 		snprintf(c->why, sizeof(c->why), "no load address%s in %s",
 			 v->generations_sym ? " or generations symbol" : "", b->display_path);
 		return -ENOENT;
@@ -127,16 +53,10 @@ static int locate(struct gc_config *c, pid_t pid, const struct tracer *t)
 		c->stride = v->generation_size;
 		return 0;
 	}
-	state = bias + l->anchor_vaddr;
-	if (l->main_interp_off >= 0) {
-		if (target__read_memory(pid, state + l->main_interp_off, &interp, sizeof(interp)) ||
-		    !interp) {
-			snprintf(c->why, sizeof(c->why), "main interpreter not readable yet");
-			return -EAGAIN;
-		}
-		state = interp;
+	if (gc_state__locate(pid, b, bias, &state)) {
+		snprintf(c->why, sizeof(c->why), "main interpreter not readable yet");
+		return -EAGAIN;
 	}
-	state += l->gc_off;
 	gens = state + v->generations_off;
 	if (v->generation0_off >= 0) {
 		/* the interpreter's own pointer to generations[0]: exact for every build */

@@ -59,8 +59,20 @@ static void on_exec(void *ctx, const struct gc_proc_event *e)
 {
 	struct session *s = ctx;
 
-	if (follower__on_exec(&s->follow, e))
-		totals__exec(&s->totals, e->pid);
+	struct gc_counts before;
+
+	if (!follower__on_exec(&s->follow, e, &before))
+		return;
+	totals__exec(&s->totals, e->pid);
+	if (before.state != GC_COUNTS_NONE)
+		totals__before(&s->totals, e->pid, &before);
+}
+
+static void on_before(void *ctx, pid_t pid, const struct gc_counts *before)
+{
+	struct session *s = ctx;
+
+	totals__before(&s->totals, pid, before);
 }
 
 static void on_event(void *ctx, const struct gc_event *e)
@@ -87,6 +99,7 @@ static void on_batch(void *ctx)
 /* -p: the probes of each target's build, for that process. */
 static int attach_pids(struct session *s)
 {
+	struct gc_counts before[MAX_TARGETS];
 	char err[PATH_MAX + 256];
 	int i, idx, ret;
 
@@ -104,6 +117,8 @@ static int attach_pids(struct session *s)
 			p_err("%s", err);
 			return ret;
 		}
+		/* What it ran before, read once the probes are in place (totals.h). */
+		gc_state__read_counts(&before[i], t->pid, &s->builds[i], false);
 		ret = tracer__track(&s->tracer, t->pid);	/* its execs reported */
 		if (ret) {
 			p_err("cannot follow pid %d's execs: %s", t->pid, strerror(-ret));
@@ -121,6 +136,8 @@ static int attach_pids(struct session *s)
 	for (i = 0; i < s->nr_targets; i++)
 		totals__proc(&s->totals, s->targets[i].pid, s->targets[i].comm);
 	pthread_mutex_unlock(&s->totals.lock);
+	for (i = 0; i < s->nr_targets; i++)
+		totals__before(&s->totals, s->targets[i].pid, &before[i]);
 	return 0;
 }
 
@@ -151,6 +168,8 @@ static int attach_system(struct session *s)
 	if (!has_cap(CAP_SYS_PTRACE))
 		p_warn("without CAP_SYS_PTRACE, other users' processes cannot be inspected: they "
 		       "are not traced (run as root)");
+	/* Installed interpreters first: their processes are traced from their exec on. */
+	follower__prearm(&s->follow);
 	follower__scan(&s->follow);
 	return s->follow.err == -EPERM || s->follow.err == -EACCES ? s->follow.err : 0;
 }
@@ -245,6 +264,8 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	follower__init(&s->follow, &s->tracer,
 		       &(struct py_build_opts){ .force_uprobe = opt->force_uprobe });
 	s->follow.per_pid = opt->mode == MODE_PIDS;
+	s->follow.on_before = on_before;
+	s->follow.ctx = s;
 	if ((err = attach(s)))
 		goto out;
 	banner(s);

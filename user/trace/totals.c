@@ -116,6 +116,39 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm)
 	return p;
 }
 
+__u64 totals__untimed(const struct proc_totals *p, int g)
+{
+	return p->untimed_prev[g] +
+	       (p->before.state == GC_COUNTS_READ ? (__u64)p->before.collections[g] : 0);
+}
+
+/* An exec: what the old image did not time stays counted; the new one starts afresh. */
+static void new_image(struct proc_totals *p)
+{
+	int g;
+
+	for (g = 0; g < 3; g++) {
+		p->untimed_prev[g] = totals__untimed(p, g);
+		p->gen_seen[g] = false;
+	}
+	memset(&p->before, 0, sizeof(p->before));
+	p->image++;
+}
+
+void totals__before(struct totals *t, pid_t pid, const struct gc_counts *c)
+{
+	struct proc_totals *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = totals__proc(t, pid, NULL);
+	if (p) {
+		p->before = *c;
+		memset(p->gen_seen, 0, sizeof(p->gen_seen));
+		t->before_unknown += c->state == GC_COUNTS_UNKNOWN;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 void totals__exec(struct totals *t, pid_t pid)
 {
 	struct proc_totals *p;
@@ -127,12 +160,29 @@ void totals__exec(struct totals *t, pid_t pid)
 		 * and its GC state found anew. */
 		target__comm(pid, p->comm, sizeof(p->comm));
 		gc_config__init(&p->gc);
+		new_image(p);
 		identity__read(&p->id, pid, p->comm, t->hide_args, t->match);
 		p->service = p->id.matched ? service_of(t, &p->id) : -1;
 	} else {
 		totals__proc(t, pid, NULL);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The first event of a generation after the counters were read: its count
+ * (the interpreter's, this collection included) bounds what ran before. The
+ * read came after the probes were armed, so collections between the two were
+ * both timed and read: taken out of before.
+ */
+static void first_of_gen(struct proc_totals *p, const struct gc_event *e)
+{
+	if (e->gen < 0 || e->gen > 2 || p->gen_seen[e->gen])
+		return;
+	p->gen_seen[e->gen] = true;
+	if (p->before.state == GC_COUNTS_READ && e->collections > 0 &&
+	    e->collections - 1 < p->before.collections[e->gen])
+		p->before.collections[e->gen] = e->collections - 1;
 }
 
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e)
@@ -150,6 +200,7 @@ const struct proc_totals *totals__event(struct totals *t, const struct gc_event 
 			p->long_lived_total = e->long_lived_total;
 		if (e->rss >= 0)
 			p->rss = e->rss;
+		first_of_gen(p, e);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return p;
@@ -223,6 +274,8 @@ int totals__retire(struct totals *t, __u64 now, __u64 grace_ns, pid_t *out, int 
 			if (s)
 				merge_into(&s->retired[g], p->hist[g]);
 		}
+		for (g = 0; g < 3 && p->service >= 0; g++)
+			t->services.items[p->service].untimed[g] += totals__untimed(p, g);
 		free_hists(p);
 		p->retired = true;
 		out[n++] = p->pid;

@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include "gcbpf.h"
 #include "python/gc_config.h"
+#include "python/gc_state.h"
 #include "hist.h"
 #include "target/identity.h"
 #include "util/vec.h"
@@ -46,6 +47,13 @@ struct proc_totals {
 	__s64 long_lived_total;	/* last event's, -1 unknown */
 	__s64 rss;		/* last event's resident memory, bytes, -1 unknown */
 	struct gc_config gc;	/* its thresholds, read from its memory (the session) */
+	/* This image's collections before gcbpf armed it, read from its memory then
+	 * (NONE: armed before it exec'd); lowered by its first event of a generation
+	 * if the read counted collections the probes timed too. */
+	struct gc_counts before;
+	__u64 untimed_prev[3];	/* earlier images' (a -p target's exec): not timed either */
+	bool gen_seen[3];	/* this image had an event of that generation */
+	int image;		/* execs into a traced interpreter since the row was made */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
 };
@@ -59,6 +67,7 @@ struct service_totals {
 	char name[IDENTITY_NAME_LEN];
 	char container[16];
 	struct gc_hist *retired[3];
+	__u64 untimed[3];	/* its retired processes' collections not timed */
 	__u64 idle_since_ns;	/* CLOCK_MONOTONIC when its last process was retired, 0: live */
 	bool dropped;		/* idle too long: no longer exported */
 };
@@ -72,6 +81,7 @@ struct totals {
 	int last;		/* index of the last process looked up */
 	struct gc_hist *retired[3];	/* every pause of retired processes */
 	__u64 counters[GC_CNT_MAX];	/* the kernel's, as of the last refresh */
+	__u64 before_unknown;	/* processes whose collections before arming could not be read */
 };
 
 void totals__init(struct totals *t, bool hide_args, const char *match);
@@ -86,6 +96,13 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm);
  * (a short-lived process may be gone by its first event). Takes the lock.
  */
 void totals__exec(struct totals *t, pid_t pid);
+/*
+ * pid's collections before gcbpf armed its current image (after
+ * totals__exec for an exec), as gc_state__read_counts read them. Takes the lock.
+ */
+void totals__before(struct totals *t, pid_t pid, const struct gc_counts *c);
+/* Generation g's collections p ran that were not timed: before gcbpf armed it, every image. */
+__u64 totals__untimed(const struct proc_totals *p, int g);
 /* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
 /* Copies one kernel histogram in (a tracer_hist_fn). Caller holds lock. */
