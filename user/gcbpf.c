@@ -14,6 +14,7 @@
 #include "out/output.h"
 #include "out/out_prometheus.h"
 #include "python/pystack.h"
+#include "report/report.h"
 #include "trace/session.h"
 #include "util/version.h"
 
@@ -34,6 +35,7 @@ static const char doc[] =
 	"       gcbpf top [OPTIONS] [-p PID...]   a live view, sorted by GC share\n"
 	"       gcbpf [OPTIONS] -p PID[,PID...]\n"
 	"       gcbpf [OPTIONS] -- CMD [ARGS...]   CMD and every process it starts\n"
+	"       gcbpf report [OPTIONS] FILE.jsonl...  every at-exit view of a saved trace\n"
 	"\v"
 	"Examples:\n"
 	"  gcbpf                              # every Python process on the host\n"
@@ -419,6 +421,9 @@ int main(int argc, char **argv)
 
 	argp_err_exit_status = 2;	/* bad arguments, as the man page says */
 	format_doc();
+	/* gcbpf report: saved traces, no tracing (perf record/report). */
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return report__main(argc - 1, argv + 1);
 	/* gcbpf top [OPTIONS]: the live view, a word before the options as in perf top. */
 	if (argc > 1 && !strcmp(argv[1], "top")) {
 		opt.sinks.top = true;

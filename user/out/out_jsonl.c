@@ -323,6 +323,8 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(w, "entry_reads", c[GC_CNT_ENTRY_READS]);
 	jw_uint_field(w, "stale", c[GC_CNT_STALE]);
 	jw_uint_field(w, "unattributed", c[GC_CNT_UNATTRIBUTED]);
+	/* the time traced: gcbpf report's GC share and rates */
+	jw_uint_field(w, "wall_ns", r->wall_ns);
 	jw_end_object(w);
 	jw_end_line(w);
 }
