@@ -944,7 +944,7 @@ static void test_jsonl_reports(void)
 		 "'container': None, 'service': 'main', 'gen': 1, 'count': 1, 'total_ns': 7, "
 		 "'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
 	CHECK_PY(out, "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, "
-		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0, 'ring_stale': 0, 'foreign': 0, 'foreign_execs': 0, 'entry_reads': 0, 'stale': 0, 'unattributed': 0}");
+		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0, 'ring_stale': 0, 'foreign': 0, 'foreign_execs': 0, 'entry_reads': 0, 'stale': 0, 'unattributed': 0, 'wall_ns': 10**9}");
 	CHECK_PY(out, "[d for d in D if d['type'] == 'stats' and d['pid'] is None and "
 		 "d['gen'] == 'all'][0]['count'] == 45");
 	CHECK_PY(out, "(lambda r: r['p50_ns'] == 200 and r['max_ns'] == 300 and r['sum_ns'] == 600 "
