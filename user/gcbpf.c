@@ -36,6 +36,7 @@ static const char doc[] =
 	"       gcbpf [OPTIONS] -p PID[,PID...]\n"
 	"       gcbpf [OPTIONS] -- CMD [ARGS...]   CMD and every process it starts\n"
 	"       gcbpf report [OPTIONS] FILE.jsonl...  every at-exit view of a saved trace\n"
+	"       gcbpf compare [OPTIONS] BEFORE.jsonl AFTER.jsonl  what changed, with intervals\n"
 	"\v"
 	"Examples:\n"
 	"  gcbpf                              # every Python process on the host\n"
@@ -424,6 +425,8 @@ int main(int argc, char **argv)
 	/* gcbpf report: saved traces, no tracing (perf record/report). */
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return report__main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "compare"))
+		return compare__main(argc - 1, argv + 1);
 	/* gcbpf top [OPTIONS]: the live view, a word before the options as in perf top. */
 	if (argc > 1 && !strcmp(argv[1], "top")) {
 		opt.sinks.top = true;
