@@ -49,8 +49,9 @@ enum {
 
 static const struct argp_option report_options[] = {
 	{ "format", 'f', "FORMAT", 0,
-	  "Also write the events again: text, jsonl (filtered, merged), chrome or folded", 0 },
+	  "Also write the events again: text, jsonl (filtered, merged), chrome, folded or html", 0 },
 	{ "output", 'o', "FILE", 0, "Write the -f output to FILE ('-' for stdout)", 0 },
+	{ "html", OPT_HTML, NULL, 0, "The same as -f html: one self-contained page (with -o)", 0 },
 	{ "stats", OPT_STATS, NULL, 0, "Percentiles and GC share in the pause table", 1 },
 	{ "hist", OPT_HIST, "pid", OPTION_ARG_OPTIONAL, "log2 pause histograms per generation", 1 },
 	{ "table-format", OPT_TABLE_FORMAT, "FMT", 0, "The pause table: plain (default) or md", 1 },
@@ -113,6 +114,9 @@ static error_t report_arg(int key, char *arg, struct argp_state *state)
 			p_err("unknown format '%s': expected %s", arg, output__format_names());
 			argp_usage(state);
 		}
+		break;
+	case OPT_HTML:
+		o->format = &html_sink;
 		break;
 	case 'o':
 		o->output = arg;
@@ -192,6 +196,11 @@ static error_t report_arg(int key, char *arg, struct argp_state *state)
 		if (!o->nr_files) {
 			p_err("gcbpf report needs a trace: gcbpf report FILE.jsonl... (what gcbpf -f "
 			      "jsonl -o FILE wrote)");
+			argp_usage(state);
+		}
+		if (o->format == &html_sink && (!o->output || !strcmp(o->output, "-")) &&
+		    isatty(STDOUT_FILENO)) {
+			p_err("--html writes a page, not text for a terminal: add -o report.html");
 			argp_usage(state);
 		}
 		if (o->filter.until_ns && o->filter.until_ns <= o->filter.since_ns) {
