@@ -800,7 +800,7 @@ static void test_formats(void)
 	CHECK(output__format("xml") == NULL, "xml");
 	CHECK(output__format("") == NULL, "empty");
 	CHECK(output__format("folded") == &folded_sink, "folded");
-	CHECK_STR(output__format_names(), "text, jsonl, chrome or folded");
+	CHECK_STR(output__format_names(), "text, jsonl, chrome, folded or html");
 	CHECK(jsonl_sink.machine && chrome_sink.machine && folded_sink.machine && !text_sink.machine,
 	      "machine");
 }
