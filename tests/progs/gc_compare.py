@@ -1,15 +1,17 @@
-"""Workload for gcbpf compare's tests: the same steady work for --seconds,
-with one change at a time.
+"""Workload for gcbpf compare's tests: the same fixed work, with one change
+at a time.
 
-    python gc_compare.py [--seconds S] [--threshold N] [--heap N] [--freeze]
+    python gc_compare.py [--batches N] [--threshold N] [--heap N] [--freeze]
                          [--collect N]
 
---heap N long-lived objects are built at start-up (kept to the end);
---freeze calls gc.freeze() right after (3.7+), so full collections no longer
-scan them; --threshold sets gen 0's threshold; --collect N full collections
-(gc.collect()) are spread over the run. The work between is fixed per
-iteration and timed, so two runs of the same arguments are the same
-workload.
+A service's shape: --batches batches of fixed allocation work (cyclic
+garbage, short-lived containers), each followed by a 20 ms sleep, so the
+collections per second follow the work and the clock, not the CPU share a
+busy machine gives the process. --heap N long-lived objects are built at
+start-up (kept to the end); --freeze calls gc.freeze() right after (3.7+),
+so full collections no longer scan them; --threshold sets gen 0's
+threshold; --collect N full collections (gc.collect()) are spread over the
+batches.
 """
 import argparse
 import gc
@@ -18,7 +20,7 @@ import time
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--batches", type=int, default=120)
     ap.add_argument("--threshold", type=int, default=0)
     ap.add_argument("--heap", type=int, default=0)
     ap.add_argument("--freeze", action="store_true")
@@ -31,21 +33,19 @@ def main():
     if a.freeze:
         gc.collect()
         gc.freeze()
-    end = time.monotonic() + a.seconds
-    step = a.seconds / a.collect if a.collect else 0
-    next_collect = time.monotonic() + step / 2
+    every = a.batches // a.collect if a.collect else 0
     keep = []
-    while time.monotonic() < end:
-        for i in range(200):
+    for batch in range(a.batches):
+        for i in range(2000):
             x = []
             y = [x, {}]
             x.append(y)
-        keep.append([[] for _ in range(5)])
-        if len(keep) > 500:
-            del keep[:250]
-        if step and time.monotonic() >= next_collect:
+        keep.append([[] for _ in range(50)])
+        if len(keep) > 40:
+            del keep[:20]
+        if every and batch % every == every // 2:
             gc.collect()
-            next_collect += step
+        time.sleep(0.02)
     return len(heap)
 
 

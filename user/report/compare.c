@@ -64,7 +64,7 @@ static const struct argp_option compare_options[] = {
 	  "Exit 1 when a significant change meets COND: [genN.]METRIC(>|<)[+-]N%, e.g. 'p99>+10%', "
 	  "'gen2.p50>+5%', 'rate>+20%' (METRIC: rate p50 p90 p99 shift max share)", 1 },
 	{ "min-change", OPT_MIN_CHANGE, "PCT", 0,
-	  "Changes smaller than PCT% are no significant change (default 5)", 1 },
+	  "Changes smaller than PCT% are no significant change (default 10)", 1 },
 	{ "stacks", OPT_STACKS, "N", OPTION_ARG_OPTIONAL,
 	  "The N (default 10) trigger sites whose GC time per second changed most", 1 },
 	{ "seed", OPT_SEED, "N", 0, "The bootstrap's seed (default 1: reproducible)", 1 },
@@ -202,6 +202,15 @@ static struct cmp_group *group_of(struct cmp_groups *gs, const char *key, int ge
 	return g;
 }
 
+/* The time window of its file's span an event started in. */
+static int bin_of(const struct trace *t, const struct rec_event *ev)
+{
+	const struct rec_file *f = &t->files.items[t->procs.items[ev->proc].file];
+	__u64 span = f->last_ns - f->first_ns + 1;
+
+	return (int)((double)(ev->e.ts_start - f->first_ns) / span * CMP_BINS);
+}
+
 /* Each kept event's pause into its row's sample of side s. */
 static int collect(const struct compare_opts *o, const struct trace *t, int s,
 		   struct cmp_groups *gs)
@@ -224,6 +233,7 @@ static int collect(const struct compare_opts *o, const struct trace *t, int s,
 			return -ENOMEM;
 		*slot = ev->e.ts_stop - ev->e.ts_start;
 		g->sum[s] += *slot;
+		g->bins[s][bin_of(t, ev)] += *slot;
 	}
 	return 0;
 }
@@ -317,12 +327,9 @@ static int row_metrics(const struct compare_opts *o, struct cmp_group *g, const 
 	m[n].change = m[n].before ? m[n].after / m[n].before - 1 : 0;
 	if (!m[n].too_few && m[n].before) {
 		double lo, hi;
-		/* large samples: fewer resamples, each O(n) */
-		int r = o->resamples;
 
-		if ((double)r * (na + nb) > 4e7)
-			r = (int)(4e7 / (na + nb)) < 200 ? 200 : (int)(4e7 / (na + nb));
-		stats__share_diff_ci(a, na, wall[0] * 1e9, b, nb, wall[1] * 1e9, r, rng, &lo, &hi);
+		stats__share_diff_ci(g->bins[0], wall[0] * 1e9, g->bins[1], wall[1] * 1e9, CMP_BINS,
+				     o->resamples, rng, &lo, &hi);
 		m[n].lo = lo / m[n].before;
 		m[n].hi = hi / m[n].before;
 	}
@@ -343,7 +350,7 @@ int compare__main(int argc, char **argv)
 		"  gcbpf compare --fail-if 'p99>+10%' --fail-if 'share>+10%' base.jsonl pr.jsonl\n"
 		"  gcbpf compare -f jsonl --by pid before.jsonl after.jsonl\n",
 		NULL, NULL, NULL };
-	struct compare_opts o = { .filter = { .gen = -1 }, .min_change = 0.05, .seed = 1,
+	struct compare_opts o = { .filter = { .gen = -1 }, .min_change = 0.10, .seed = 1,
 				  .resamples = 2000 };
 	struct cmp_side side[2] = {};
 	struct cmp_groups groups = {};

@@ -10,6 +10,7 @@
 #include "util/vec.h"
 
 #define CMP_METRICS 7	/* rate, p50, p90, p99, shift, max, share */
+#define CMP_BINS 20	/* time windows the share's bootstrap resamples */
 
 struct cmp_side {
 	const char *path;
@@ -23,6 +24,7 @@ struct cmp_group {
 	int gen;
 	VEC(__u64) d[2];	/* pauses in ns, BEFORE and AFTER, sorted before use */
 	__u64 sum[2];
+	__u64 bins[2][CMP_BINS];	/* pause per time window of its trace, for the share */
 };
 
 struct cmp_groups {

@@ -110,10 +110,10 @@ void compare__header(FILE *f, bool jsonl, const struct cmp_side side[2], double 
 	}
 	fprintf(f, "BEFORE %s (%.1f s)  AFTER %s (%.1f s)\n", side[0].path, side[0].wall_s,
 		side[1].path, side[1].wall_s);
-	fprintf(f, "Changes with 95%% intervals (rate: Poisson; p50/p90/p99, share: bootstrap, %d "
-		"resamples, seed %llu; shift: Hodges-Lehmann); lower is better; changes below "
-		"%.0f%% are no significant change.\n\n", resamples, (unsigned long long)seed,
-		100 * min_change);
+	fprintf(f, "Changes with 95%% intervals (rate: Poisson; p50/p90/p99: bootstrap; share: "
+		"bootstrap of %d time windows; %d resamples, seed %llu; shift: Hodges-Lehmann); "
+		"lower is better; changes below %.0f%% are no significant change.\n\n", CMP_BINS,
+		resamples, (unsigned long long)seed, 100 * min_change);
 	fprintf(f, "%-20s %3s %-6s %10s %10s %8s  %-20s %s\n", "KEY", "GEN", "METRIC", "BEFORE",
 		"AFTER", "CHANGE", "95% CI", "VERDICT");
 }

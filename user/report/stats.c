@@ -163,37 +163,18 @@ void stats__rate_ratio(__u64 na, double ta, __u64 nb, double tb, double *est, do
 	*hi = ph >= 1 ? INFINITY : ph / (1 - ph) * ta / tb;
 }
 
-/* A Poisson(mean) draw: inversion below 30, else the normal's rounding (error < 1e-3 there). */
-static __u64 poisson(struct stats_rng *r, double mean)
+static double resampled_share(const __u64 *x, int k, double t, struct stats_rng *r)
 {
-	double l, p = 1;
-	__u64 k = 0;
-
-	if (mean >= 30) {
-		double v = floor(mean + sqrt(mean) * normal(r) + 0.5);
-
-		return v < 0 ? 0 : (__u64)v;
-	}
-	l = exp(-mean);
-	do {
-		k++;
-		p *= stats__uniform(r);
-	} while (p > l);
-	return k - 1;
-}
-
-static double resampled_share(const __u64 *x, size_t n, double t, struct stats_rng *r)
-{
-	__u64 m = poisson(r, n), i;
 	double sum = 0;
+	int i;
 
-	for (i = 0; i < m; i++)
-		sum += x[(size_t)(stats__uniform(r) * n)];
+	for (i = 0; i < k; i++)
+		sum += x[(int)(stats__uniform(r) * k)];
 	return sum / t;
 }
 
-void stats__share_diff_ci(const __u64 *a, size_t na, double ta, const __u64 *b, size_t nb,
-			  double tb, int resamples, struct stats_rng *r, double *lo, double *hi)
+void stats__share_diff_ci(const __u64 *a, double ta, const __u64 *b, double tb, int k,
+			  int resamples, struct stats_rng *r, double *lo, double *hi)
 {
 	double *d = malloc(resamples * sizeof(*d));
 	int i;
@@ -204,8 +185,7 @@ void stats__share_diff_ci(const __u64 *a, size_t na, double ta, const __u64 *b, 
 		return;
 	}
 	for (i = 0; i < resamples; i++)
-		d[i] = (nb ? resampled_share(b, nb, tb, r) : 0) - (na ? resampled_share(a, na, ta, r)
-								       : 0);
+		d[i] = resampled_share(b, k, tb, r) - resampled_share(a, k, ta, r);
 	percentile_interval(d, resamples, lo, hi);
 	free(d);
 }

@@ -10,7 +10,7 @@
  *    difference) with its Mann-Whitney rank interval (Moses);
  *  - rates: collections as Poisson counts, the rate ratio's interval from
  *    the conditional binomial (Wilson score);
- *  - the GC share: a compound bootstrap (count Poisson, pauses resampled).
+ *  - the GC share: a block bootstrap over time windows.
  * A fixed-seed generator (splitmix64): the same inputs give the same output.
  */
 #ifndef GCBPF_STATS_H
@@ -56,10 +56,12 @@ void stats__rate_ratio(__u64 na, double ta, __u64 nb, double tb, double *est, do
 		       double *hi);
 
 /*
- * The 95% interval of share(b) - share(a), share = sum of pauses / wall: each
- * resample draws its count from Poisson(n) and its pauses from the sample.
+ * The 95% interval of share(b) - share(a), share = sum of pauses / wall: the
+ * pauses summed per time window (k of them), the windows resampled (a block
+ * bootstrap: a burst, a preempted collection, stays in its window, so a few
+ * outliers that make the sum widen the interval as they should).
  */
-void stats__share_diff_ci(const __u64 *a, size_t na, double ta, const __u64 *b, size_t nb,
-			  double tb, int resamples, struct stats_rng *r, double *lo, double *hi);
+void stats__share_diff_ci(const __u64 *a, double ta, const __u64 *b, double tb, int k,
+			  int resamples, struct stats_rng *r, double *lo, double *hi);
 
 #endif
