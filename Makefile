@@ -26,6 +26,8 @@ LIBS := $(LIBBPF_LIBS) -lelf -lz -lcapstone -llzma
 LIBS += -lmicrohttpd -lpthread -lm
 # gcbpf top: ncurses (Debian libncurses-dev).
 LIBS += -lncursesw
+# gcbpf report and compare read saved traces: json-c (Debian libjson-c-dev).
+LIBS += -ljson-c
 
 CFLAGS ?= -g -O2
 # Needed whatever CFLAGS says (make CFLAGS=... keeps them).

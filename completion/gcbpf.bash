@@ -16,8 +16,39 @@ _gcbpf()
 			return
 		fi
 	done
-	if ((COMP_CWORD == 1)) && [[ top == "$cur"* ]] && [[ $cur != -* ]]; then
-		COMPREPLY=(top)
+	if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
+		COMPREPLY=($(compgen -W "top report compare" -- "$cur"))
+		[[ -n ${COMPREPLY[*]} ]] && return
+	fi
+	# gcbpf report|compare: saved traces and their options
+	if [[ ${COMP_WORDS[1]} == report || ${COMP_WORDS[1]} == compare ]]; then
+		case $prev in
+		-f|--format)
+			if [[ ${COMP_WORDS[1]} == compare ]]; then
+				COMPREPLY=($(compgen -W "text jsonl" -- "$cur"))
+			else
+				COMPREPLY=($(compgen -W "text jsonl chrome folded html" -- "$cur"))
+			fi
+			return ;;
+		--by)
+			COMPREPLY=($(compgen -W "service pid cmdline" -- "$cur"))
+			return ;;
+		--gen)
+			COMPREPLY=($(compgen -W "0 1 2" -- "$cur"))
+			return ;;
+		-p|--pid|--match|--service|--since|--until|--fail-if|--min-change|--seed|--resamples)
+			return ;;
+		esac
+		if [[ $cur == -* && ${COMP_WORDS[1]} == report ]]; then
+			COMPREPLY=($(compgen -W "-f --format -o --output --html --stats --hist --hist=pid
+				--table-format --by-stack --advice --folded-weight -p --pid --match
+				--service --gen --since --until -v --verbose --help" -- "$cur"))
+		elif [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--by --gen --service --match -f --format -o --output
+				--fail-if --min-change --stacks --seed --resamples --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
 		return
 	fi
 	case $prev in
@@ -25,7 +56,7 @@ _gcbpf()
 		COMPREPLY=($(compgen -W "$(ls /proc | grep -E '^[0-9]+$')" -- "$cur"))
 		return ;;
 	-f|--format)
-		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto folded" -- "$cur"))
+		COMPREPLY=($(compgen -W "text jsonl json chrome perfetto folded html" -- "$cur"))
 		return ;;
 	--folded-weight)
 		COMPREPLY=($(compgen -W "sum count" -- "$cur"))

@@ -32,7 +32,8 @@ fi
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       python3 python3-pytest python3.11-dbg binutils libcapstone-dev liblzma-dev
       xz-utils libmicrohttpd-dev prometheus bpftrace curl libncurses-dev tmux
-      libfuzzer-14-dev util-linux debhelper dpkg-dev lintian debootstrap systemd systemd-container strace"
+      libfuzzer-14-dev util-linux debhelper dpkg-dev lintian debootstrap systemd systemd-container strace
+      libjson-c-dev libjs-chart.js chromium"
 stage install
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 	grep -q 'install ok installed' || echo "$p"; done)

@@ -14,6 +14,7 @@
 #include "out/output.h"
 #include "out/out_prometheus.h"
 #include "python/pystack.h"
+#include "report/report.h"
 #include "trace/session.h"
 #include "util/version.h"
 
@@ -34,6 +35,8 @@ static const char doc[] =
 	"       gcbpf top [OPTIONS] [-p PID...]   a live view, sorted by GC share\n"
 	"       gcbpf [OPTIONS] -p PID[,PID...]\n"
 	"       gcbpf [OPTIONS] -- CMD [ARGS...]   CMD and every process it starts\n"
+	"       gcbpf report [OPTIONS] FILE.jsonl...  every at-exit view of a saved trace\n"
+	"       gcbpf compare [OPTIONS] BEFORE.jsonl AFTER.jsonl  what changed, with intervals\n"
 	"\v"
 	"Examples:\n"
 	"  gcbpf                              # every Python process on the host\n"
@@ -340,7 +343,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (!opt.stack_depth && (opt.format == &folded_sink || opt.sinks.by_stack))
 			opt.stack_depth = PYSTACK_DEFAULT_DEPTH;
 		if (opt.stack_depth && opt.format != &jsonl_sink && opt.format != &chrome_sink &&
-		    opt.format != &folded_sink && !opt.sinks.by_stack && !list_only && !bpftrace) {
+		    opt.format != &folded_sink && opt.format != &html_sink && !opt.sinks.by_stack &&
+		    !list_only && !bpftrace) {
 			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded, --by-stack and "
 			      "gcbpf top: add one of them");
 			argp_usage(state);
@@ -419,6 +423,11 @@ int main(int argc, char **argv)
 
 	argp_err_exit_status = 2;	/* bad arguments, as the man page says */
 	format_doc();
+	/* gcbpf report: saved traces, no tracing (perf record/report). */
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return report__main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "compare"))
+		return compare__main(argc - 1, argv + 1);
 	/* gcbpf top [OPTIONS]: the live view, a word before the options as in perf top. */
 	if (argc > 1 && !strcmp(argv[1], "top")) {
 		opt.sinks.top = true;

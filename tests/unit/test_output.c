@@ -800,7 +800,7 @@ static void test_formats(void)
 	CHECK(output__format("xml") == NULL, "xml");
 	CHECK(output__format("") == NULL, "empty");
 	CHECK(output__format("folded") == &folded_sink, "folded");
-	CHECK_STR(output__format_names(), "text, jsonl, chrome or folded");
+	CHECK_STR(output__format_names(), "text, jsonl, chrome, folded or html");
 	CHECK(jsonl_sink.machine && chrome_sink.machine && folded_sink.machine && !text_sink.machine,
 	      "machine");
 }
@@ -945,7 +945,7 @@ static void test_jsonl_reports(void)
 		 "'max_ns': 7, 'collected': 0, 'uncollectable': 1}");
 	CHECK_PY(out, "D[-1] == {'type': 'counters', 'lost': 3, 'read_errors': 4, "
 		 "'no_entry': 5, 'hist_full': 0, 'proc_lost': 0, 'ring_stale': 0, 'foreign': 0, 'foreign_execs': 0, 'entry_reads': 0, 'stale': 0, 'unattributed': 0, "
-		 "'code_records': 0, 'code_records_lost': 0, 'before_unknown': 0}");
+		 "'code_records': 0, 'code_records_lost': 0, 'before_unknown': 0, 'wall_ns': 10**9}");
 	CHECK_PY(out, "[d for d in D if d['type'] == 'stats' and d['pid'] is None and "
 		 "d['gen'] == 'all'][0]['count'] == 45");
 	CHECK_PY(out, "(lambda r: r['p50_ns'] == 200 and r['max_ns'] == 300 and r['sum_ns'] == 600 "

@@ -380,6 +380,8 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 	jw_uint_field(w, "code_records", c[GC_CNT_CODE_SENT]);
 	jw_uint_field(w, "code_records_lost", c[GC_CNT_CODE_LOST]);
 	jw_uint_field(w, "before_unknown", r->totals->before_unknown);
+	/* the time traced: gcbpf report's GC share and rates */
+	jw_uint_field(w, "wall_ns", r->wall_ns);
 	jw_end_object(w);
 	jw_end_line(w);
 }

@@ -11,6 +11,7 @@ static const struct sink_ops *const formats[] = {
 	&jsonl_sink,
 	&chrome_sink,
 	&folded_sink,
+	&html_sink,
 };
 
 #define NR_FORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -109,5 +109,6 @@ extern const struct sink_ops advice_sink;	/* out_advice.c */
 extern const struct sink_ops top_sink;		/* out_top.c */
 extern const struct sink_ops folded_sink;	/* out_folded.c */
 extern const struct sink_ops bystack_sink;	/* out_bystack.c */
+extern const struct sink_ops html_sink;		/* out_html.c */
 
 #endif

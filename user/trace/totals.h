@@ -56,6 +56,10 @@ struct proc_totals {
 	int image;		/* execs into a traced interpreter since the row was made */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
+	/* gcbpf report: the live run's totals its summary records kept (every pause, also
+	 * those whose events were lost); the rows then come from the events */
+	bool recorded[3];
+	struct gen_totals kernel[3];
 };
 
 /*
