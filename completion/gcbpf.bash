@@ -36,7 +36,7 @@ _gcbpf()
 		--gen)
 			COMPREPLY=($(compgen -W "0 1 2" -- "$cur"))
 			return ;;
-		-p|--pid|--match|--service|--since|--until|--fail-if|--min-change|--seed|--resamples)
+		-p|--pid|--match|--service|--since|--until|--fail-if|--min-change|--run-noise|--seed|--resamples)
 			return ;;
 		esac
 		if [[ $cur == -* && ${COMP_WORDS[1]} == report ]]; then
@@ -45,7 +45,7 @@ _gcbpf()
 				--service --gen --since --until -v --verbose --help" -- "$cur"))
 		elif [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--by --gen --service --match -f --format -o --output
-				--fail-if --min-change --stacks --seed --resamples --help" -- "$cur"))
+				--fail-if --min-change --run-noise --stacks --seed --resamples --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi

@@ -33,6 +33,7 @@ struct compare_opts {
 	bool jsonl;
 	const char *output;
 	double min_change;	/* a fraction: changes smaller are not called */
+	double run_noise;	/* a fraction: one run's own spread of its pause metrics */
 	__u64 seed;
 	int resamples;
 	int stacks;		/* --stacks[=N]: the N trigger sites that changed most, 0: none */
@@ -47,6 +48,7 @@ enum {
 	OPT_MATCH,
 	OPT_FAIL_IF,
 	OPT_MIN_CHANGE,
+	OPT_RUN_NOISE,
 	OPT_SEED,
 	OPT_RESAMPLES,
 	OPT_STACKS,
@@ -65,6 +67,9 @@ static const struct argp_option compare_options[] = {
 	  "'gen2.p50>+5%', 'rate>+20%' (METRIC: rate p50 p90 p99 shift max share)", 1 },
 	{ "min-change", OPT_MIN_CHANGE, "PCT", 0,
 	  "Changes smaller than PCT% are no significant change (default 10)", 1 },
+	{ "run-noise", OPT_RUN_NOISE, "PCT", 0,
+	  "How much one run's pause metrics differ from another's of the same workload, as a "
+	  "standard deviation (default 12, measured in A/A runs; 0: trust each run alone)", 1 },
 	{ "stacks", OPT_STACKS, "N", OPTION_ARG_OPTIONAL,
 	  "The N (default 10) trigger sites whose GC time per second changed most", 1 },
 	{ "seed", OPT_SEED, "N", 0, "The bootstrap's seed (default 1: reproducible)", 1 },
@@ -132,6 +137,15 @@ static error_t compare_arg(int key, char *arg, struct argp_state *state)
 			argp_usage(state);
 		}
 		o->min_change = v / 100;
+		break;
+	case OPT_RUN_NOISE:
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno || end == arg || (*end && strcmp(end, "%")) || !(v >= 0) || v > 100) {
+			p_err("invalid --run-noise '%s': expected a percentage, e.g. 12", arg);
+			argp_usage(state);
+		}
+		o->run_noise = v / 100;
 		break;
 	case OPT_SEED:
 		errno = 0;
@@ -267,6 +281,26 @@ static const char *verdict(const struct compare_opts *o, const struct cmp_metric
 	return "no significant change";
 }
 
+/*
+ * A pause metric's interval from one run per side sees only the spread
+ * within each run. Two runs of the same workload also differ as a whole
+ * (placement, memory layout, the machine's other load): in A/A runs here
+ * p90s of 16k collections differed by up to 31% with intervals of +-8%.
+ * That run-to-run spread (--run-noise, a standard deviation per run) is
+ * added to the interval's half-widths in quadrature, for the difference of
+ * two runs: 1.96 * sqrt(2) * noise. Rates are counts of what the program
+ * did and get none.
+ */
+static void with_run_noise(const struct compare_opts *o, struct cmp_metric *m)
+{
+	double w = 1.959964 * M_SQRT2 * o->run_noise;
+
+	if (!m->has_ci || m->too_few || !w)
+		return;
+	m->lo = m->change - sqrt((m->change - m->lo) * (m->change - m->lo) + w * w);
+	m->hi = m->change + sqrt((m->hi - m->change) * (m->hi - m->change) + w * w);
+}
+
 /* The metrics of one row (both sides non-empty). */
 static int row_metrics(const struct compare_opts *o, struct cmp_group *g, const double wall[2],
 		       struct stats_rng *rng, struct cmp_metric *m)
@@ -334,8 +368,11 @@ static int row_metrics(const struct compare_opts *o, struct cmp_group *g, const 
 		m[n].hi = hi / m[n].before;
 	}
 	n++;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (m[i].ns || !strcmp(m[i].name, "share"))
+			with_run_noise(o, &m[i]);
 		m[i].verdict = verdict(o, &m[i]);
+	}
 	return n;
 }
 
@@ -350,7 +387,7 @@ int compare__main(int argc, char **argv)
 		"  gcbpf compare --fail-if 'p99>+10%' --fail-if 'share>+10%' base.jsonl pr.jsonl\n"
 		"  gcbpf compare -f jsonl --by pid before.jsonl after.jsonl\n",
 		NULL, NULL, NULL };
-	struct compare_opts o = { .filter = { .gen = -1 }, .min_change = 0.10, .seed = 1,
+	struct compare_opts o = { .filter = { .gen = -1 }, .min_change = 0.10, .run_noise = 0.12, .seed = 1,
 				  .resamples = 2000 };
 	struct cmp_side side[2] = {};
 	struct cmp_groups groups = {};
@@ -386,7 +423,7 @@ int compare__main(int argc, char **argv)
 		f = out.f;
 	}
 	stats__seed(&rng, o.seed);
-	compare__header(f, o.jsonl, side, o.min_change, o.resamples, o.seed);
+	compare__header(f, o.jsonl, side, o.min_change, o.run_noise, o.resamples, o.seed);
 	for (i = 0; i < groups.nr; i++) {
 		struct cmp_group *g = &groups.items[i];
 		const double wall[2] = { side[0].wall_s, side[1].wall_s };

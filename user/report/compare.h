@@ -60,7 +60,7 @@ int compare__check_fail_if(const struct fail_if *c, int nr, const struct cmp_gro
 			   const struct cmp_metric *m, int n);
 
 void compare__header(FILE *f, bool jsonl, const struct cmp_side side[2], double min_change,
-		     int resamples, __u64 seed);
+		     double run_noise, int resamples, __u64 seed);
 /* A row: its metrics (n of them), or, with n 0, the side it is found on only. */
 void compare__print_row(FILE *f, bool jsonl, const char *by, const struct cmp_group *g,
 			const struct cmp_metric *m, int n);

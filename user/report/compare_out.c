@@ -88,7 +88,7 @@ static void value(char *buf, size_t len, const struct cmp_metric *m, double v)
 }
 
 void compare__header(FILE *f, bool jsonl, const struct cmp_side side[2], double min_change,
-		     int resamples, __u64 seed)
+		     double run_noise, int resamples, __u64 seed)
 {
 	struct json_writer w;
 
@@ -102,6 +102,7 @@ void compare__header(FILE *f, bool jsonl, const struct cmp_side side[2], double 
 		jw_string_field(&w, "after", side[1].path);
 		jw_float_field(&w, "after_wall_s", side[1].wall_s, 3);
 		jw_float_field(&w, "min_change", min_change, 4);
+		jw_float_field(&w, "run_noise", run_noise, 4);
 		jw_int_field(&w, "resamples", resamples);
 		jw_uint_field(&w, "seed", seed);
 		jw_end_object(&w);
@@ -111,9 +112,10 @@ void compare__header(FILE *f, bool jsonl, const struct cmp_side side[2], double 
 	fprintf(f, "BEFORE %s (%.1f s)  AFTER %s (%.1f s)\n", side[0].path, side[0].wall_s,
 		side[1].path, side[1].wall_s);
 	fprintf(f, "Changes with 95%% intervals (rate: Poisson; p50/p90/p99: bootstrap; share: "
-		"bootstrap of %d time windows; %d resamples, seed %llu; shift: Hodges-Lehmann); "
-		"lower is better; changes below %.0f%% are no significant change.\n\n", CMP_BINS,
-		resamples, (unsigned long long)seed, 100 * min_change);
+		"bootstrap of %d time windows; %d resamples, seed %llu; shift: Hodges-Lehmann; "
+		"pauses and share widened by a run-to-run spread of %.0f%%); lower is better; "
+		"changes below %.0f%% are no significant change.\n\n", CMP_BINS, resamples,
+		(unsigned long long)seed, 100 * run_noise, 100 * min_change);
 	fprintf(f, "%-20s %3s %-6s %10s %10s %8s  %-20s %s\n", "KEY", "GEN", "METRIC", "BEFORE",
 		"AFTER", "CHANGE", "95% CI", "VERDICT");
 }
