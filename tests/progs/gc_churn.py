@@ -56,11 +56,12 @@ SCALE = int(OPTS["--scale"])
 # code objects die when the import is done.
 import importlib  # noqa: E402
 import json  # noqa: E402,F401
-import threading  # noqa: E402
-import subprocess  # noqa: E402
-import asyncio  # noqa: E402
-if sys.version_info >= (3, 7):
-    import dataclasses  # noqa: E402,F401
+if OPTS["--child"] is None:     # children stay short
+    import threading  # noqa: E402
+    import subprocess  # noqa: E402
+    import asyncio  # noqa: E402
+    if sys.version_info >= (3, 7):
+        import dataclasses  # noqa: E402,F401
 
 sys.path.insert(0, WORKDIR)
 TAG = "p%d" % os.getpid()
@@ -186,7 +187,7 @@ def delegating(n):
 
 async def agen(n):
     for i in range(n):
-        garbage(3)
+        garbage(8)
         await asyncio.sleep(0)
         yield i
 
@@ -197,6 +198,7 @@ async def coro(k, n):
         total += v
         garbage(2)
     for _ in delegating(n):
+        garbage(4)
         await asyncio.sleep(0)
     return total + k
 
@@ -255,9 +257,9 @@ def main():
                for k in range(int(OPTS["--threads"]))]
     for t in threads:
         t.start()
-    async_work(n // 10)
     for t in threads:
         t.join()
+    async_work(n // 3)
     children(int(OPTS["--children"]))
     gc.collect()
     REC.uninstall()

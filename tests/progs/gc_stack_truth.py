@@ -10,8 +10,9 @@ As a module (tests/progs/gc_churn.py):
 
 As a wrapper around a real program, installed before the program starts
 (its imports are inside the window):
-    python gc_stack_truth.py --truth T [--wait-file F] -m MODULE [ARGS...]
-    python gc_stack_truth.py --truth T [--wait-file F] SCRIPT [ARGS...]
+    python gc_stack_truth.py --truth T [--wait-file F] [--threshold N] -m MODULE [ARGS...]
+    python gc_stack_truth.py --truth T [--wait-file F] [--threshold N] SCRIPT [ARGS...]
+(--threshold: the first generation's threshold, for more collections.)
 
 Output, JSON lines, each record written (os.write, O_APPEND) at the "stop"
 phase of its collection, so a process that exits right after its last
@@ -131,19 +132,19 @@ def main():
     """Wrapper: argv parsed by hand, so that nothing is imported before the
     recorder but what it needs itself."""
     args = sys.argv[1:]
-    truth = wait = None
-    while args and args[0] in ("--truth", "--wait-file"):
-        if args[0] == "--truth":
-            truth = args[1]
-        else:
-            wait = args[1]
+    opts = {"--truth": None, "--wait-file": None, "--threshold": None}
+    while args and args[0] in opts:
+        opts[args[0]] = args[1]
         args = args[2:]
+    truth, wait = opts["--truth"], opts["--wait-file"]
     if not truth or not args:
         sys.stderr.write("usage: gc_stack_truth.py --truth T [--wait-file F] "
                          "(-m MODULE | SCRIPT) [ARGS...]\n")
         return 2
     if wait:
         _wait(wait)
+    if opts["--threshold"]:
+        gc.set_threshold(int(opts["--threshold"]), *gc.get_threshold()[1:])
     rec = install(truth)
     status = 0
     try:
