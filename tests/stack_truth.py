@@ -75,6 +75,7 @@ class Summary(object):
         self.at_depth = 0           # exact or unknown and cut at DEPTH, as it must be
         self.frames = 0             # frames compared (truth, up to DEPTH)
         self.unknown_frames = 0
+        self.with_unknown = 0       # collections with an unknown frame, of any kind
         self.processes = 0
         self.examples = []
 
@@ -87,6 +88,7 @@ class Summary(object):
                                   ev.get("stack"), ev.get("stack_truncated"), self.depth)
         self.kinds[kind] += 1
         self.unknown_frames += unk
+        self.with_unknown += unk > 0
         self.frames += min(self.depth, rec.get("frames", len(rec["stack"])))
         if kind in (EXACT, UNKNOWN) and rec.get("frames", 0) > self.depth:
             self.at_depth += 1
@@ -100,9 +102,10 @@ class Summary(object):
     def line(self):
         k = self.kinds
         return ("%s: %d processes, %d collections (depth %d): %d exact (%d cut at depth), "
-                "%d with unknown frames (%d of %d frames, %.2f%%), %d cut, %d no stack, "
-                "%d wrong" % (self.label, self.processes, self.collections, self.depth,
-                              k[EXACT], self.at_depth, k[UNKNOWN], self.unknown_frames,
+                "%d with unknown frames only, %d with any (%d of %d frames, %.2f%%), %d cut, "
+                "%d no stack, %d wrong" % (self.label, self.processes, self.collections,
+                              self.depth, k[EXACT], self.at_depth, k[UNKNOWN],
+                              self.with_unknown, self.unknown_frames,
                               self.frames, 100.0 * self.unknown_frames / max(1, self.frames),
                               k[CUT], k[NOSTACK], k[WRONG]))
 

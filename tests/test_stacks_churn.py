@@ -45,9 +45,8 @@ WRAPPER = "gc_stack_truth.py"
 BOUND = 0.005               # share of collections with an unknown or cut frame
 STOP_S = 2.0
 REPRESENTATIVE = ("debian-3.11", "pyenv-3.12", "sid-3.13")
-PYDOC_MODULES = ("argparse", "csv", "difflib", "tarfile", "zipfile", "email.mime.text",
-                 "http.server", "logging.handlers", "unittest.mock", "xml.dom.minidom",
-                 "fractions", "configparser", "smtplib")
+PYDOC_MODULES = ("argparse", "difflib", "tarfile", "email.mime.text", "http.server",
+                 "logging.handlers", "unittest.mock", "xml.dom.minidom")
 PYFLAKES = "/usr/lib/python3/dist-packages/pyflakes"
 TIMEOUT = 180
 
@@ -192,9 +191,10 @@ def _stack_opt(depth):
     return "--stacks" if depth == 64 else "--stacks=%d" % depth
 
 
-def _disturb(gcbpf, place, load):
+def _disturb(gcbpf, place, stopped):
     """Holds gcbpf back for STOP_S once the workload recorded its first
-    collection: collections, children and their exits go on meanwhile."""
+    collection: collections, children and their exits go on meanwhile.
+    stopped: gets the monotonic ns of the SIGSTOP."""
     deadline = time.time() + 60
     path = place.host + "/truth.jsonl"
     while time.time() < deadline and gcbpf.poll() is None:
@@ -206,14 +206,16 @@ def _disturb(gcbpf, place, load):
         time.sleep(0.005)
     if gcbpf.poll() is None:
         gcbpf.send_signal(signal.SIGSTOP)
+        stopped.append(time.monotonic_ns())
         time.sleep(STOP_S)
         gcbpf.send_signal(signal.SIGCONT)
 
 
 def run(gcbpf_bin, mode, place, args, depth, tmp_path, extra=(), wrap=(), env=None,
-        load=None, ok_status=(0,)):
+        stopped=None, ok_status=(0,)):
     """Runs the workload python ARGS traced in MODE (launch, pid, system);
-    returns (trace events, gcbpf stderr, truth paths)."""
+    returns (trace events, gcbpf stderr, truth paths).  stopped: a list, to
+    stop gcbpf for STOP_S mid-run (_disturb)."""
     trace, gc_err = str(tmp_path / "trace.jsonl"), str(tmp_path / "gcbpf.stderr")
     wl_out = str(tmp_path / "workload.out")
     opts = [gcbpf_bin, _stack_opt(depth), "-f", "jsonl", "-o", trace] + list(extra)
@@ -223,8 +225,8 @@ def run(gcbpf_bin, mode, place, args, depth, tmp_path, extra=(), wrap=(), env=No
             with open(gc_err, "w") as e, open(wl_out, "w") as o:
                 gcbpf = subprocess.Popen(list(wrap) + opts + ["--"] + place.python(args),
                                          stdout=o, stderr=e, env=env)
-            if load == "stop":
-                stopper = threading.Thread(target=_disturb, args=(gcbpf, place, load))
+            if stopped is not None:
+                stopper = threading.Thread(target=_disturb, args=(gcbpf, place, stopped))
                 stopper.start()
             grc = gcbpf.wait(timeout=TIMEOUT)
             assert grc in ok_status, "gcbpf exit status %s; stderr:\n%s\nworkload:\n%s" % (
@@ -348,8 +350,7 @@ def _program_args(place, prog):
     wrap = [place.progs + "/" + WRAPPER, "--truth", place.truth, "--threshold", "100"]
     if prog == "pydoc":
         return wrap + ["-m", "pydoc", "-w"] + list(PYDOC_MODULES)
-    return wrap + ["-m", "pyflakes", place.stdlib + "/email", place.stdlib + "/json",
-                   place.stdlib + "/asyncio"]
+    return wrap + ["-m", "pyflakes", place.stdlib + "/email", place.stdlib + "/json"]
 
 
 def _pyflakes_env(place, tmp_path):
@@ -402,8 +403,16 @@ def test_churn_under_load(it, chroot, load, gcbpf_bin, tmp_path):
         if load == "busy":
             for _ in range(2):
                 busy.append(subprocess.Popen(["sh", "-c", "while :; do :; done"]))
-        ev, err, truths = run(gcbpf_bin, "launch", place, churn_args(place, scale=2), 64,
-                              tmp_path, load=load)
+        stopped = [] if load == "stop" else None
+        ev, err, truths = run(gcbpf_bin, "launch", place, churn_args(place), 64,
+                              tmp_path, stopped=stopped)
+        if load == "stop":
+            # gcbpf was stopped mid-run: collections (and the children's
+            # exits) happened while it could not read anything.
+            assert stopped, "gcbpf was never stopped"
+            late = [r for t in truths for r in compare_truth.load_truth(t)["records"]
+                    if stopped[0] < r["t_start"] < stopped[0] + STOP_S * 1e9]
+            assert len(late) > 50, "only %d collections while gcbpf was stopped" % len(late)
         judge("churn-%s-%s" % (it.label, load), 64, ev, err, truths, bound=None,
               min_processes=4)
     finally:
@@ -416,14 +425,14 @@ def test_churn_under_load(it, chroot, load, gcbpf_bin, tmp_path):
 def _hide_debug(place):
     """unshare -m: tmpfs over /usr/lib/debug (and the chroot's), then gcbpf."""
     mounts = ["/usr/lib/debug"] + ([place.root + "/usr/lib/debug"] if place.chroot else [])
-    script = " && ".join("mount -t tmpfs none %s" % m for m in mounts)
-    script += ' && test -z "$(ls -A %s)" && exec "$@"' % " ".join(mounts)
+    script = " && ".join('mount -t tmpfs none %s && [ -z "$(ls -A %s)" ]' % (m, m)
+                         for m in mounts)
+    script += ' || { echo "cannot hide %s" >&2; exit 97; }; exec "$@"' % " ".join(mounts)
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
 
 
 @pytest.mark.needs_root
-@pytest.mark.parametrize("it,chroot", [_interp(l) for l in ("debian-3.11", "sid-3.13",
-                                                             "sid-3.14", "sid-3.15")])
+@pytest.mark.parametrize("it,chroot", [_interp(l) for l in ("debian-3.11", "sid-3.13")])
 def test_churn_no_debug_files(it, chroot, gcbpf_bin, tmp_path):
     """Release builds as production hosts run them: no debug file in sight
     (for sid: what a chroot with only the -minimal packages has)."""

@@ -176,8 +176,7 @@ def gen_values(n):
     for i in range(n):
         a = [i]
         a.append(a)
-        if i % 8 == 0:
-            garbage(4)
+        garbage(2)
         yield a
 
 
@@ -260,6 +259,8 @@ def main():
     for t in threads:
         t.join()
     async_work(n // 3)
+    for _ in delegating(n):
+        pass
     children(int(OPTS["--children"]))
     gc.collect()
     REC.uninstall()
