@@ -46,7 +46,7 @@ BOUND = 0.005               # share of collections with an unknown or cut frame
 STOP_S = 2.0
 REPRESENTATIVE = ("debian-3.11", "pyenv-3.12", "sid-3.13")
 PYDOC_MODULES = ("argparse", "difflib", "tarfile", "email.mime.text", "http.server",
-                 "logging.handlers", "unittest.mock", "xml.dom.minidom")
+                 "logging.handlers")
 PYFLAKES = "/usr/lib/python3/dist-packages/pyflakes"
 TIMEOUT = 180
 
