@@ -19,8 +19,9 @@ and the sid chroot) in launch mode; -p and system-wide on REPRESENTATIVE;
 the real programs, the loader stopped 2 s (SIGSTOP) and both cores busy on
 REPRESENTATIVE; release builds with the debug files out of sight (a private
 mount namespace with tmpfs on /usr/lib/debug, also the chroot's) and a
-stripped libpython copy.  Each case prints its counts (the unknown share
-under load is reported there).
+stripped libpython copy.  Each case's counts (the unknown share under load
+among them) are listed in the run's summary, section "stacks against ground
+truth", whether the case passed or not.
 """
 import glob
 import os
@@ -33,6 +34,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import PROGS_DIR, interp_params
 import compare_truth
 import stack_truth as st
@@ -270,6 +272,7 @@ def judge(label, depth, events, err, truths, bound=BOUND, min_processes=1):
     for t in truths:
         st.add_process(s, t, events)
     warn = [l for l in err.splitlines() if "warning" in l]
+    conftest.REPORT.append(s.line())
     print(s.line())
     for l in warn:
         print("  gcbpf: " + l)
