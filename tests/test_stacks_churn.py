@@ -7,7 +7,7 @@ stacks cut short of DEPTH are counted and bounded (BOUND of the collections
 on a quiet machine); a stack may be cut at DEPTH only where the truth is
 deeper.
 
-Workloads: tests/progs/gc_churn.py (imports in the window, module and class
+Workloads: tests/progs/gc_code_churn.py (imports in the window, module and class
 bodies, lazy imports, importlib.reload, generated functions compiled, run
 and dropped, threads, generators and asyncio, short-lived children that
 exit right after their last collection) and two real programs (pydoc -w of
@@ -24,6 +24,7 @@ among them) are listed in the run's summary, section "stacks against ground
 truth", whether the case passed or not.
 """
 import glob
+import json
 import os
 import shutil
 import signal
@@ -41,8 +42,8 @@ import stack_truth as st
 import test_ground_truth as gt
 import test_sid
 
-PROGS = ("gc_churn.py", "gc_stack_truth.py", "gc_recorder.py")
-CHURN = "gc_churn.py"
+PROGS = ("gc_code_churn.py", "gc_stack_truth.py", "gc_recorder.py")
+CHURN = "gc_code_churn.py"
 WRAPPER = "gc_stack_truth.py"
 BOUND = 0.005               # share of collections with an unknown or cut frame
 STOP_S = 2.0
@@ -106,7 +107,7 @@ def test_summary_pairs_by_order(tmp_path):
     truth = tmp_path / "t.jsonl"
     recs = [{"gen": 0, "collected": 0, "uncollectable": 0, "t_start": 100 + 10 * i,
              "t_stop": 105 + 10 * i, "tid": 7, "stack": T3, "frames": 3} for i in range(4)]
-    truth.write_text("\n".join(__import__("json").dumps(o) for o in
+    truth.write_text("\n".join(json.dumps(o) for o in
                                [{"begin": 50, "pid": 9}] + recs + [{"end": 200}]) + "\n")
     ev = [dict(pid=9, tid=7, gen=0, collected=0, uncollectable=0, ts_start=r["t_start"],
                ts_stop=r["t_stop"], stack=[_f(*f) for f in T3], stack_truncated=False)

@@ -2,7 +2,7 @@
 """Ground truth of every collection's trigger stack, for programs that free
 code while traced.  Runs on CPython 3.6 ... 3.15 (no f-strings).
 
-As a module (tests/progs/gc_churn.py):
+As a module (tests/progs/gc_code_churn.py):
     import gc_stack_truth
     rec = gc_stack_truth.install(PATH)   # first thing, before other imports
     ...

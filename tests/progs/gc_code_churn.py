@@ -3,7 +3,7 @@
 stack recorded from the first line on (tests/progs/gc_stack_truth.py): ground
 truth for gcbpf --stacks where names must outlive the code.  CPython 3.6+.
 
-    python gc_churn.py --truth T [--wait-file F] [--scale N] [--threads K]
+    python gc_code_churn.py --truth T [--wait-file F] [--scale N] [--threads K]
                        [--children K]
 
 Collections happen (threshold 60) in:
@@ -37,7 +37,7 @@ def _opts(argv):
     i = 0
     while i < len(argv):
         if argv[i] not in o:
-            sys.stderr.write("gc_churn: unknown option %r\n" % argv[i])
+            sys.stderr.write("gc_code_churn: unknown option %r\n" % argv[i])
             sys.exit(2)
         o[argv[i]] = argv[i + 1]
         i += 2
@@ -230,7 +230,7 @@ def children(count):
                                        "--truth", path, "--child", str(c)]))
     for p in procs:
         if p.wait() != 0:
-            raise SystemExit("gc_churn: child %d exited with %d" % (p.pid, p.returncode))
+            raise SystemExit("gc_code_churn: child %d exited with %d" % (p.pid, p.returncode))
 
 
 def child(c):
@@ -264,7 +264,7 @@ def main():
     children(int(OPTS["--children"]))
     gc.collect()
     REC.uninstall()
-    sys.stderr.write("gc_churn: python %s pid %d: %d collections\n"
+    sys.stderr.write("gc_code_churn: python %s pid %d: %d collections\n"
                      % (sys.version.split()[0], os.getpid(), REC.count))
     return 0
 
