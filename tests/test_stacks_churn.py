@@ -287,8 +287,8 @@ def judge(label, depth, events, err, truths, bound=BOUND, min_processes=1):
     return s
 
 
-def churn_args(place, scale=1, children=3):
-    return [place.progs + "/" + CHURN, "--truth", place.truth, "--scale", str(scale),
+def churn_args(place, threads=4, children=3):
+    return [place.progs + "/" + CHURN, "--truth", place.truth, "--threads", str(threads),
             "--children", str(children)]
 
 
@@ -408,7 +408,9 @@ def test_churn_under_load(it, chroot, load, gcbpf_bin, tmp_path):
             for _ in range(2):
                 busy.append(subprocess.Popen(["sh", "-c", "while :; do :; done"]))
         stopped = [] if load == "stop" else None
-        ev, err, truths = run(gcbpf_bin, "launch", place, churn_args(place), 64,
+        # Busy: half the threads, the same kinds of frames, in half the time.
+        ev, err, truths = run(gcbpf_bin, "launch", place,
+                              churn_args(place, threads=4 if stopped is not None else 2), 64,
                               tmp_path, stopped=stopped)
         if load == "stop":
             # gcbpf was stopped mid-run: collections (and the children's
