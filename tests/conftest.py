@@ -22,6 +22,9 @@ if TESTS_DIR not in sys.path:
 import interpreters as _interpreters  # noqa: E402
 
 _INTERPS = None
+# Lines a test wants in the run's summary (e.g. the unknown-frame share of
+# tests/test_stacks_churn.py), shown even when the test passes.
+REPORT = []
 
 
 def all_interpreters():
@@ -61,6 +64,10 @@ def pytest_runtest_setup(item):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
+    if REPORT:
+        tr.section("stacks against ground truth")
+        for line in REPORT:
+            tr.write_line(line)
     tr.section("gcbpf test interpreters")
     for it in all_interpreters():
         tr.write_line("%-18s %-8s %s" % (it.label,

@@ -30,7 +30,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Debian packages only: the toolchain, libbpf 1.1, the interpreters under test.
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-      python3 python3-pytest python3.11-dbg binutils libcapstone-dev liblzma-dev
+      python3 python3-pytest python3-pyflakes python3.11-dbg binutils libcapstone-dev liblzma-dev
       xz-utils libmicrohttpd-dev prometheus bpftrace curl libncurses-dev tmux
       libfuzzer-14-dev util-linux debhelper dpkg-dev lintian debootstrap systemd systemd-container strace
       libjson-c-dev libjs-chart.js chromium"
