@@ -23,7 +23,10 @@
 #include "python/gc_config.h"
 #include "hist.h"
 #include "target/identity.h"
+#include "trace/growth.h"
 #include "util/vec.h"
+
+struct py_stack;
 
 /* What a row shows of one generation; equal to the histogram's header. */
 struct gen_totals {
@@ -46,6 +49,7 @@ struct proc_totals {
 	__s64 long_lived_total;	/* last event's, -1 unknown */
 	__s64 rss;		/* last event's resident memory, bytes, -1 unknown */
 	struct gc_config gc;	/* its thresholds, read from its memory (the session) */
+	struct growth growth;	/* pause against objects examined and uptime (--advice, top) */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
 };
@@ -88,6 +92,8 @@ struct proc_totals *totals__proc(struct totals *t, pid_t pid, const char *comm);
 void totals__exec(struct totals *t, pid_t pid);
 /* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
+/* The event (and its stack, else NULL) into its process's growth. Takes the lock. */
+void totals__growth(struct totals *t, const struct gc_event *e, const struct py_stack *st);
 /* Copies one kernel histogram in (a tracer_hist_fn). Caller holds lock. */
 void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h);
 /*
