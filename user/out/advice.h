@@ -16,8 +16,9 @@
 #define ADVICE_BOUND_GEN0_FREED 1.0		/* ... freeing less than this per collection */
 /* Growth (advice_growth.c): a fit that explains at least this much of the pauses ... */
 #define ADVICE_BOUND_FIT_R2 0.5
-#define ADVICE_BOUND_GROWTH_NS 1000000.0	/* ... of a generation's mean pause of 1 ms or more */
-#define ADVICE_BOUND_TREND 0.2		/* against uptime: a rise of 20% over the run */
+#define ADVICE_BOUND_GROWTH_NS 1000000.0	/* ... of a mean pause of 1 ms or more */
+#define ADVICE_BOUND_TREND 0.2		/* against uptime: a rise of 20% over the run ... */
+#define ADVICE_BOUND_TREND_SPAN_H (30.0 / 3600)	/* ... of 30 s or more: no hour from seconds */
 #define ADVICE_BOUND_EMPTY_COUNT 2	/* gen 1-2 collections that freed (almost) nothing ... */
 #define ADVICE_BOUND_EMPTY_SHARE 0.5	/* ... with half of that generation's pause time */
 

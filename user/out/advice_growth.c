@@ -89,8 +89,8 @@ static void freeze_words(char *buf, size_t len, const struct gc_config *c, doubl
 			 "no longer examined (whether it is in use is unknown: %s)", c->frozen_why);
 	else if (!c->frozen)
 		snprintf(buf, len, "gc.freeze() is not in use (0 objects frozen, read from the "
-			 "process): called after start-up it would move the %s objects examined now "
-			 "out of later collections, up to %s less per pause by this fit",
+			 "process): called after start-up it would move the %s objects examined "
+			 "now out of later collections, up to %s less per pause by this fit",
 			 count_text(n, sizeof(n), now), signed_duration(d, sizeof(d), slope * now));
 	else
 		snprintf(buf, len, "gc.freeze() is in use (%s objects frozen, read from the "
@@ -125,6 +125,32 @@ static char *site_words(char *buf, size_t len, const struct stack_site *s)
 	return buf;
 }
 
+/* What fewer empty collections of gen takes, given what was read from the process. */
+static char *empty_remedy(char *buf, size_t len, const struct gc_config *c, int gen)
+{
+	int k = 0;
+
+	if (c->known && c->enabled == 0)
+		k = snprintf(buf, len, "automatic collection is off, so these are the program's "
+			     "gc.collect() calls: call it less often");
+	else if (c->known)
+		k = snprintf(buf, len, "a higher threshold for gen %d (now %d, read from the "
+			     "process: gc.set_threshold) makes fewer of them", gen,
+			     c->threshold[gen]);
+	else
+		k = snprintf(buf, len, "a higher threshold for gen %d (gc.set_threshold) makes "
+			     "fewer of them", gen);
+	if (k < 0 || (size_t)k >= len)
+		return buf;
+	if (c->frozen == 0)
+		snprintf(buf + k, len - k, "; gc.freeze() after start-up (not in use: 0 objects "
+			 "frozen) takes the long-lived objects out of every one");
+	else if (c->frozen < 0)
+		snprintf(buf + k, len - k, "; gc.freeze() after start-up takes the long-lived "
+			 "objects out of every one");
+	return buf;
+}
+
 void advice__growth(struct advice *a, const struct proc_totals *p)
 {
 	const struct growth *gr = &p->growth;
@@ -152,13 +178,16 @@ void advice__growth(struct advice *a, const struct proc_totals *p)
 		/* flagged: a clear rise over the run, of pauses long enough to matter */
 		if (up.ok && up.slope > 0 && up.r2 >= ADVICE_BOUND_FIT_R2 &&
 		    mean >= ADVICE_BOUND_GROWTH_NS &&
+		    g->uptime.xmax - g->uptime.xmin >= ADVICE_BOUND_TREND_SPAN_H &&
 		    up.slope * (g->uptime.xmax - g->uptime.xmin) >=
 			    ADVICE_BOUND_TREND * fabs(up.intercept + up.slope * g->uptime.xmin))
-			advice__add(a, ADVICE_PAUSE_TREND, "gen-%d pauses grow %s per hour of uptime "
-				    "(least squares, R^2 %.2f over %llu collections in %.2f h; mean "
-				    "%s): something keeps growing what each collection examines",
-				    gen, signed_duration(d1, sizeof(d1), up.slope), up.r2,
-				    (unsigned long long)g->uptime.n, g->uptime.xmax - g->uptime.xmin,
+			advice__add(a, ADVICE_PAUSE_TREND,
+				    "gen-%d pauses grow %s per hour of uptime (least squares, "
+				    "R^2 %.2f over %llu collections in %.2f h; mean %s): "
+				    "something keeps growing what each collection examines", gen,
+				    signed_duration(d1, sizeof(d1), up.slope), up.r2,
+				    (unsigned long long)g->uptime.n,
+				    g->uptime.xmax - g->uptime.xmin,
 				    signed_duration(d2, sizeof(d2), mean));
 		if (gen && g->empty >= ADVICE_BOUND_EMPTY_COUNT &&
 		    g->empty_ns >= ADVICE_BOUND_EMPTY_SHARE * g->sum_ns &&
@@ -172,14 +201,15 @@ void advice__growth(struct advice *a, const struct proc_totals *p)
 			else
 				snprintf(more, sizeof(more), "run with --stacks to see where they "
 					 "are triggered");
-			advice__add(a, ADVICE_EMPTY, "%llu of %llu gen-%d collections freed (almost) "
-				    "nothing (at most 1/%d of the objects examined): %s, %.0f%% of "
-				    "gen-%d pause time; %s. They cost without return: gc.freeze() "
-				    "after start-up, or a higher threshold for gen %d "
-				    "(gc.set_threshold)", (unsigned long long)g->empty,
-				    (unsigned long long)g->events, gen, GROWTH_EMPTY_FRACTION,
+			advice__add(a, ADVICE_EMPTY,
+				    "%llu of %llu gen-%d collections freed (almost) nothing "
+				    "(at most 1/%d of the objects examined): %s, %.0f%% of "
+				    "gen-%d pause time; %s. They cost without return: %s",
+				    (unsigned long long)g->empty, (unsigned long long)g->events,
+				    gen, GROWTH_EMPTY_FRACTION,
 				    signed_duration(d1, sizeof(d1), g->empty_ns),
-				    100.0 * g->empty_ns / g->sum_ns, gen, more, gen);
+				    100.0 * g->empty_ns / g->sum_ns, gen, more,
+				    empty_remedy(site, sizeof(site), &p->gc, gen));
 		}
 	}
 }

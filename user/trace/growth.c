@@ -62,7 +62,8 @@ const char *growth__measure_words(enum growth_measure m)
 		NULL,
 		"objects examined (candidates)",
 		"tracked objects (heap_size at the start)",
-		"long-lived objects (long_lived_total + long_lived_pending after it, plus what it freed)",
+		"long-lived objects (long_lived_total + long_lived_pending after it, "
+		"plus what it freed)",
 	};
 
 	return words[m];
