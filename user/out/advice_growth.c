@@ -36,6 +36,16 @@ static char *signed_duration(char *buf, size_t len, double ns)
 	return buf;
 }
 
+/* A span of uptime, given in hours: "12.3 s", "2.50 h". */
+static char *span_text(char *buf, size_t len, double hours)
+{
+	if (hours < 1)
+		snprintf(buf, len, "%.1f s", hours * 3600);
+	else
+		snprintf(buf, len, "%.2f h", hours);
+	return buf;
+}
+
 /* The generation's fits; false when it had no events. */
 static bool fits_of(const struct growth_gen *g, struct lsq_fit *size, struct lsq_fit *up)
 {
@@ -73,9 +83,9 @@ void advice__growth_line(char *buf, size_t len, const struct proc_totals *p, int
 	if (!up.ok)
 		snprintf(buf + k, len - k, "; against uptime: no fit (%s)", up.why);
 	else
-		snprintf(buf + k, len - k, "; against uptime: %s per hour, R^2 %.2f over %.2f h",
+		snprintf(buf + k, len - k, "; against uptime: %s per hour, R^2 %.2f over %s",
 			 signed_duration(d, sizeof(d), up.slope), up.r2,
-			 g->uptime.xmax - g->uptime.xmin);
+			 span_text(now, sizeof(now), g->uptime.xmax - g->uptime.xmin));
 }
 
 /* What gc.freeze() would do, as far as was read. */
@@ -183,11 +193,11 @@ void advice__growth(struct advice *a, const struct proc_totals *p)
 			    ADVICE_BOUND_TREND * fabs(up.intercept + up.slope * g->uptime.xmin))
 			advice__add(a, ADVICE_PAUSE_TREND,
 				    "gen-%d pauses grow %s per hour of uptime (least squares, "
-				    "R^2 %.2f over %llu collections in %.2f h; mean %s): "
+				    "R^2 %.2f over %llu collections in %s; mean %s): "
 				    "something keeps growing what each collection examines", gen,
 				    signed_duration(d1, sizeof(d1), up.slope), up.r2,
 				    (unsigned long long)g->uptime.n,
-				    g->uptime.xmax - g->uptime.xmin,
+				    span_text(now, sizeof(now), g->uptime.xmax - g->uptime.xmin),
 				    signed_duration(d2, sizeof(d2), mean));
 		if (gen && g->empty >= ADVICE_BOUND_EMPTY_COUNT &&
 		    g->empty_ns >= ADVICE_BOUND_EMPTY_SHARE * g->sum_ns &&
