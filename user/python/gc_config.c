@@ -199,6 +199,8 @@ static void refresh_frozen(struct gc_config *c, pid_t pid, __u64 now)
 	ret = gc_frozen__count(pid, c->frozen_addr, FROZEN_MAX_NODES, &c->frozen);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	took = (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
+	p_debug("pid %d: permanent generation: %lld objects (ret %d) in %llu us", pid,
+		(long long)c->frozen, ret, (unsigned long long)took / 1000);
 	if (!ret)
 		c->frozen_ns = now;
 	else if (ret == -E2BIG)
