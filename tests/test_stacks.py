@@ -185,8 +185,8 @@ def _check(it, mode, chroot, gcbpf_bin, tmp_path, extra):
     (["--stacks=0", "-f", "jsonl"], "invalid --stacks depth '0'"),
     (["--stacks=257", "-f", "jsonl"], "invalid --stacks depth '257'"),
     (["--stacks=x", "-f", "jsonl"], "invalid --stacks depth 'x'"),
-    (["--stacks"], "--stacks shows stacks in -f jsonl, -f chrome, -f folded, --by-stack and "
-     "gcbpf top"),
+    (["--stacks"], "--stacks shows stacks in -f jsonl, -f chrome, -f folded, -f html, --by-stack, "
+     "--advice and gcbpf top"),
     (["--stacks=8", "-f", "text"], "--stacks shows stacks in -f jsonl, -f chrome"),
 ])
 def test_stacks_bad_options(args, msg):

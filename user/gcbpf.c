@@ -344,9 +344,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			opt.stack_depth = PYSTACK_DEFAULT_DEPTH;
 		if (opt.stack_depth && opt.format != &jsonl_sink && opt.format != &chrome_sink &&
 		    opt.format != &folded_sink && opt.format != &html_sink && !opt.sinks.by_stack &&
-		    !list_only && !bpftrace) {
-			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded, --by-stack and "
-			      "gcbpf top: add one of them");
+		    !opt.sinks.advice && !list_only && !bpftrace) {
+			p_err("--stacks shows stacks in -f jsonl, -f chrome, -f folded, -f html, "
+			      "--by-stack, --advice and gcbpf top: add one of them");
 			argp_usage(state);
 		}
 		if (opt.cmd && opt.nr_pids) {

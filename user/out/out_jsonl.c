@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "python/gc_reason.h"
 #include "trace/hdr.h"
+#include "out/advice.h"
 #include "out/json_writer.h"
 #include "python/pystack.h"
 #include "out/sink.h"
@@ -326,6 +327,25 @@ static void stats_rows(struct sink *s, const struct sink_report *r)
 		stats_row(&j->w, &r->rows->rows[i], r);
 }
 
+/* --advice: {"type":"advice"} per process, its items and the fits behind them. */
+static void advice_record(struct json_writer *w, const struct proc_totals *p,
+			  const struct sink_report *r)
+{
+	struct advice a = {};
+
+	advice__for_process(&a, p, r->rows, r->run_ns);
+	jw_start_object(w);
+	jw_string_field(w, "type", "advice");
+	jw_int_field(w, "pid", p->pid);
+	jw_name(w, "comm");
+	jw_string_n(w, p->comm, sizeof(p->comm));
+	identity_fields(w, p);
+	advice__json(w, p, &a);
+	jw_end_object(w);
+	jw_end_line(w);
+	advice__free(&a);
+}
+
 static void jsonl_finish(struct sink *s, const struct sink_report *r)
 {
 	struct jsonl_out *j = s->priv;
@@ -363,6 +383,9 @@ static void jsonl_finish(struct sink *s, const struct sink_report *r)
 		jw_end_object(w);
 		jw_end_line(w);
 	}
+	for (i = 0; s->cfg->advice && i < r->rows->nr; i++)
+		if (r->rows->rows[i].proc && r->rows->rows[i].gen < 0)
+			advice_record(w, r->rows->rows[i].proc, r);
 	c = r->totals->counters;
 	jw_start_object(w);
 	jw_string_field(w, "type", "counters");

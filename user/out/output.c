@@ -140,6 +140,9 @@ bool outputs__want_events(const struct outputs *o)
 {
 	int i;
 
+	/* the advice's fits (trace/growth.h) are made of every event, also with -q */
+	if (o->cfg.advice || o->cfg.top)
+		return true;
 	for (i = 0; i < o->nr; i++)
 		if (o->sinks[i].ops->event && (o->sinks[i].ops->aggregates || (!o->cfg.quiet && !i)))
 			return true;

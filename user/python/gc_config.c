@@ -3,7 +3,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "python/gc_config.h"
+#include "python/gc_frozen.h"
 #include "python/gc_state.h"
 #include "util/log.h"
 #include "target/target.h"
@@ -16,12 +18,14 @@ void gc_config__init(struct gc_config *c)
 	memset(c, 0, sizeof(*c));
 	c->threshold[0] = c->threshold[1] = c->threshold[2] = -1;
 	c->enabled = -1;
+	c->frozen = -1;
 	snprintf(c->why, sizeof(c->why), "not read yet");
+	snprintf(c->frozen_why, sizeof(c->frozen_why), "not read yet");
 }
 
 bool gc_config__due(const struct gc_config *c, __u64 now)
 {
-	return now >= c->next_ns;
+	return now >= c->next_ns || (c->frozen_addr && now >= c->frozen_next_ns);
 }
 
 static int locate(struct gc_config *c, pid_t pid, const struct tracer *t)
@@ -51,6 +55,7 @@ static int locate(struct gc_config *c, pid_t pid, const struct tracer *t)
 		/* 3.6: the generations are a static array of their own */
 		c->thresholds_addr = bias + sym + v->threshold_off;
 		c->stride = v->generation_size;
+		snprintf(c->frozen_why, sizeof(c->frozen_why), "no gc.freeze() before 3.7");
 		return 0;
 	}
 	if (gc_state__locate(pid, b, bias, &state)) {
@@ -75,6 +80,8 @@ static int locate(struct gc_config *c, pid_t pid, const struct tracer *t)
 	c->thresholds_addr = gens + v->threshold_off;
 	c->enabled_addr = v->enabled_off >= 0 ? state + v->enabled_off : 0;
 	c->stride = v->generation_size;
+	if (v->permanent_off >= 0)
+		c->frozen_addr = state + v->permanent_off;
 	return 0;
 }
 
@@ -102,21 +109,54 @@ static int read_config(struct gc_config *c, pid_t pid)
 	return 0;
 }
 
+static void refresh_frozen(struct gc_config *c, pid_t pid, __u64 now)
+{
+	struct timespec a, b;
+	__u64 took;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ret = gc_frozen__count(pid, c->frozen_addr, FROZEN_MAX_NODES, &c->frozen);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	took = (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
+	p_debug("pid %d: permanent generation: %lld objects (ret %d) in %llu us", pid,
+		(long long)c->frozen, ret, (unsigned long long)took / 1000);
+	if (!ret)
+		c->frozen_ns = now;
+	else if (ret == -E2BIG)
+		snprintf(c->frozen_why, sizeof(c->frozen_why), "more than %lld objects frozen",
+			 FROZEN_MAX_NODES);
+	else if (ret == -ENOMEM)
+		snprintf(c->frozen_why, sizeof(c->frozen_why), "out of memory");
+	else if (c->frozen < 0)
+		snprintf(c->frozen_why, sizeof(c->frozen_why), "%s",
+			 ret == -EFAULT ? "its memory is not readable"
+					: "the list changed while it was counted");
+	c->frozen_next_ns = now + (took * FROZEN_COST_RATIO > FROZEN_REFRESH_NS
+					   ? took * FROZEN_COST_RATIO : FROZEN_REFRESH_NS);
+}
+
 void gc_config__refresh(struct gc_config *c, pid_t pid, const struct tracer *t, __u64 now)
 {
 	int ret = 0;
 
+	if (c->frozen_addr && now >= c->frozen_next_ns && now < c->next_ns) {
+		refresh_frozen(c, pid, now);
+		return;
+	}
 	if (!gc_config__due(c, now))
 		return;
 	c->tries++;
 	if (!c->thresholds_addr)
 		ret = locate(c, pid, t);
 	if (ret == -EPROTO)
-		c->thresholds_addr = 0;
+		c->thresholds_addr = c->frozen_addr = 0;
 	if (!ret)
 		ret = read_config(c, pid);
 	if (ret == -EPROTO) {
 		c->known = false;
+		c->frozen_addr = 0;
+		c->frozen = -1;
 		c->next_ns = ULLONG_MAX;	/* for good: never a wrong number */
 		return;
 	}
@@ -124,6 +164,8 @@ void gc_config__refresh(struct gc_config *c, pid_t pid, const struct tracer *t, 
 		c->read_ns = now;
 	else if (ret == -EFAULT && c->thresholds_addr && !c->known)
 		snprintf(c->why, sizeof(c->why), "its memory is not readable");
+	if (c->frozen_addr && now >= c->frozen_next_ns)
+		refresh_frozen(c, pid, now);
 	c->next_ns = now + (ret && !c->known && c->tries < GC_CONFIG_TRIES ? GC_CONFIG_RETRY_NS
 									 : GC_CONFIG_REFRESH_NS);
 }

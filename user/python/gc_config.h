@@ -17,6 +17,15 @@
 #define GC_CONFIG_REFRESH_NS (5 * 1000000000ULL)	/* re-read this often */
 #define GC_CONFIG_RETRY_NS (1000000000ULL)	/* not located yet (interpreter starting) */
 #define GC_CONFIG_TRIES 30	/* then every GC_CONFIG_REFRESH_NS */
+/*
+ * The permanent generation is a list: counting it (as gc.get_freeze_count()
+ * does) reads every node. Re-counted every FROZEN_REFRESH_NS, or less often
+ * when a count takes long, so the reads stay near 1/FROZEN_COST_RATIO of a
+ * CPU; at most FROZEN_MAX_NODES.
+ */
+#define FROZEN_REFRESH_NS (1000000000ULL)
+#define FROZEN_COST_RATIO 50
+#define FROZEN_MAX_NODES 50000000LL
 
 struct tracer;
 
@@ -32,13 +41,20 @@ struct gc_config {
 	__u64 next_ns;		/* the next attempt */
 	int tries;
 	char why[96];		/* why not known, for the advice */
+	/* gc.freeze(): the permanent generation's size */
+	__s64 frozen;		/* gc.get_freeze_count(), -1 unknown */
+	__u64 frozen_ns;	/* CLOCK_MONOTONIC of that count */
+	__u64 frozen_addr;	/* its list head, 0: not located (or none in the version) */
+	__u64 frozen_next_ns;	/* the next count */
+	char frozen_why[80];	/* why unknown */
 };
 
 void gc_config__init(struct gc_config *c);
 /* Whether a refresh at now would read anything. */
 bool gc_config__due(const struct gc_config *c, __u64 now);
 /*
- * Locates (once) and reads pid's configuration, the binary being one of the
+ * Locates (once) and reads pid's configuration and, when due, counts its
+ * permanent generation, the binary being one of the
  * tracer's builds. A failed read keeps the last values read (the process
  * may have exited); a value that is no configuration (enabled not 0/1)
  * makes it unknown for good.

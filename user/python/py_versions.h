@@ -155,6 +155,9 @@ struct py_version {
 	 * to generations_off: builds of one minor differ (Debian 3.13.18 has the
 	 * generations at 20, pyenv 3.13.0 at 24; both DWARF and memory agree). */
 	int generation0_off;
+	/* GC state -> permanent_generation.head (gc.freeze()'s list; gdb ptype /o of the
+	 * builds above); -1: no gc.freeze() (3.6). */
+	int permanent_off;
 
 	/* The statistics (§3d). */
 	int stats_kind;		/* enum gc_stats_kind */

@@ -85,6 +85,8 @@ static void on_event(void *ctx, const struct gc_event *e)
 		return;		/* --match: not this command line */
 	if (s->opt->stack_depth)
 		ev.stack = pystack__resolve(&s->stacks, e, s->tracer.ev_stack);
+	if (s->opt->sinks.advice || s->opt->sinks.top)
+		totals__growth(&s->totals, e, ev.stack);
 	outputs__event(&s->out, &ev);
 }
 

@@ -35,6 +35,7 @@ static void free_hists(struct proc_totals *p)
 		free(p->base[g]);
 		p->hist[g] = p->base[g] = NULL;
 	}
+	growth__free(&p->growth);
 }
 
 void totals__free(struct totals *t)
@@ -204,6 +205,17 @@ const struct proc_totals *totals__event(struct totals *t, const struct gc_event 
 	}
 	pthread_mutex_unlock(&t->lock);
 	return p;
+}
+
+void totals__growth(struct totals *t, const struct gc_event *e, const struct py_stack *st)
+{
+	struct proc_totals *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = totals__proc(t, e->pid, e->comm);
+	if (p && !p->retired)
+		growth__add(&p->growth, e, st);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h)

@@ -24,7 +24,10 @@
 #include "python/gc_state.h"
 #include "hist.h"
 #include "target/identity.h"
+#include "trace/growth.h"
 #include "util/vec.h"
+
+struct py_stack;
 
 /* What a row shows of one generation; equal to the histogram's header. */
 struct gen_totals {
@@ -54,6 +57,7 @@ struct proc_totals {
 	__u64 untimed_prev[3];	/* earlier images' (a -p target's exec): not timed either */
 	bool gen_seen[3];	/* this image had an event of that generation */
 	int image;		/* execs into a traced interpreter since the row was made */
+	struct growth growth;	/* pause against objects examined and uptime (--advice, top) */
 	__u64 exited_ns;	/* CLOCK_MONOTONIC when seen gone, 0 while alive */
 	bool retired;		/* no buckets, no kernel entries, not exported */
 	/* gcbpf report: the live run's totals its summary records kept (every pause, also
@@ -109,6 +113,8 @@ void totals__before(struct totals *t, pid_t pid, const struct gc_counts *c);
 __u64 totals__untimed(const struct proc_totals *p, int g);
 /* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
+/* The event (and its stack, else NULL) into its process's growth. Takes the lock. */
+void totals__growth(struct totals *t, const struct gc_event *e, const struct py_stack *st);
 /* Copies one kernel histogram in (a tracer_hist_fn). Caller holds lock. */
 void totals__set_hist(void *ctx, const struct gc_hist_key *key, const struct gc_hist *h);
 /*
