@@ -486,7 +486,12 @@ def _caps_run(gcbpf_bin, tmp_path, caps, name, pyb, sandbox=False):
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", SANDBOX,
                    "sh"] + cmd
         with open(str(err), "w") as e:
-            g = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e)
+            # -a arms pyenv's files at its start from the host's path (docs/untimed.md),
+            # which needs no look into the process: PYENV_ROOT elsewhere keeps this
+            # interpreter one gcbpf finds through /proc/PID, as any not installed in the
+            # usual places is found
+            g = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e,
+                                 env=dict(os.environ, PYENV_ROOT="/nonexistent-pyenv"))
         end = time.monotonic() + 30
         while time.monotonic() < end and g.poll() is None and "Tracing" not in _read(err):
             time.sleep(0.1)
