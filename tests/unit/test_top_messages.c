@@ -51,7 +51,8 @@ int main(void)
 	fflush(NULL);
 	child = fork();
 	if (child == 0) {
-		freopen("/dev/null", "w", stderr);
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(2);
 		p_warn("from the child");
 		_exit(m.nr == 2 ? 0 : 1);
 	}
