@@ -74,12 +74,23 @@ struct code_scratch {
 	__u8 data[CODE_REC_DATA];
 };
 
+/*
+ * Slot 0 for the probes, slot 1 for --inside's samples: a sample (a timer
+ * interrupt) may land on a CPU where a probe's program is mid-walk.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct code_scratch);
 } code_scratch SEC(".maps");
+
+/* Who the walk is for: the binary's load bias, the pid reported, the scratch slot. */
+struct code_ctx {
+	__u64 bias;
+	__u32 pid;
+	__u32 slot;
+};
 
 static __always_inline __u64 hdr_u64(const __u8 *hdr, __s32 off)
 {
@@ -220,13 +231,13 @@ static __always_inline int code__content_key(const struct gc_stack_layout *sl,
 }
 
 /* The id naming code (a frame's code object), or 0 with *unknown set. */
-static __noinline __u64 code__id(const struct gc_stack_layout *sl, __u64 code, __u64 bias,
-				 __u32 pid, __u16 *unknown)
+static __noinline __u64 code__id(const struct gc_stack_layout *sl, __u64 code,
+				 const struct code_ctx *c, __u16 *unknown)
 {
 	struct code_key_version *kv;
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &zero);
-	__u64 *known, id;
+	__u32 slot = c->slot, tgid = bpf_get_current_pid_tgid() >> 32, pid = c->pid;
+	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &slot);
+	__u64 *known, id, bias = c->bias;
 	__u32 hdr_len = sl->co_header;
 
 	if (!cs)

@@ -25,6 +25,7 @@
 #include "out/output.h"
 #include "python/py_build.h"
 #include "python/pystack.h"
+#include "trace/inside.h"
 #include "trace/session.h"
 #include "target/target.h"
 #include "util/text.h"
@@ -84,7 +85,8 @@ struct session {
 	int nr_targets;
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
-	struct pystack stacks;	/* --stacks */
+	struct pystack stacks;	/* --stacks, --inside: names frames */
+	struct inside inside;	/* --inside */
 	struct target_pidns pidns;	/* gcbpf's PID namespace, whose pids are reported */
 };
 
@@ -290,6 +292,8 @@ static void on_event(void *ctx, const struct gc_event *e)
 		return;		/* --match: not this command line */
 	if (s->opt->stack_depth)
 		ev.stack = pystack__resolve(&s->stacks, e, s->tracer.ev_stack);
+	if (s->opt->inside_hz)
+		ev.inside = inside__take(&s->inside, e);
 	outputs__event(&s->out, &ev);
 }
 
@@ -601,9 +605,16 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	bool opened = false;
 	int i, err;
 
-	if (opt->stack_depth) {
-		pystack__init(&s->stacks, opt->stack_depth);
+	if (opt->stack_depth || opt->inside_hz) {
+		pystack__init(&s->stacks, opt->stack_depth ? opt->stack_depth : PYSTACK_DEFAULT_DEPTH);
 		topts.stacks = &s->stacks;
+		topts.stack_depth = opt->stack_depth;
+	}
+	if (opt->inside_hz) {
+		inside__init(&s->inside, &s->stacks, opt->inside_hz);
+		topts.inside_hz = opt->inside_hz;
+		topts.inside = &s->inside;
+		s->totals.inside = &s->inside.agg;
 	}
 	raise_nofile();
 	if (opt->mode == MODE_PIDS && (err = resolve_targets(s)))
@@ -690,7 +701,12 @@ out:
 	for (i = 0; i < MAX_TARGETS; i++)
 		if (s->pidfds[i] >= 0)
 			close(s->pidfds[i]);
-	if (opt->stack_depth) {
+	if (opt->inside_hz) {
+		inside__report(&s->inside, s->totals.counters);
+		s->totals.inside = NULL;
+		inside__free(&s->inside);
+	}
+	if (opt->stack_depth || opt->inside_hz) {
 		pystack__report(&s->stacks);
 		pystack__free(&s->stacks);
 	}

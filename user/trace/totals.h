@@ -25,6 +25,8 @@
 #include "target/identity.h"
 #include "util/vec.h"
 
+struct inside_agg;
+
 /* What a row shows of one generation; equal to the histogram's header. */
 struct gen_totals {
 	__u64 count;
@@ -72,6 +74,7 @@ struct totals {
 	int last;		/* index of the last process looked up */
 	struct gc_hist *retired[3];	/* every pause of retired processes */
 	__u64 counters[GC_CNT_MAX];	/* the kernel's, as of the last refresh */
+	struct inside_agg *inside;	/* --inside: sampled pause time (inside_agg.h), else NULL */
 };
 
 void totals__init(struct totals *t, bool hide_args, const char *match);

@@ -19,6 +19,8 @@
 #include "util/log.h"
 #include "python/pystack.h"
 #include "trace/tracer.h"
+#include "trace/inside.h"
+#include "trace/sampler.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -52,6 +54,12 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size >= sizeof(__u32) && e->record == GC_REC_CODE) {
 		if (t->opts.stacks)
 			pystack__add_record(t->opts.stacks, data, size);
+		return 0;
+	}
+	/* Samples come before the event of their collection. */
+	if (size >= sizeof(__u32) && (e->record == GC_REC_SAMPLE || e->record == GC_REC_INSIDE_END)) {
+		if (t->opts.inside)
+			inside__record(t->opts.inside, data, size);
 		return 0;
 	}
 	if (size < sizeof(*e) || e->record != GC_REC_EVENT)
@@ -124,6 +132,11 @@ static int add_link(struct tracer *t, struct bpf_link *link)
 	}
 	*slot = link;
 	return 0;
+}
+
+static int add_link_cb(void *ctx, struct bpf_link *link)
+{
+	return add_link(ctx, link);
 }
 
 /* fork/exit/exec tracepoints, for a command's tree or the whole host. */
@@ -327,6 +340,7 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.follow_exit, procs);
 	bpf_program__set_autoload(skel->progs.notify_exec, procs);
 	bpf_program__set_autoload(skel->progs.pidns_find_level, opts->pidns);
+	bpf_program__set_autoload(skel->progs.inside_sample, gcbpf && opts->inside_hz);
 }
 
 /*
@@ -398,7 +412,8 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	t->skel->rodata->targ_pidns_dev = opts->pidns_dev;
 	t->skel->rodata->targ_pidns_ino = opts->pidns_ino;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
-	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
+	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stack_depth : 0;
+	t->skel->rodata->targ_inside_depth = opts->stacks && opts->inside_hz ? GC_INSIDE_DEPTH : 0;
 	t->skel->rodata->targ_wakeup_every = wakeup_every(t->skel, t->skel->rodata->targ_stack_depth);
 	if (opts->comm) {
 		t->skel->rodata->targ_filter_comm = true;
@@ -451,6 +466,12 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	}
 	/* Launch mode and system-wide attach later: a missing privilege is said now. */
 	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t, ebuf, elen))) {
+		tracer__close(t);
+		return err;
+	}
+	if (opts->inside_hz && opts->programs == PROGRAMS_GCBPF &&
+	    (err = sampler__attach(t->skel->progs.inside_sample, opts->inside_hz, add_link_cb, t, ebuf,
+				   elen))) {
 		tracer__close(t);
 		return err;
 	}
@@ -572,7 +593,9 @@ static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t p
  */
 static bool one_probe(const struct tracer *t, const struct py_build *b)
 {
-	return t->opts.programs == PROGRAMS_GCBPF && b->layout.stats_kind == GC_STATS_RING &&
+	/* --inside needs the entry: the sampler samples between entry and exit. */
+	return t->opts.programs == PROGRAMS_GCBPF && !t->opts.inside_hz &&
+	       b->layout.stats_kind == GC_STATS_RING &&
 	       b->layout.rec_ts_start >= 0 && b->layout.rec_ts_stop >= 0;
 }
 
