@@ -25,7 +25,8 @@
 static __always_inline void inside__enter(struct inflight *st, const struct gc_layout *l)
 {
 	const struct gc_stack_layout *sl;
-	__u32 binary = st->binary, status;
+	__u32 binary = st->binary;
+	__u16 status;
 
 	if (!targ_inside_depth)
 		return;
@@ -100,8 +101,7 @@ static __noinline int inside__sample(struct bpf_perf_event_data *ctx, struct inf
 	w.sl = bpf_map_lookup_elem(&stack_layouts, &binary);
 	if (w.sl && w.sl->read_len && st->inside_tstate) {
 		w.len = w.sl->read_len;
-		w.depth = targ_inside_depth;
-		w.stop = st->inside_base;
+		w.out->stop = st->inside_base;
 		w.code.bias = st->stack_bias;
 		w.code.pid = pid_tgid >> 32;
 		w.code.slot = INSIDE_SLOT;
@@ -109,7 +109,7 @@ static __noinline int inside__sample(struct bpf_perf_event_data *ctx, struct inf
 		if (w.status == GC_STACK_OK)
 			bpf_loop(STACK_MAX_VISITS, stack__frame, &w, 0);
 		/* Not back at the entry's frame: more frames than the depth, or a fault. */
-		if (w.status == GC_STACK_OK && w.frame && w.frame != w.stop)
+		if (w.status == GC_STACK_OK && w.frame && w.frame != w.out->stop)
 			w.status = GC_STACK_DEPTH;
 	} else {
 		flags |= GC_SAMPLE_NO_WALK;

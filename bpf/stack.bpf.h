@@ -86,7 +86,7 @@ static __always_inline __u64 stack__tstate(const struct inflight *st, const stru
 
 /* The innermost frame of thread state tstate; 0 with *status set if none. */
 static __always_inline __u64 stack__frame_of(__u64 tstate, const struct gc_stack_layout *sl,
-					     __u32 *status)
+					     __u16 *status)
 {
 	__u64 frame = 0;
 
@@ -114,6 +114,7 @@ fault:
 struct stack_scratch {
 	struct gc_sample sample;
 	struct gc_frame frames[GCBPF_MAX_STACK];
+	__u64 stop;		/* a frame where the walk ends (--inside: the collector's caller), or 0 */
 	__u32 nr, status;
 	__u64 buf[STACK_READ_MAX / 8];	/* the frame being read */
 };
@@ -127,13 +128,14 @@ struct {
 
 #include "code.bpf.h"
 
+/* Small: it is on the stack of the exit programs, near the 512-byte limit. */
 struct walk_ctx {
 	const struct gc_stack_layout *sl;
-	struct stack_scratch *out;
+	struct stack_scratch *out;	/* ->stop: where the walk ends */
 	__u64 frame;
-	__u64 stop;		/* a frame where the walk ends (--inside: the collector's caller), or 0 */
-	struct code_ctx code;
-	__u32 len, n, status, depth;
+	struct code_ctx code;	/* code.slot 1: a sample (depth targ_inside_depth) */
+	__u16 len, status;
+	__u32 n;
 };
 
 /*
@@ -147,7 +149,7 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 	struct gc_frame *fr;
 	__u32 n = w->n, len = w->len;
 
-	if (!w->frame || w->frame == w->stop)
+	if (!w->frame || w->frame == w->out->stop)
 		return 1;
 	if (len > STACK_READ_MAX)
 		len = STACK_READ_MAX;
@@ -161,7 +163,7 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 		w->frame = back;	/* a shim the C stack or the thread owns */
 		return 0;
 	}
-	if (n >= w->depth || n >= GCBPF_MAX_STACK) {
+	if (n >= (w->code.slot ? targ_inside_depth : targ_stack_depth) || n >= GCBPF_MAX_STACK) {
 		w->status = GC_STACK_DEPTH;
 		return 1;
 	}
@@ -199,12 +201,12 @@ static __noinline void stack__capture(const struct inflight *st, const struct gc
 	if (!w.out)
 		return;
 	w.out->nr = 0;
+	w.out->stop = 0;
 	w.out->status = GC_STACK_NONE;
 	w.sl = bpf_map_lookup_elem(&stack_layouts, &binary);
 	if (!w.sl || !w.sl->read_len)
 		return;
 	w.len = w.sl->read_len;
-	w.depth = targ_stack_depth;
 	w.code.bias = st->stack_bias;
 	w.code.pid = pid;
 	w.frame = stack__frame_of(stack__tstate(st, l, w.sl), w.sl, &w.status);

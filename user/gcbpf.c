@@ -340,7 +340,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			      INSIDE_MAX_HZ);
 			argp_usage(state);
 		}
-		opt.sinks.inside = true;
+		opt.sinks.inside_hz = opt.inside_hz;
 		break;
 	case OPT_FOLDED_WHAT:
 		if (strcmp(arg, "stacks") && strcmp(arg, "inside")) {

@@ -17,6 +17,7 @@
 #include "trace/hdr.h"
 #include "util/log.h"
 #include "out/sink.h"
+#include "trace/inside_agg.h"
 #include "trace/stack_agg.h"
 #include "util/text.h"
 #include "util/vec.h"
@@ -64,6 +65,7 @@ struct top_out {
 	int last_stacks;	/* index of the last process an event went to */
 	__u64 lost;		/* events the kernel could not send (sites undercount) */
 	int sites;		/* --stacks: trigger sites to show (--by-stack=N), 0: none */
+	const struct inside_agg *inside;	/* --inside: the run's samples (the session's) */
 	bool quit;
 	bool screen;		/* curses is up */
 };
@@ -295,6 +297,18 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 	free(ranked);
 }
 
+struct pane_ctx {
+	struct pane_line *p;
+	int *n;
+};
+
+static void pane_inside_line(void *ctx, int bold, const char *line)
+{
+	struct pane_ctx *c = ctx;
+
+	pane_add(c->p, c->n, bold ? A_BOLD : 0, "%s", line);
+}
+
 static void draw(struct top_out *t)
 {
 	int rows = LINES, cols = COLS, i, sel = selected_index(t), list_rows, y, g, n = 0, room;
@@ -357,6 +371,12 @@ static void draw(struct top_out *t)
 		}
 		if (t->sites)
 			pane_sites(t, r, pane, &n, cols, room - n);
+		if (t->inside) {
+			pane_add(pane, &n, A_UNDERLINE, "where pause time went (sampled; SHARE SAMPLES "
+				 "EST WHERE):");
+			inside_agg__lines(t->inside, r->pid, 3, pane_inside_line,
+					  &(struct pane_ctx){ pane, &n });
+		}
 	}
 	if (n > room)
 		n = room;
@@ -466,6 +486,7 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	t->rows = rows;
 	t->nr = n;
 	t->lost = r->totals->counters[GC_CNT_LOST];
+	t->inside = r->totals->inside;
 	forget_stacks(t, r->totals);
 	t->wall_ns = r->wall_ns;
 	sort_rows(t);

@@ -47,7 +47,7 @@ struct sink_config {
 	bool folded_count;	/* --folded-weight count: folded lines weigh collections, not ns */
 	int by_stack;		/* --by-stack[=N]: the N trigger sites at exit (top: live), 0: none */
 	bool top;		/* gcbpf top: the live terminal view instead of the streams */
-	bool inside;		/* --inside: samples inside the pauses */
+	unsigned int inside_hz;	/* --inside: samples per second per CPU, 0: none */
 	bool folded_inside;	/* --folded-what inside: folded lines of the samples, not the triggers */
 };
 
