@@ -805,12 +805,16 @@ INSIDE_GC = ("import gc, sys, time\ngc.disable()\nkeep = [{'i': i} for i in rang
 
 
 def inside_prog_stats(gcbpf_pid):
-    """(runs, ns) of the inside_sample program gcbpf_pid loaded, or None."""
-    for p in json.loads(subprocess.check_output([BPFTOOL, "prog", "show", "-j"], text=True)):
-        if p.get("name") == "inside_sample" and any(
-                x.get("pid") == gcbpf_pid for x in p.get("pids", [])):
-            return p.get("run_cnt", 0), p.get("run_time_ns", 0)
-    return None
+    """(runs, ns) of the inside_sample program gcbpf_pid loaded, or None. A bpftool
+    without pid iteration lists no "pids": the newest such program then."""
+    progs = [p for p in json.loads(subprocess.check_output([BPFTOOL, "prog", "show", "-j"],
+                                                           text=True))
+             if p.get("name") == "inside_sample" and
+             (not p.get("pids") or any(x.get("pid") == gcbpf_pid for x in p["pids"]))]
+    if not progs:
+        return None
+    p = max(progs, key=lambda p: p["id"])
+    return p.get("run_cnt", 0), p.get("run_time_ns", 0)
 
 
 def inside_watch(cmd, secs, env=None, out=None):
