@@ -74,12 +74,23 @@ struct code_scratch {
 	__u8 data[CODE_REC_DATA];
 };
 
+/*
+ * Slot 0 for the probes, slot 1 for --inside's samples: a sample (a timer
+ * interrupt) may land on a CPU where a probe's program is mid-walk.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct code_scratch);
 } code_scratch SEC(".maps");
+
+/* Who the walk is for: the binary's load bias, the pid reported, the scratch slot. */
+struct code_ctx {
+	__u64 bias;
+	__u32 pid;
+	__u32 slot;
+};
 
 static __always_inline __u64 hdr_u64(const __u8 *hdr, __s32 off)
 {
@@ -261,11 +272,11 @@ static __always_inline __u64 code__id(const struct gc_stack_layout *sl, struct c
  * it, and so does the walk, which does not count it towards the depth; a
  * generator's frame is always shown.
  */
-static __noinline int code__frame(const struct gc_stack_layout *sl, __u64 code, __u64 bias,
-				  __u32 pid, struct gc_frame *fr)
+static __noinline int code__frame(const struct gc_stack_layout *sl, __u64 code,
+				  const struct code_ctx *c, struct gc_frame *fr)
 {
-	__u32 zero = 0, hdr_len = sl->co_header;
-	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &zero);
+	__u32 slot = c->slot, hdr_len = sl->co_header;
+	struct code_scratch *cs = bpf_map_lookup_elem(&code_scratch, &slot);
 
 	fr->code_id = 0;
 	fr->unknown = GC_FRAME_NAMED;
@@ -276,7 +287,7 @@ static __noinline int code__frame(const struct gc_stack_layout *sl, __u64 code, 
 		fr->unknown = GC_FRAME_CODE_FAULT;
 		return 0;
 	}
-	if (hdr_u64(cs->hdr, 8) != sl->code_type + bias) {
+	if (hdr_u64(cs->hdr, 8) != sl->code_type + c->bias) {
 		fr->unknown = GC_FRAME_NOT_CODE;
 		return 0;
 	}
@@ -284,7 +295,7 @@ static __noinline int code__frame(const struct gc_stack_layout *sl, __u64 code, 
 	if (sl->co_firsttraceable >= 0 && sl->co_code >= 0 && fr->owner != 1 &&
 	    fr->instr - sl->co_code < 2 * hdr_s32(cs->hdr, sl->co_firsttraceable))
 		return 1;
-	fr->code_id = code__id(sl, cs, code, pid, &fr->unknown);
+	fr->code_id = code__id(sl, cs, code, c->pid, &fr->unknown);
 	return 0;
 }
 

@@ -126,6 +126,10 @@ struct inflight {
 	__s8 copy_slot;
 	__u64 stack_tstate;	/* --stacks: the collector's tstate argument, 0 if not given */
 	__u64 stack_bias;	/* --stacks: the binary's load bias */
+	__u64 inside_tstate;	/* --inside: the collecting thread's state, found at the entry */
+	__u64 inside_base;	/* ... its innermost frame then: samples walk down to it */
+	__u32 inside_samples;	/* ... samples sent during this collection */
+	__u32 inside_pad;
 	struct proc_copies copies;	/* the main thread's: its process's (copy.bpf.h) */
 };
 
@@ -148,6 +152,7 @@ static __always_inline void count(__u32 which)
 #include "stack.bpf.h"
 #include "pidns.bpf.h"
 #include "stats.bpf.h"
+#include "inside.bpf.h"
 #include "copy.bpf.h"
 #include "task.bpf.h"
 
@@ -223,6 +228,7 @@ static __always_inline int gc_enter(struct pt_regs *ctx, __u64 probe_idx, __u8 k
 		if (!st->stats_ok && kind == GC_PROBE_USDT)
 			st->gen_hint = usdt_arg(ctx, &p->gen_arg);
 	}
+	inside__enter(st, l);
 	st->active = 1;
 	st->ts_start = bpf_ktime_get_ns();
 	return 0;
@@ -296,8 +302,9 @@ static __always_inline void aggregate(__u32 pid, __s64 iid, int gen, __u64 ns, _
  * collecting. Through USDT, which fires for real collections only: one of
  * another interpreter than the one read (counted, not silently lost).
  */
-static __always_inline int no_collection(const struct inflight *st)
+static __always_inline int no_collection(struct inflight *st, __u64 ts_stop)
 {
+	inside__end(st, -1, ts_stop);
 	if (st->probe == GC_PROBE_USDT)
 		count(GC_CNT_UNATTRIBUTED);
 	return 0;
@@ -351,7 +358,7 @@ static __always_inline int gc_exit(void)
 
 			/* 3.13+: an entry that returned without collecting. */
 			if (v == COPY_NONE)
-				return no_collection(st);
+				return no_collection(st, ts_stop);
 			if (v == COPY_STALE) {
 				stale = true;
 				st->stats_ok = 0;
@@ -369,7 +376,7 @@ static __always_inline int gc_exit(void)
 			/* 3.13+: an automatic entry below every threshold returns
 			 * without collecting; no counter moved, so no event. */
 			if (gen < 0)
-				return no_collection(st);
+				return no_collection(st, ts_stop);
 			/* Read again: the loop may have stopped on another generation. */
 			if (snap_gen(l, st->before, gen, &before) ||
 			    snap_gen(l, st->after, gen, &after))
@@ -386,12 +393,16 @@ static __always_inline int gc_exit(void)
 	if (!st->stats_ok) {
 		count(stale ? GC_CNT_STALE : GC_CNT_READ_ERRORS);
 		gen = -1;
-		if (st->gen_hint < 0 || st->gen_hint > 2)
+		if (st->gen_hint < 0 || st->gen_hint > 2) {
+			inside__end(st, -1, ts_stop);
 			return 0;
+		}
 		gen = st->gen_hint;
 	}
-	if (targ_gen >= 0 && gen != targ_gen)
+	if (targ_gen >= 0 && gen != targ_gen) {
+		inside__end(st, -1, ts_stop);
 		return 0;
+	}
 	pid_tgid = pidns__pid_tgid(NULL);
 	if (!pid_tgid) {
 		count(GC_CNT_FOREIGN);	/* cannot be: it was ours at the entry */
@@ -404,13 +415,16 @@ static __always_inline int gc_exit(void)
 			  st->stats_ok ? after.uncollectable - before.uncollectable : 0,
 			  heap_size, long_lived_total);
 	/* Aggregation only (-q with --stats/--hist/--prometheus): no record. */
-	if (!targ_events || ts_stop - st->ts_start < targ_min_ns)
+	if (!targ_events || ts_stop - st->ts_start < targ_min_ns) {
+		inside__end(st, gen, ts_stop);
 		return 0;
+	}
 
 	stack__capture(st, l, pid_tgid >> 32);	/* after the exit: not part of the pause */
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + stack__bytes(), 0);
 	if (!e) {
 		count(GC_CNT_LOST);
+		inside__end(st, gen, ts_stop);
 		return 0;
 	}
 	e->record = GC_REC_EVENT;

@@ -101,6 +101,8 @@ struct gc_probe {
 enum gc_record_type {
 	GC_REC_EVENT = 1,	/* struct gc_event (and its stack) */
 	GC_REC_CODE = 2,	/* struct gc_code_record: a code object's names (--stacks) */
+	GC_REC_SAMPLE = 3,	/* struct gc_sample: --inside, one sample taken in a collection */
+	GC_REC_INSIDE_END = 4,	/* struct gc_inside_end: a sampled collection that sent no event */
 };
 
 /* One collection, as pushed through the ring buffer. */
@@ -250,6 +252,46 @@ struct gc_code_record {
 	/* then the name (GC_NAME_MAX bytes), the file name (GC_FILE_MAX), the table (table_len) */
 };
 
+/*
+ * --inside: one CPU-clock sample of a thread inside a traced collection,
+ * sent while the collection runs (its event follows at the exit). frames:
+ * the Python frames above the collector (the code the collection runs:
+ * finalizers, callbacks), innermost first, named by code records as
+ * --stacks' are; nr 0 when the collector itself was running.
+ */
+#define GC_INSIDE_DEPTH 64	/* Python frames per sample, at most */
+
+/* gc_sample.flags */
+enum gc_sample_flags {
+	GC_SAMPLE_KERNEL = 1 << 0,	/* interrupted in the kernel: ip is where it entered it */
+	GC_SAMPLE_NO_IP = 1 << 1,	/* the user-space instruction pointer could not be read */
+	GC_SAMPLE_NO_WALK = 1 << 2,	/* no frame layout or thread state: frames not read */
+};
+
+struct gc_sample {
+	__u32 record;		/* GC_REC_SAMPLE */
+	__u32 pid;
+	__u32 tid;
+	__u32 binary;
+	__u64 ts_start;		/* the collection's (gc_event.ts_start): what it belongs to */
+	__u64 ts;		/* CLOCK_MONOTONIC ns of the sample */
+	__u64 ip;		/* user-space instruction pointer */
+	__u16 nr;		/* frames that follow */
+	__u16 status;		/* enum gc_stack_status of the walk */
+	__u32 flags;		/* enum gc_sample_flags */
+	/* then nr struct gc_frame */
+};
+
+/* A collection that was sampled but sends no event (shorter than --min-ms, ...). */
+struct gc_inside_end {
+	__u32 record;		/* GC_REC_INSIDE_END */
+	__u32 pid;
+	__u32 tid;
+	__s32 gen;		/* -1: unknown (no counter moved, or unreadable): samples dropped */
+	__u64 ts_start;
+	__u64 ts_stop;
+};
+
 /* Process lifecycle, for following a command's tree and system-wide mode. */
 enum gc_proc_event_type {
 	PROC_EXEC = 1,		/* a traced (or, system-wide, any) process called exec */
@@ -294,6 +336,8 @@ enum gc_counter {
 	 * interpreter read: another interpreter's collection (the probes give
 	 * no thread state; --uprobe attributes them). */
 	GC_CNT_UNATTRIBUTED,
+	GC_CNT_SAMPLES,		/* --inside: samples sent */
+	GC_CNT_SAMPLES_LOST,	/* --inside: samples (or their end records) the ring had no room for */
 	GC_CNT_MAX,
 };
 

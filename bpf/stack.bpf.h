@@ -21,6 +21,7 @@
 #define GCBPF_STACK_BPF_H
 
 const volatile __u32 targ_stack_depth = 0;	/* frames per event; 0: no stacks */
+const volatile __u32 targ_inside_depth = 0;	/* --inside: frames per sample; 0: no sampling */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -44,7 +45,7 @@ static __always_inline __u32 stack__bytes(void)
 static __always_inline void stack__enter(struct pt_regs *ctx, const struct gc_probe *p,
 					 struct inflight *st)
 {
-	if (!targ_stack_depth)
+	if (!targ_stack_depth && !targ_inside_depth)
 		return;
 	st->stack_bias = PT_REGS_IP(ctx) - p->vaddr;
 	st->stack_tstate = (p->flags & GC_PROBE_TSTATE_RDI) ? PT_REGS_PARM1(ctx) : 0;
@@ -66,11 +67,11 @@ static __always_inline __u8 frame_u8(const __u64 *buf, __s32 off)
 	return ((const __u8 *)buf)[off & (STACK_READ_MAX - 1)];
 }
 
-/* The innermost frame of the collecting thread; 0 with *status set if none. */
-static __always_inline __u64 stack__first_frame(const struct inflight *st, const struct gc_layout *l,
-						const struct gc_stack_layout *sl, __u32 *status)
+/* The collecting thread's state: the probe's argument, else where the build keeps it. */
+static __always_inline __u64 stack__tstate(const struct inflight *st, const struct gc_layout *l,
+					   const struct gc_stack_layout *sl)
 {
-	__u64 tstate = st->stack_tstate, frame = 0, addr;
+	__u64 tstate = st->stack_tstate, addr;
 
 	if (!tstate) {
 		if (sl->tstate_from == GC_TSTATE_GLOBAL)
@@ -80,6 +81,15 @@ static __always_inline __u64 stack__first_frame(const struct inflight *st, const
 		if (addr && bpf_probe_read_user(&tstate, sizeof(tstate), (void *)addr))
 			tstate = 0;
 	}
+	return tstate;
+}
+
+/* The innermost frame of thread state tstate; 0 with *status set if none. */
+static __always_inline __u64 stack__frame_of(__u64 tstate, const struct gc_stack_layout *sl,
+					     __u16 *status)
+{
+	__u64 frame = 0;
+
 	if (!tstate) {
 		*status = GC_STACK_NO_TSTATE;
 		return 0;
@@ -96,27 +106,36 @@ fault:
 	return 0;
 }
 
-/* Frames as the walk finds them, per CPU: copied into the event in one go. */
+/*
+ * Frames as the walk finds them, per CPU: copied into the event in one go,
+ * or sent as a sample (the header right before the frames). Slots as
+ * code_scratch's.
+ */
 struct stack_scratch {
+	struct gc_sample sample;
 	struct gc_frame frames[GCBPF_MAX_STACK];
+	__u64 stop;		/* a frame where the walk ends (--inside: the collector's caller), or 0 */
 	__u32 nr, status;
 	__u64 buf[STACK_READ_MAX / 8];	/* the frame being read */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
 
 #include "code.bpf.h"
 
+/* Small: it is on the stack of the exit programs, near the 512-byte limit. */
 struct walk_ctx {
 	const struct gc_stack_layout *sl;
-	struct stack_scratch *out;
-	__u64 frame, bias;
-	__u32 len, n, status, pid;
+	struct stack_scratch *out;	/* ->stop: where the walk ends */
+	__u64 frame;
+	struct code_ctx code;	/* code.slot 1: a sample (depth targ_inside_depth) */
+	__u16 len, status;
+	__u32 n;
 };
 
 /*
@@ -130,7 +149,7 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 	struct gc_frame *fr;
 	__u32 n = w->n, len = w->len;
 
-	if (!w->frame)
+	if (!w->frame || w->frame == w->out->stop)
 		return 1;
 	if (len > STACK_READ_MAX)
 		len = STACK_READ_MAX;
@@ -144,7 +163,7 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 		w->frame = back;	/* a shim the C stack or the thread owns */
 		return 0;
 	}
-	if (n >= targ_stack_depth || n >= GCBPF_MAX_STACK) {
+	if (n >= (w->code.slot ? targ_inside_depth : targ_stack_depth) || n >= GCBPF_MAX_STACK) {
 		w->status = GC_STACK_DEPTH;
 		return 1;
 	}
@@ -160,7 +179,7 @@ static long stack__frame(__u32 i, struct walk_ctx *w)
 	/* An unnamed frame stays in place: the walk goes on outward. */
 	w->frame = back;
 	/* Not started yet: hidden, not counted towards the depth. */
-	if (code__frame(sl, code, w->bias, w->pid, fr))
+	if (code__frame(sl, code, &w->code, fr))
 		return 0;
 	w->n = n + 1;
 	return 0;
@@ -183,14 +202,15 @@ static __noinline void stack__capture(const struct inflight *st, const struct gc
 	if (!w.out)
 		return;
 	w.out->nr = 0;
+	w.out->stop = 0;
 	w.out->status = GC_STACK_NONE;
 	w.sl = bpf_map_lookup_elem(&stack_layouts, &binary);
 	if (!w.sl || !w.sl->read_len)
 		return;
 	w.len = w.sl->read_len;
-	w.bias = st->stack_bias;
-	w.pid = pid;
-	w.frame = stack__first_frame(st, l, w.sl, &w.status);
+	w.code.bias = st->stack_bias;
+	w.code.pid = pid;
+	w.frame = stack__frame_of(stack__tstate(st, l, w.sl), w.sl, &w.status);
 	bpf_loop(STACK_MAX_VISITS, stack__frame, &w, 0);
 	if (w.frame && w.status == GC_STACK_OK)
 		w.status = GC_STACK_DEPTH;	/* more shims than visits */

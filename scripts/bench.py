@@ -19,6 +19,11 @@ loader  gcbpf's own CPU per event for each output format over >= 1 M
 stacks  ns per gc.collect(0) made 70 Python frames deep, untraced, under the
         plain trace (-f jsonl -o FILE) and with --stacks=10, 30 and 64;
         interleaved rounds, medians; then the exit program's ns per run.
+inside  --inside's cost: a CPU-bound process that never collects, untraced, under -q and
+        -q --inside (its own time for a fixed loop; interleaved rounds, medians), and the
+        sampling program's runs per second and ns per run meanwhile (it returns at once);
+        then a process collecting a large heap in a loop: ns per sample taken in a pause
+        (the program's time less its idle runs', over the samples the JSONL holds).
 mypy    Debian's mypy over a source tree: untraced vs -q --stats vs
         -f jsonl -o FILE, interleaved, medians of wall and CPU time.
 
@@ -34,8 +39,8 @@ Environment: BENCH_QUICK=1 (seconds: a smoke test), BENCH_N (collections per
 run), BENCH_ROUNDS, BENCH_PATHS (comma list of the paths' labels' first
 words: usdt, uprobe, sid-3.15), BENCH_LOADER_N, BENCH_LOADER_ROUNDS,
 BENCH_LOADER_BASE (another gcbpf binary, measured in the loader's rounds too),
-BENCH_MYPY_PAIRS, BENCH_STACK_ROUNDS, BENCH_PARTS (comma list of
-e2e,loader,stacks,mypy), BENCH_E2E_MODES (comma list: the e2e rows besides
+BENCH_MYPY_PAIRS, BENCH_STACK_ROUNDS, BENCH_INSIDE_ROUNDS, BENCH_PARTS (comma list of
+e2e,loader,stacks,inside,mypy), BENCH_E2E_MODES (comma list: the e2e rows besides
 untraced and the floor, e.g. "-q --stats,jsonl,jsonl /dev/null"), GCBPF
 (binary), PYENV_ROOT, GCBPF_SID_ROOT (the sid chroot, default
 /var/tmp/gcbpf-sid).
@@ -78,8 +83,9 @@ MYPY_PAIRS = env_int("BENCH_MYPY_PAIRS", 5, 1)
 STATS_RUNS = env_int("BENCH_STATS_RUNS", 3, 1)
 STACK_ROUNDS = env_int("BENCH_STACK_ROUNDS", 5, 1)
 STACK_DEPTHS = (10, 30, 64)
-PARTS = os.environ.get("BENCH_PARTS", "e2e,loader,stacks,mypy" if not QUICK
-                       else "e2e,loader,stacks").split(",")
+PARTS = os.environ.get("BENCH_PARTS", "e2e,loader,stacks,inside,mypy" if not QUICK
+                       else "e2e,loader,stacks,inside").split(",")
+INSIDE_ROUNDS = env_int("BENCH_INSIDE_ROUNDS", 7, 1)
 
 
 def die(msg):
@@ -790,6 +796,89 @@ def stacks(interps, tmp):
     print()
 
 
+INSIDE_BUSY = ("import gc, sys, time\ngc.disable()\nt = time.perf_counter_ns()\nx = 0\n"
+               "for i in range(int(sys.argv[1])):\n    x += i\n"
+               "print(time.perf_counter_ns() - t, flush=True)\n")
+INSIDE_GC = ("import gc, sys, time\ngc.disable()\nkeep = [{'i': i} for i in range(300000)]\n"
+             "end = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n"
+             "    gc.collect()\n")
+
+
+def inside_prog_stats(gcbpf_pid):
+    """(runs, ns) of the inside_sample program gcbpf_pid loaded, or None. A bpftool
+    without pid iteration lists no "pids": the newest such program then."""
+    progs = [p for p in json.loads(subprocess.check_output([BPFTOOL, "prog", "show", "-j"],
+                                                           text=True))
+             if p.get("name") == "inside_sample" and
+             (not p.get("pids") or any(x.get("pid") == gcbpf_pid for x in p["pids"]))]
+    if not progs:
+        return None
+    p = max(progs, key=lambda p: p["id"])
+    return p.get("run_cnt", 0), p.get("run_time_ns", 0)
+
+
+def inside_watch(cmd, secs, env=None, out=None):
+    """Runs gcbpf cmd; the sampler's last (runs, ns) read while it ran."""
+    g = subprocess.Popen(cmd, stdout=out or subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    last, end = None, time.monotonic() + secs + 30
+    while g.poll() is None and time.monotonic() < end:
+        last = inside_prog_stats(g.pid) or last
+        time.sleep(0.1)
+    g.wait()
+    return last
+
+
+def inside(interps, tmp):
+    it = interps[0]
+    loops = 3000000 if QUICK else 30000000
+    prog = os.path.join(tmp, "inside_busy.py")
+    with open(prog, "w") as f:
+        f.write(INSIDE_BUSY)
+    modes = [("untraced", None), ("-q", ["-q"]), ("-q --inside", ["-q", "--inside"])]
+    res = {m: [] for m, _ in modes}
+    print("== inside: a CPU-bound process that never collects (%d loop iterations; its own "
+          "time), %d interleaved rounds, medians" % (loops, INSIDE_ROUNDS))
+    for r in range(INSIDE_ROUNDS):
+        for m, args in modes[r % 3:] + modes[:r % 3]:
+            cmd = [it.exe, prog, str(loops)]
+            if args:
+                cmd = [GCBPF] + args + ["--"] + cmd
+            out = subprocess.run(cmd, env=penv(it), capture_output=True, text=True)
+            res[m].append(int(out.stdout.split()[-1]))
+    u = med(res["untraced"])
+    print("%-14s %12s %25s %8s" % ("MODE", "MEDIAN ns", "MIN-MAX", "ADDED%"))
+    for m, _ in modes:
+        v = res[m]
+        print("%-14s %12d %12d-%-12d %8.2f" % (m, med(v), min(v), max(v), 100.0 * (med(v) - u) / u))
+    with BpfStats():
+        with open(os.path.join(tmp, "busy.out"), "w") as o:
+            st = inside_watch([GCBPF, "-q", "--inside", "--", it.exe, prog, str(loops)], 60,
+                              env=penv(it), out=o)
+        if st and st[0]:
+            print("sampler while it ran: %d runs, %.0f ns per run (no collection: it returns "
+                  "at once)" % (st[0], st[1] / st[0]))
+        gcp = os.path.join(tmp, "inside_gc.py")
+        with open(gcp, "w") as f:
+            f.write(INSIDE_GC)
+        trace = os.path.join(tmp, "inside.jsonl")
+        secs = 0.5 if QUICK else 3
+        st2 = inside_watch([GCBPF, "--inside", "-f", "jsonl", "-o", trace, "--", it.exe, gcp,
+                            str(secs)], secs, env=penv(it))
+    samples = 0
+    with open(trace) as f:
+        for line in f:
+            if line.startswith('{"pid"'):
+                e = json.loads(line)
+                samples += (e.get("inside") or {}).get("samples", 0)
+    if st and st[0] and st2 and samples:
+        idle = st[1] / st[0]
+        busy = max(0.0, st2[1] - (st2[0] - samples) * idle) / samples
+        print("in pauses: %d samples (JSONL) of %d runs; %.0f ns per sample (the program's "
+              "time less its idle runs' at %.0f ns; stats read up to 0.1 s before the end)"
+              % (samples, st2[0], busy, idle))
+    print()
+
+
 def mypy(interps, tmp):
     it = interps[0]
     src = os.path.join(tmp, "src")
@@ -886,6 +975,8 @@ def main():
             loader(interps, tmp)
         if "stacks" in PARTS:
             stacks(interps, tmp)
+        if "inside" in PARTS:
+            inside(interps, tmp)
         if "mypy" in PARTS:
             mypy(interps, tmp)
         if DISTURBED:

@@ -15,6 +15,7 @@
 #include "out/out_prometheus.h"
 #include "python/pystack.h"
 #include "report/report.h"
+#include "trace/inside.h"
 #include "trace/session.h"
 #include "util/version.h"
 
@@ -76,6 +77,8 @@ enum {
 	OPT_STACKS,
 	OPT_FOLDED_WEIGHT,
 	OPT_BY_STACK,
+	OPT_INSIDE,
+	OPT_FOLDED_WHAT,
 };
 
 static struct argp_option opts[] = {
@@ -133,6 +136,12 @@ static struct argp_option opts[] = {
 	{ "stacks", OPT_STACKS, "DEPTH", OPTION_ARG_OPTIONAL,
 	  "The Python stack of the collecting thread at each collection, innermost first "
 	  "(default 64 frames, at most 256; JSONL \"stack\")", 1 },
+	{ "inside", OPT_INSIDE, "HZ", OPTION_ARG_OPTIONAL,
+	  "Sample each pause (default 997 Hz per CPU): the native functions and Python code "
+	  "(finalizers, callbacks) its time went to; JSONL \"inside\", a table at exit", 1 },
+	{ "folded-what", OPT_FOLDED_WHAT, "stacks|inside", 0,
+	  "-f folded: the trigger stacks (default), or with --inside where the pauses' samples "
+	  "were (gen;frames or native function)", 1 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf included)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -328,6 +337,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		opt.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
 		break;
+	case OPT_INSIDE:
+		if (inside__parse_hz(arg, &opt.inside_hz)) {
+			p_err("invalid --inside rate '%s': expected samples per second, 1 to %d", arg,
+			      INSIDE_MAX_HZ);
+			argp_usage(state);
+		}
+		opt.sinks.inside_hz = opt.inside_hz;
+		break;
+	case OPT_FOLDED_WHAT:
+		if (strcmp(arg, "stacks") && strcmp(arg, "inside")) {
+			p_err("unknown --folded-what '%s': expected stacks or inside", arg);
+			argp_usage(state);
+		}
+		opt.sinks.folded_inside = !strcmp(arg, "inside");
+		break;
 	case OPT_STACKS:
 		if (pystack__parse_depth(arg, &opt.stack_depth)) {
 			p_err("invalid --stacks depth '%s': expected frames, 1 to %d", arg,
@@ -339,8 +363,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		/* top --stacks: the selected process's trigger sites, as --by-stack ranks them. */
 		if (opt.sinks.top && opt.stack_depth && !opt.sinks.by_stack)
 			opt.sinks.by_stack = BY_STACK_DEFAULT;
+		if (opt.sinks.folded_inside && (opt.format != &folded_sink || !opt.inside_hz)) {
+			p_err("--folded-what inside needs -f folded and --inside");
+			argp_usage(state);
+		}
 		/* The views of stacks ask for them; text shows none. */
-		if (!opt.stack_depth && (opt.format == &folded_sink || opt.sinks.by_stack))
+		if (!opt.stack_depth && ((opt.format == &folded_sink && !opt.sinks.folded_inside) ||
+					 opt.sinks.by_stack))
 			opt.stack_depth = PYSTACK_DEFAULT_DEPTH;
 		if (opt.stack_depth && opt.format != &jsonl_sink && opt.format != &chrome_sink &&
 		    opt.format != &folded_sink && opt.format != &html_sink && !opt.sinks.by_stack &&

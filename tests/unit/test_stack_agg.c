@@ -15,7 +15,7 @@ static void stack_of(struct py_stack *st, int i)
 {
 	memset(st, 0, sizeof(*st));
 	st->nr = 1;
-	st->frames[0] = (struct py_frame_sym){ funcs[i], "/app.py", 10 + i };
+	st->frames[0] = (struct py_frame_sym){ funcs[i], "/app.py", 10 + i, 1 };
 }
 
 static __u64 total(const struct stack_site *s)

@@ -9,9 +9,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include "python/gc_reason.h"
 #include "out/json_writer.h"
 #include "out/sink.h"
+#include "trace/inside.h"
 #include "trace/stack_agg.h"
 #include "util/vec.h"
 
@@ -75,6 +77,61 @@ static void us_field(struct json_writer *w, const char *name, __u64 ns)
 	jw_decimal(w, ns, 3);
 }
 
+/* What a sample shows as: its innermost Python frame, else its native function. */
+static const char *sample_name(char *buf, size_t len, const struct inside_sample *x)
+{
+	if (x->nr)
+		return stack_agg__frame_name(buf, len, &x->frames[0]);
+	snprintf(buf, len, "%s", x->native.func);
+	return buf;
+}
+
+/*
+ * --inside: the pause's samples as slices nested in its GC slice, a run of
+ * samples with the same name as one slice; a sample stands for the period
+ * before it.
+ */
+static void chrome_samples(struct json_writer *w, const struct gc_event *e,
+			   const struct inside_event *in, unsigned int hz)
+{
+	__u64 period = 1000000000ULL / (hz ? hz : 1), from, to;
+	char name[1024], next[1024];
+	int i, j, k;
+
+	for (i = 0; i < (int)in->samples; i = j) {
+		const struct inside_sample *x = &in->all[i];
+
+		sample_name(name, sizeof(name), x);
+		for (j = i + 1; j < (int)in->samples; j++)
+			if (strcmp(sample_name(next, sizeof(next), &in->all[j]), name))
+				break;
+		from = x->ts > e->ts_start + period ? x->ts - period : e->ts_start;
+		to = in->all[j - 1].ts < e->ts_stop ? in->all[j - 1].ts : e->ts_stop;
+		jw_start_object(w);
+		jw_string_field(w, "name", name);
+		jw_string_field(w, "cat", "gc.sample");
+		jw_string_field(w, "ph", "X");
+		us_field(w, "ts", from);
+		us_field(w, "dur", to > from ? to - from : 0);
+		jw_uint_field(w, "pid", e->pid);
+		jw_uint_field(w, "tid", e->tid);
+		jw_name(w, "args");
+		jw_start_object(w);
+		jw_int_field(w, "samples", j - i);
+		jw_string_field(w, "native", x->native.func);
+		if (x->nr) {
+			jw_name(w, "python");
+			jw_start_array(w);
+			for (k = 0; k < x->nr; k++)
+				jw_string(w, stack_agg__frame_name(next, sizeof(next), &x->frames[k]));
+			jw_end_array(w);
+		}
+		jw_end_object(w);
+		jw_end_object(w);
+		jw_newline(w);
+	}
+}
+
 static void chrome_event(struct sink *s, const struct sink_event *ev)
 {
 	const struct gc_event *e = ev->e;
@@ -136,9 +193,13 @@ static void chrome_event(struct sink *s, const struct sink_event *ev)
 		jw_end_array(w);
 		jw_bool_field(w, "stack_truncated", ev->stack->truncated);
 	}
+	if (ev->inside)
+		jw_int_field(w, "samples", ev->inside->samples);
 	jw_end_object(w);
 	jw_end_object(w);
 	jw_newline(w);
+	if (ev->inside)
+		chrome_samples(w, e, ev->inside, s->cfg->inside_hz);
 
 	/* The heap counter: tracked objects at the start (3.14+), else the
 	 * objects that survived the last full collection, after this one. */

@@ -4,10 +4,14 @@
  * frame first, "frame;frame;... VALUE" with VALUE the total pause in ns of
  * the collections it triggered (--folded-weight count: how many), the input
  * flamegraph.pl, inferno and speedscope read. Written at the end.
+ * --folded-what inside: where the pauses' samples were instead, one line
+ * per (generation; Python frames the collection ran, outermost first, or
+ * the native function), VALUE the estimated pause ns (count: samples).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include "out/sink.h"
+#include "trace/inside_agg.h"
 #include "trace/stack_agg.h"
 
 static int folded_start(struct sink *s)
@@ -23,6 +27,8 @@ static int folded_start(struct sink *s)
 
 static void folded_event(struct sink *s, const struct sink_event *ev)
 {
+	if (s->cfg->folded_inside)
+		return;		/* the samples: counted over the run (trace/inside_agg.c) */
 	stack_agg__add(s->priv, ev->stack, ev->e->gen, ev->e->ts_stop - ev->e->ts_start);
 }
 
@@ -34,6 +40,11 @@ static void folded_finish(struct sink *s, const struct sink_report *r)
 
 	if (!a || !r)
 		return;
+	if (s->cfg->folded_inside) {
+		if (r->totals->inside)
+			inside_agg__folded(r->totals->inside, s->f, s->cfg->folded_count);
+		return;
+	}
 	stack_agg__sort(a);
 	for (i = 0; i < a->nr; i++) {
 		const struct stack_site *site = &a->sites[i];

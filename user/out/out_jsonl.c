@@ -14,6 +14,7 @@
 #include "out/advice.h"
 #include "out/json_writer.h"
 #include "python/pystack.h"
+#include "trace/inside.h"
 #include "out/sink.h"
 #include "util/vec.h"
 
@@ -145,34 +146,82 @@ static void process_record(struct json_writer *w, const struct proc_totals *p)
  * --stacks: "stack":[{"func","file","line"}...] innermost first, or null;
  * an unknown frame has nulls, in place; "stack_truncated", "stack_unknown".
  */
-static void stack_fields(struct json_writer *w, const struct py_stack *st)
+static void frames_array(struct json_writer *w, const struct py_frame_sym *frames, int nr)
 {
 	int i;
 
+	jw_name(w, "stack");
+	jw_start_array(w);
+	for (i = 0; i < nr; i++) {
+		jw_start_object(w);
+		if (!frames[i].func) {
+			jw_null_field(w, "func");
+			jw_null_field(w, "file");
+		} else {
+			jw_string_field(w, "func", frames[i].func);
+			jw_string_field(w, "file", frames[i].file);
+		}
+		if (frames[i].line < 0)
+			jw_null_field(w, "line");
+		else
+			jw_int_field(w, "line", frames[i].line);
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+}
+
+static void stack_fields(struct json_writer *w, const struct py_stack *st)
+{
 	if (st->unavailable) {
 		jw_null_field(w, "stack");
 		return;
 	}
-	jw_name(w, "stack");
+	frames_array(w, st->frames, st->nr);
+	jw_bool_field(w, "stack_truncated", st->truncated);
+	jw_int_field(w, "stack_unknown", st->unknown);
+}
+
+/*
+ * --inside: "inside":{"samples":N,"python":[{"stack":[...],"stack_truncated",
+ * "samples":n}],"native":[{"func","binary","samples":n}]}, most samples
+ * first; null when the pause got no sample.
+ */
+static void inside_fields(struct json_writer *w, const struct inside_event *in)
+{
+	int i;
+
+	if (!in->samples) {
+		jw_null_field(w, "inside");
+		return;
+	}
+	jw_name(w, "inside");
+	jw_start_object(w);
+	jw_int_field(w, "samples", in->samples);
+	jw_name(w, "python");
 	jw_start_array(w);
-	for (i = 0; i < st->nr; i++) {
+	for (i = 0; i < in->python.nr; i++) {
+		const struct inside_stack *st = &in->python.items[i];
+
 		jw_start_object(w);
-		if (!st->frames[i].func) {
-			jw_null_field(w, "func");
-			jw_null_field(w, "file");
-		} else {
-			jw_string_field(w, "func", st->frames[i].func);
-			jw_string_field(w, "file", st->frames[i].file);
-		}
-		if (st->frames[i].line < 0)
-			jw_null_field(w, "line");
-		else
-			jw_int_field(w, "line", st->frames[i].line);
+		frames_array(w, st->s->frames, st->s->nr);
+		jw_bool_field(w, "stack_truncated", st->s->truncated);
+		jw_int_field(w, "samples", st->samples);
 		jw_end_object(w);
 	}
 	jw_end_array(w);
-	jw_bool_field(w, "stack_truncated", st->truncated);
-	jw_int_field(w, "stack_unknown", st->unknown);
+	jw_name(w, "native");
+	jw_start_array(w);
+	for (i = 0; i < in->native.nr; i++) {
+		const struct inside_func *f = &in->native.items[i];
+
+		jw_start_object(w);
+		jw_string_field(w, "func", f->sym->func);
+		jw_string_or_null_field(w, "binary", f->sym->binary);
+		jw_int_field(w, "samples", f->samples);
+		jw_end_object(w);
+	}
+	jw_end_array(w);
+	jw_end_object(w);
 }
 
 static void build_fields(struct jw_run *r, const struct py_build *b, __u8 probe)
@@ -263,6 +312,8 @@ static void jsonl_event(struct sink *s, const struct sink_event *ev)
 	jw_run_end(&r);
 	if (ev->stack)
 		stack_fields(w, ev->stack);
+	if (ev->inside)
+		inside_fields(w, ev->inside);
 	jw_end_object(w);
 	jw_end_line_held(w);
 }

@@ -166,6 +166,7 @@ static void top_report(struct sink *s, const struct sink_report *r)
 	t->nr = n;
 	t->reported = true;
 	t->lost = r->totals->counters[GC_CNT_LOST];
+	t->inside = r->totals->inside;
 	forget_stacks(t, r->totals);
 	t->wall_ns = r->wall_ns;
 	sort_rows(t);

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include "out/advice.h"
 #include "out/sink.h"
+#include "trace/inside_agg.h"
 #include "trace/stack_agg.h"
 #include "util/vec.h"
 
@@ -49,6 +50,7 @@ struct top_out {
 	int last_stacks;	/* index of the last process an event went to */
 	__u64 lost;		/* events the kernel could not send (sites undercount) */
 	int sites;		/* --stacks: trigger sites to show (--by-stack=N), 0: none */
+	const struct inside_agg *inside;	/* --inside: the run's samples (the session's) */
 	struct top_messages msgs;	/* Armed ..., warnings: the newest on the last lines */
 	bool reported;		/* a first report came */
 	bool quit;

@@ -165,6 +165,18 @@ static void pane_sites(struct top_out *t, const struct top_row *r, struct pane_l
 	free(ranked);
 }
 
+struct pane_ctx {
+	struct pane_line *p;
+	int *n;
+};
+
+static void pane_inside_line(void *ctx, int bold, const char *line)
+{
+	struct pane_ctx *c = ctx;
+
+	pane_add(c->p, c->n, bold ? A_BOLD : 0, "%s", line);
+}
+
 void top__draw(struct top_out *t)
 {
 	int rows = LINES, cols = COLS, i, sel = top__selected_index(t), list_rows, y, g, n = 0, room;
@@ -228,6 +240,12 @@ void top__draw(struct top_out *t)
 		}
 		if (t->sites)
 			pane_sites(t, r, pane, &n, cols, room - n);
+		if (t->inside) {
+			pane_add(pane, &n, A_UNDERLINE, "where pause time went (sampled; SHARE SAMPLES "
+				 "EST WHERE):");
+			inside_agg__lines(t->inside, r->pid, 3, pane_inside_line,
+					  &(struct pane_ctx){ pane, &n });
+		}
 	}
 	if (n > room)
 		n = room;

@@ -116,6 +116,8 @@ int outputs__open(struct outputs *o, const struct output_opts *opts, struct tota
 		err = add_sink(o, &hist_sink, o->human_f, t);
 	if (!err && o->human_f && o->cfg.by_stack)
 		err = add_sink(o, &bystack_sink, o->human_f, t);
+	if (!err && o->human_f && o->cfg.inside_hz)
+		err = add_sink(o, &inside_sink, o->human_f, t);
 	if (!err && o->human_f && o->cfg.advice)
 		err = add_sink(o, &advice_sink, o->human_f, t);
 	if (!err && o->cfg.prometheus)

@@ -13,7 +13,7 @@
 #include "out/outfile.h"
 #include "out/sink.h"
 
-#define OUTPUT_MAX_SINKS 7
+#define OUTPUT_MAX_SINKS 8
 
 struct output_opts {
 	const struct sink_ops *format;	/* the event format */

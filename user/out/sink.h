@@ -16,6 +16,7 @@
 #include "trace/totals.h"
 
 struct py_stack;
+struct inside_event;
 
 enum table_format {
 	TABLE_PLAIN,
@@ -46,6 +47,8 @@ struct sink_config {
 	bool folded_count;	/* --folded-weight count: folded lines weigh collections, not ns */
 	int by_stack;		/* --by-stack[=N]: the N trigger sites at exit (top: live), 0: none */
 	bool top;		/* gcbpf top: the live terminal view instead of the streams */
+	unsigned int inside_hz;	/* --inside: samples per second per CPU, 0: none */
+	bool folded_inside;	/* --folded-what inside: folded lines of the samples, not the triggers */
 };
 
 /* One collection as every sink sees it. */
@@ -54,6 +57,7 @@ struct sink_event {
 	const struct py_build *build;	/* NULL if unknown */
 	const struct proc_totals *proc;	/* its process: identity; NULL if unknown */
 	const struct py_stack *stack;	/* --stacks: its Python stack (pystack.h), else NULL */
+	const struct inside_event *inside;	/* --inside: its samples (trace/inside.h), else NULL */
 };
 
 /* A report over the totals (caller holds totals->lock). */
@@ -110,5 +114,6 @@ extern const struct sink_ops top_sink;		/* out_top.c */
 extern const struct sink_ops folded_sink;	/* out_folded.c */
 extern const struct sink_ops bystack_sink;	/* out_bystack.c */
 extern const struct sink_ops html_sink;		/* out_html.c */
+extern const struct sink_ops inside_sink;	/* out_inside.c: where pause time went */
 
 #endif

@@ -82,7 +82,7 @@ static size_t str_hash(const char *s)
 }
 
 /* The one copy of s; NULL only when out of memory. */
-static const char *intern(struct pystack *ps, const char *s)
+const char *pystack__intern(struct pystack *ps, const char *s)
 {
 	size_t i, mask;
 
@@ -338,7 +338,7 @@ static const char *record_str(struct pystack *ps, const uint8_t *data, unsigned 
 	if (cut || (kind != 1 && kind != 2 && kind != 4) || bytes % kind ||
 	    pystack__utf8(data, bytes / kind, kind, utf8, sizeof(utf8)) < 0)
 		return NULL;
-	return intern(ps, utf8);
+	return pystack__intern(ps, utf8);
 }
 
 void pystack__add_record(struct pystack *ps, const void *data, size_t size)
@@ -388,12 +388,53 @@ static void frame_unknown(struct pystack *ps, struct py_frame_sym *sym, unsigned
 	ps->counts.unknown_frames++;
 }
 
+int pystack__frames(struct pystack *ps, __u32 binary, const struct gc_frame *frames, __u32 nr,
+		    struct py_frame_sym *out, int *unknown)
+{
+	const struct py_frames *f = binary < GCBPF_MAX_BINARIES ? ps->builds[binary] : NULL;
+	__u32 i;
+	int n = 0;
+
+	if (!f)
+		return 0;
+	for (i = 0; i < nr && i < GCBPF_MAX_STACK; i++) {
+		const struct gc_frame *fr = &frames[i];
+		struct py_frame_sym *sym = &out[n];
+		const struct pystack_entry *c = NULL;
+		int addr;
+
+		if (fr->unknown == GC_FRAME_NAMED)
+			c = code_find(ps, fr->code_id);
+		if (!c || !c->func || !c->file) {
+			frame_unknown(ps, sym, c ? PYSTACK_UNKNOWN_DECODE
+					   : fr->unknown == GC_FRAME_NAMED ? PYSTACK_UNKNOWN_RECORD
+					   : fr->unknown);
+			sym->first_line = -1;
+			n++;
+			(*unknown)++;
+			continue;
+		}
+		/* Frames not started yet (3.11+) the kernel hid already. */
+		addr = f->lines == PY_LINES_311 ? fr->instr - f->co_code : fr->instr * f->lasti_unit;
+		sym->func = c->func;
+		sym->file = c->file;
+		sym->first_line = c->firstlineno;
+		sym->line = pystack__line(f->lines, c->table, c->table_len, c->firstlineno, addr);
+		/* A cut table may end before the instruction: a name without its line. */
+		if (sym->line < 0 && c->table_cut)
+			ps->counts.lines_unknown++;
+		n++;
+		ps->counts.frames++;
+	}
+	return n;
+}
+
 const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_event *e,
 					const struct gc_stack *s)
 {
 	struct py_stack *out = &ps->cur;
 	const struct py_frames *f = e->binary < GCBPF_MAX_BINARIES ? ps->builds[e->binary] : NULL;
-	__u32 i, nr;
+	__u32 nr;
 
 	out->nr = 0;
 	out->unknown = 0;
@@ -412,33 +453,7 @@ const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_even
 	/* Cut only where the chain was: at the depth, or unreadable further. */
 	out->truncated = s->status != GC_STACK_OK;
 	nr = s->nr < (__u32)ps->depth ? s->nr : (__u32)ps->depth;
-	for (i = 0; i < nr; i++) {
-		const struct gc_frame *fr = &s->frames[i];
-		struct py_frame_sym *sym = &out->frames[out->nr];
-		const struct pystack_entry *c = NULL;
-		int addr;
-
-		if (fr->unknown == GC_FRAME_NAMED)
-			c = code_find(ps, fr->code_id);
-		if (!c || !c->func || !c->file) {
-			frame_unknown(ps, sym, c ? PYSTACK_UNKNOWN_DECODE
-					   : fr->unknown == GC_FRAME_NAMED ? PYSTACK_UNKNOWN_RECORD
-					   : fr->unknown);
-			out->nr++;
-			out->unknown++;
-			continue;
-		}
-		/* Frames not started yet (3.11+) the kernel hid already. */
-		addr = f->lines == PY_LINES_311 ? fr->instr - f->co_code : fr->instr * f->lasti_unit;
-		sym->func = c->func;
-		sym->file = c->file;
-		sym->line = pystack__line(f->lines, c->table, c->table_len, c->firstlineno, addr);
-		/* A cut table may end before the instruction: a name without its line. */
-		if (sym->line < 0 && c->table_cut)
-			ps->counts.lines_unknown++;
-		out->nr++;
-		ps->counts.frames++;
-	}
+	out->nr = pystack__frames(ps, e->binary, s->frames, nr, out->frames, &out->unknown);
 	return out;
 }
 

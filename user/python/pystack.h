@@ -28,6 +28,7 @@ struct py_frame_sym {
 	const char *func;
 	const char *file;
 	int line;		/* -1: no line (the instruction has none, or unknown): JSON null */
+	int first_line;		/* the code object's first line (its def), -1 unknown */
 };
 
 /* An event's stack as the outputs see it, innermost first. */
@@ -83,6 +84,14 @@ void pystack__add_record(struct pystack *ps, const void *data, size_t size);
 /* The stack of e (s: what followed it in the ring, NULL if nothing). */
 const struct py_stack *pystack__resolve(struct pystack *ps, const struct gc_event *e,
 					const struct gc_stack *s);
+/*
+ * Names nr frames of a build (innermost first) into out; returns how many
+ * are kept (frames Python hides are dropped), unknown ones counted into *unknown.
+ */
+int pystack__frames(struct pystack *ps, __u32 binary, const struct gc_frame *frames, __u32 nr,
+		    struct py_frame_sym *out, int *unknown);
+/* s, interned: one copy per distinct string, alive until pystack__free. NULL: no memory. */
+const char *pystack__intern(struct pystack *ps, const char *s);
 /* One line to stderr when frames went unnamed. */
 void pystack__report(const struct pystack *ps);
 void pystack__free(struct pystack *ps);

@@ -85,6 +85,8 @@ static void on_event(void *ctx, const struct gc_event *e)
 		return;		/* --match: not this command line */
 	if (s->opt->stack_depth)
 		ev.stack = pystack__resolve(&s->stacks, e, s->tracer.ev_stack);
+	if (s->opt->inside_hz)
+		ev.inside = inside__take(&s->inside, e);
 	if (s->opt->sinks.advice || s->opt->sinks.top)
 		totals__growth(&s->totals, e, ev.stack);
 	outputs__event(&s->out, &ev);
@@ -239,9 +241,16 @@ static int trace(struct session *s, int (*attach)(struct session *s))
 	bool opened = false;
 	int i, err;
 
-	if (opt->stack_depth) {
-		pystack__init(&s->stacks, opt->stack_depth);
+	if (opt->stack_depth || opt->inside_hz) {
+		pystack__init(&s->stacks, opt->stack_depth ? opt->stack_depth : PYSTACK_DEFAULT_DEPTH);
 		topts.stacks = &s->stacks;
+		topts.stack_depth = opt->stack_depth;
+	}
+	if (opt->inside_hz) {
+		inside__init(&s->inside, &s->stacks, opt->inside_hz);
+		topts.inside_hz = opt->inside_hz;
+		topts.inside = &s->inside;
+		s->totals.inside = &s->inside.agg;
 	}
 	raise_nofile();
 	if (opt->mode == MODE_PIDS && (err = session__resolve_targets(s)))
@@ -330,7 +339,12 @@ out:
 	for (i = 0; i < MAX_TARGETS; i++)
 		if (s->pidfds[i] >= 0)
 			close(s->pidfds[i]);
-	if (opt->stack_depth) {
+	if (opt->inside_hz) {
+		inside__report(&s->inside, s->totals.counters);
+		s->totals.inside = NULL;
+		inside__free(&s->inside);
+	}
+	if (opt->stack_depth || opt->inside_hz) {
 		pystack__report(&s->stacks);
 		pystack__free(&s->stacks);
 	}

@@ -44,6 +44,7 @@ struct options {
 	const char *cgroup;	/* --cgroup PATH or container id */
 	int gen;		/* --gen, -1: all */
 	int stack_depth;	/* --stacks[=DEPTH], 0: no stacks */
+	unsigned int inside_hz;	/* --inside[=HZ], 0: no sampling */
 	bool strict;		/* --strict: every -p PID must be traced */
 };
 

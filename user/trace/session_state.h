@@ -13,6 +13,7 @@
 #include "out/output.h"
 #include "python/py_build.h"
 #include "python/pystack.h"
+#include "trace/inside.h"
 #include "target/follow.h"
 #include "target/launch.h"
 #include "target/target.h"
@@ -33,7 +34,8 @@ struct session {
 	int nr_targets;
 	__u64 start_ns;		/* tracing began (CLOCK_MONOTONIC) */
 	int write_err;		/* an output could not be written */
-	struct pystack stacks;	/* --stacks */
+	struct pystack stacks;	/* --stacks, --inside: names frames */
+	struct inside inside;	/* --inside */
 	struct target_pidns pidns;	/* gcbpf's PID namespace, whose pids are reported */
 };
 

@@ -28,6 +28,7 @@
 #include "util/vec.h"
 
 struct py_stack;
+struct inside_agg;
 
 /* What a row shows of one generation; equal to the histogram's header. */
 struct gen_totals {
@@ -90,6 +91,7 @@ struct totals {
 	struct gc_hist *retired[3];	/* every pause of retired processes */
 	__u64 counters[GC_CNT_MAX];	/* the kernel's, as of the last refresh */
 	__u64 before_unknown;	/* processes whose collections before arming could not be read */
+	struct inside_agg *inside;	/* --inside: sampled pause time (inside_agg.h), else NULL */
 };
 
 void totals__init(struct totals *t, bool hide_args, const char *match);

@@ -94,6 +94,7 @@ static void load_only_needed(struct gcbpf_bpf *skel, const struct tracer_opts *o
 	bpf_program__set_autoload(skel->progs.follow_exit, procs);
 	bpf_program__set_autoload(skel->progs.notify_exec, procs);
 	bpf_program__set_autoload(skel->progs.pidns_find_level, opts->pidns);
+	bpf_program__set_autoload(skel->progs.inside_sample, gcbpf && opts->inside_hz);
 }
 
 /*
@@ -146,7 +147,8 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	t->skel->rodata->targ_pidns_dev = opts->pidns_dev;
 	t->skel->rodata->targ_pidns_ino = opts->pidns_ino;
 	t->skel->rodata->targ_filter_cgroup = opts->cgroup_fd > 0;
-	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stacks->depth : 0;
+	t->skel->rodata->targ_stack_depth = opts->stacks ? opts->stack_depth : 0;
+	t->skel->rodata->targ_inside_depth = opts->stacks && opts->inside_hz ? GC_INSIDE_DEPTH : 0;
 	t->skel->rodata->targ_wakeup_every = ring__wakeup_every(t->skel,
 								 t->skel->rodata->targ_stack_depth);
 	if (opts->comm) {
@@ -188,6 +190,11 @@ int tracer__open(struct tracer *t, const struct tracer_opts *opts, char *ebuf, s
 	}
 	/* Launch mode and system-wide attach later: a missing privilege is said now. */
 	if ((opts->follow || opts->report_exec) && (err = check_uprobes(t, ebuf, elen))) {
+		tracer__close(t);
+		return err;
+	}
+	if (opts->inside_hz && opts->programs == PROGRAMS_GCBPF &&
+	    (err = attach__sampler(t, ebuf, elen))) {
 		tracer__close(t);
 		return err;
 	}

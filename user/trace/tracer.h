@@ -16,6 +16,7 @@ struct gcbpf_bpf;
 struct ring_buffer;
 struct bpf_link;
 struct pystack;
+struct inside;
 
 typedef void (*tracer_event_fn)(void *ctx, const struct gc_event *e);
 
@@ -47,7 +48,10 @@ struct tracer_opts {
 	void (*on_exec)(void *ctx, const struct gc_proc_event *e);
 	tracer_event_fn on_event;
 	void (*on_batch)(void *ctx);	/* after each poll's events, to flush output */
-	struct pystack *stacks;	/* --stacks: walk frames (depth: stacks->depth); NULL: no */
+	struct pystack *stacks;	/* names frames (--stacks, --inside); NULL: no frames walked */
+	int stack_depth;	/* --stacks: frames per event, 0: none */
+	unsigned int inside_hz;	/* --inside: samples per second per CPU, 0: none */
+	struct inside *inside;	/* ... where the samples go */
 	void *ctx;
 };
 

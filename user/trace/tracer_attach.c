@@ -15,6 +15,7 @@
 #include "trace/tracer.h"
 #include "trace/tracer_attach.h"
 #include "trace/tracer_ring.h"
+#include "trace/sampler.h"
 
 static int add_link(struct tracer *t, struct bpf_link *link)
 {
@@ -26,6 +27,18 @@ static int add_link(struct tracer *t, struct bpf_link *link)
 	}
 	*slot = link;
 	return 0;
+}
+
+static int add_link_cb(void *ctx, struct bpf_link *link)
+{
+	return add_link(ctx, link);
+}
+
+/* --inside: the sampling program on a CPU-clock perf event per CPU. */
+int attach__sampler(struct tracer *t, char *ebuf, size_t elen)
+{
+	return sampler__attach(t->skel->progs.inside_sample, t->opts.inside_hz, add_link_cb, t, ebuf,
+			       elen);
 }
 
 /* fork/exit/exec tracepoints, for a command's tree or the whole host. */
@@ -168,7 +181,9 @@ static int attach_uprobe_one(struct tracer *t, struct bpf_program *prog, pid_t p
  */
 static bool one_probe(const struct tracer *t, const struct py_build *b)
 {
-	return t->opts.programs == PROGRAMS_GCBPF && b->layout.stats_kind == GC_STATS_RING &&
+	/* --inside needs the entry: the sampler samples between entry and exit. */
+	return t->opts.programs == PROGRAMS_GCBPF && !t->opts.inside_hz &&
+	       b->layout.stats_kind == GC_STATS_RING &&
 	       b->layout.rec_ts_start >= 0 && b->layout.rec_ts_stop >= 0;
 }
 

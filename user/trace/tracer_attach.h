@@ -19,4 +19,7 @@ struct tracer;
 /* fork/exit/exec tracepoints, for a command's tree or the whole host. 0 or -errno. */
 int attach__processes(struct tracer *t, char *ebuf, size_t elen);
 
+/* --inside: the sampling program on a CPU-clock perf event per CPU. 0 or -errno. */
+int attach__sampler(struct tracer *t, char *ebuf, size_t elen);
+
 #endif

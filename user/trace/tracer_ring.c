@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "python/pystack.h"
 #include "trace/tracer.h"
+#include "trace/inside.h"
 #include "trace/tracer_ring.h"
 #include "trace/tracer_watchdog.h"
 
@@ -35,6 +36,12 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size >= sizeof(__u32) && e->record == GC_REC_CODE) {
 		if (t->opts.stacks)
 			pystack__add_record(t->opts.stacks, data, size);
+		return 0;
+	}
+	/* Samples come before the event of their collection. */
+	if (size >= sizeof(__u32) && (e->record == GC_REC_SAMPLE || e->record == GC_REC_INSIDE_END)) {
+		if (t->opts.inside)
+			inside__record(t->opts.inside, data, size);
 		return 0;
 	}
 	if (size < sizeof(*e) || e->record != GC_REC_EVENT)
