@@ -61,6 +61,9 @@ _gcbpf()
 	--folded-weight)
 		COMPREPLY=($(compgen -W "sum count" -- "$cur"))
 		return ;;
+	--folded-what)
+		COMPREPLY=($(compgen -W "stacks inside" -- "$cur"))
+		return ;;
 	--table-format)
 		COMPREPLY=($(compgen -W "plain md" -- "$cur"))
 		return ;;
@@ -80,7 +83,7 @@ _gcbpf()
 	COMPREPLY=($(compgen -W "-p --pid --strict -a --all --cgroup --comm --gen -d --duration -f --format -o --output -q --quiet
 		--list --uprobe --empty-probes --clock-probes --stats -i --interval --table-format --hist
 		--hist=pid --min-ms --prometheus --prometheus-pid --bpftrace --stacks --by-stack
-		--folded-weight --advice --all-events --match --hide-args -v --verbose --help --usage
+		--folded-weight --folded-what --inside --advice --all-events --match --hide-args -v --verbose --help --usage
 		--version --" -- "$cur"))
 }
 complete -F _gcbpf gcbpf
