@@ -54,6 +54,9 @@ def interp_params(modes=None):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "needs_root: test needs root (BPF); skipped otherwise")
+    config.addinivalue_line(
+        "markers", "first_pass: runs in tests/run.sh's first pass only: the sanitizer pass "
+        "(-m 'not first_pass') would repeat it without new code of gcbpf's under test")
 
 
 def pytest_runtest_setup(item):

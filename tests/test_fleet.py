@@ -631,6 +631,7 @@ INSTALLED = [
 ]
 
 
+@pytest.mark.first_pass  # builds its own binaries: $GCBPF is not used
 def test_make_install_layout(tmp_path):
     if not os.path.isfile(os.path.join(REPO_ROOT, "gcbpf")):
         pytest.skip("gcbpf not built")
@@ -698,6 +699,7 @@ def deb(tmp_path_factory):
     return {"deb": debs[0], "changes": glob.glob(str(d / "gcbpf_*.changes"))[0], "dir": d}
 
 
+@pytest.mark.first_pass  # builds its own binaries: $GCBPF is not used
 def test_deb_contents(deb):
     p = _run(["dpkg-deb", "-c", deb["deb"]])
     listing = {re.sub(r"^\./", "", l.split()[-1]) for l in p.stdout.splitlines()}
@@ -721,6 +723,7 @@ def test_deb_contents(deb):
     assert not os.path.exists(os.path.join(REPO_ROOT, "debian", "gcbpf"))
 
 
+@pytest.mark.first_pass  # builds its own binaries: $GCBPF is not used
 def test_deb_lintian(deb):
     _need("lintian")
     p = _run(["lintian", "--no-tag-display-limit", deb["changes"]], timeout=300)
@@ -838,6 +841,7 @@ def bookworm(deb):
 
 
 @pytest.mark.needs_root
+@pytest.mark.first_pass  # builds its own binaries: $GCBPF is not used
 def test_deb_in_bookworm_chroot(bookworm):
     """The .deb, installed with apt into a fresh copy of a bookworm chroot
     (dependencies from the mirror), runs there and traces a real collection."""
@@ -884,6 +888,7 @@ def _container_pid1(nspawn):
 
 
 @pytest.mark.needs_root
+@pytest.mark.first_pass  # builds its own binaries: $GCBPF is not used
 def test_unit_under_systemd(bookworm, tmp_path):
     """The packaged unit, enabled and started by a real systemd: the bookworm
     chroot booted with systemd-nspawn (systemd is not PID 1 on the host).  Its
