@@ -145,3 +145,33 @@ def test_inside_bad_rate(gcbpf_bin):
                        stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
     assert p.returncode != 0
     assert "invalid --inside rate '0'" in p.stderr
+
+
+@pytest.mark.needs_root
+def test_inside_on_the_page(gcbpf_bin, tmp_path):
+    """-f html --inside: the page's inside-the-pause flame graph holds the finalizer the
+    process ran inside its pauses, under its generation, and no more time than the
+    pauses took."""
+    it, chroot = _interp("debian-3.11")
+    if it is None or not it.present:
+        pytest.skip("no Debian 3.11")
+    page = str(tmp_path / "page.html")
+    p = subprocess.run([gcbpf_bin, "--inside", "-f", "html", "-o", page, "--", it.path,
+                        os.path.join(PROGS_DIR, PROG), "del", "--truth",
+                        str(tmp_path / "truth.json")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=gt.WORKLOAD_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    with open(str(tmp_path / "truth.json")) as f:
+        truth = json.load(f)
+    with open(page) as f:
+        m = re.search(r"const GCBPF = (\{.*?\});\n", f.read(), re.S)
+    assert m
+    data = json.loads(m.group(1).replace("\\u003c", "<"))
+    inside = data["inside"]
+    assert inside and all(re.match(r"gen [012];", s) for s, _ in inside), inside[:5]
+    assert any(truth["func"] in s for s, _ in inside), (truth["func"], inside[:10])
+    # each sampled pause's time is split over its samples: never more than the pauses took
+    assert data["step"] == 1, data["step"]
+    paused = sum(e[3] for e in data["events"]) * 1000  # µs -> ns
+    assert 0 < sum(v for _, v in inside) <= paused * 1.001, (sum(v for _, v in inside), paused)

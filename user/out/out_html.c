@@ -17,6 +17,7 @@
 #include "out/json_writer.h"
 #include "out/sink.h"
 #include "trace/hdr.h"
+#include "trace/inside_agg.h"
 #include "trace/stack_agg.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -269,6 +270,39 @@ static void data_hist_folded(struct html_out *h, struct json_writer *w,
 	jw_end_array(w);
 }
 
+/*
+ * --inside: the sampled pause time as -f folded --folded-what inside writes it
+ * ("gen N;frames or native function", ns): the inside-the-pause flame graph.
+ */
+static void data_inside(struct json_writer *w, const struct sink_report *r)
+{
+	const struct inside_agg *a = r->totals ? r->totals->inside : NULL;
+	char *buf = NULL, *line, *save = NULL, *sp;
+	size_t len = 0;
+	FILE *m;
+
+	jw_name(w, "inside");
+	jw_start_array(w);
+	m = a ? open_memstream(&buf, &len) : NULL;
+	if (m) {
+		inside_agg__folded(a, m, 0);
+		if (!fclose(m))
+			for (line = strtok_r(buf, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				sp = strrchr(line, ' ');
+				if (!sp)
+					continue;
+				*sp = 0;
+				jw_start_array(w);
+				jw_string(w, line);
+				jw_uint(w, strtoull(sp + 1, NULL, 10));
+				jw_end_array(w);
+			}
+		free(buf);
+	}
+	jw_end_array(w);
+}
+
 /* The data, as a JavaScript literal: JSON with every '<' escaped (no "</script>" inside). */
 static void write_data(struct html_out *h, FILE *f, const struct sink_report *r)
 {
@@ -286,6 +320,7 @@ static void write_data(struct html_out *h, FILE *f, const struct sink_report *r)
 	data_procs(h, &w);
 	data_events(h, &w);
 	data_hist_folded(h, &w, r);
+	data_inside(&w, r);
 	jw_end_object(&w);
 	jw_flush(&w);
 	fclose(m);
@@ -319,7 +354,9 @@ static void html_finish(struct sink *s, const struct sink_report *r)
 	      "<h2>Memory over time</h2>\n<div id=\"memory\"></div>\n"
 	      "<h2>Pause histograms per generation</h2>\n<div id=\"hists\"></div>\n"
 	      "<h2>Trigger sites (flame graph: total pause, outermost frame on top)</h2>\n"
-	      "<div id=\"flame\"></div>\n<script>\n", f);
+	      "<div id=\"flame\"></div>\n"
+	      "<h2>Inside the pauses (flame graph: sampled pause time, generation on top)</h2>\n"
+	      "<div id=\"inside\"></div>\n<script>\n", f);
 	fwrite(h->chart_js, 1, h->chart_len, f);
 	fputs("\n</script>\n<script>\n", f);
 	write_data(h, f, r);

@@ -307,6 +307,7 @@ static int row_metrics(const struct compare_opts *o, struct cmp_group *g, const 
 {
 	static const double qs[3] = { 0.50, 0.90, 0.99 };
 	static const char *const qnames[3] = { "p50", "p90", "p99" };
+	static const double beyond[3] = { 5, 10, 10 };
 	const __u64 *a = g->d[0].items, *b = g->d[1].items;
 	size_t na = g->d[0].nr, nb = g->d[1].nr;
 	int n = 0, i;
@@ -325,8 +326,11 @@ static int row_metrics(const struct compare_opts *o, struct cmp_group *g, const 
 		m[n] = (struct cmp_metric){ .name = qnames[i], .method = "bootstrap", .ns = true,
 					    .has_ci = true, .before = before,
 					    .after = stats__quantile(b, nb, qs[i]) };
-		/* the interval of a quantile needs >= 5 values beyond it on each side */
-		m[n].too_few = na * (1 - qs[i]) < 5 - 1e-9 || nb * (1 - qs[i]) < 5 - 1e-9;
+		/* the interval of a quantile needs values beyond it on each side: 5 for
+		 * the median, 10 for a tail (with 5, a p90 of 75 gen-1 pauses swung by
+		 * +53% between A/A runs) */
+		m[n].too_few = na * (1 - qs[i]) < beyond[i] - 1e-9 ||
+			       nb * (1 - qs[i]) < beyond[i] - 1e-9;
 		m[n].change = before ? m[n].after / before - 1 : 0;
 		if (!m[n].too_few && before) {
 			stats__quantile_diff_ci(a, na, b, nb, qs[i], o->resamples, rng, &lo, &hi);
