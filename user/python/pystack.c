@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util/log.h"
+#include "util/text.h"
 #include "python/pystack.h"
 
 /* Records kept; the table starts over when full (the kernel's LRUs hold 24k). */
@@ -27,16 +28,9 @@ void pystack__init(struct pystack *ps, int depth)
 
 int pystack__parse_depth(const char *arg, int *depth)
 {
-	char *end;
 	long v;
 
-	if (!arg) {
-		*depth = PYSTACK_DEFAULT_DEPTH;
-		return 0;
-	}
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || v < 1 || v > GCBPF_MAX_STACK)
+	if (text__parse_long(arg, PYSTACK_DEFAULT_DEPTH, 1, GCBPF_MAX_STACK, &v))
 		return -1;
 	*depth = v;
 	return 0;

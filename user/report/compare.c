@@ -97,11 +97,8 @@ static error_t compare_arg(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case OPT_GEN:
-		if (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2') {
-			p_err("invalid generation '%s': expected 0, 1 or 2", arg);
+		if (trace_filter__set_gen(&o->filter, arg))
 			argp_usage(state);
-		}
-		o->filter.gen = arg[0] - '0';
 		break;
 	case OPT_SERVICE:
 		o->filter.service = arg;

@@ -170,11 +170,8 @@ static error_t report_arg(int key, char *arg, struct argp_state *state)
 		o->filter.service = arg;
 		break;
 	case OPT_GEN:
-		if (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2') {
-			p_err("invalid generation '%s': expected 0, 1 or 2", arg);
+		if (trace_filter__set_gen(&o->filter, arg))
 			argp_usage(state);
-		}
-		o->filter.gen = arg[0] - '0';
 		break;
 	case OPT_SINCE:
 	case OPT_UNTIL:

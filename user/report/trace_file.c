@@ -454,6 +454,16 @@ void trace__free(struct trace *t)
 	memset(t, 0, sizeof(*t));
 }
 
+int trace_filter__set_gen(struct trace_filter *f, const char *arg)
+{
+	if (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2') {
+		p_err("invalid generation '%s': expected 0, 1 or 2", arg);
+		return -1;
+	}
+	f->gen = arg[0] - '0';
+	return 0;
+}
+
 bool trace_filter__proc(const struct trace_filter *f, const struct rec_proc *p)
 {
 	int i;

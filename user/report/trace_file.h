@@ -70,6 +70,8 @@ struct trace_filter {
 };
 
 /* Whether p is kept; whether ev (of a kept process) is. */
+/* --gen N of report and compare: 0, or -1 (said) when arg is no generation. */
+int trace_filter__set_gen(struct trace_filter *f, const char *arg);
 bool trace_filter__proc(const struct trace_filter *f, const struct rec_proc *p);
 bool trace_filter__event(const struct trace_filter *f, const struct trace *t,
 			 const struct rec_event *ev);

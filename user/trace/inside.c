@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "trace/inside.h"
+#include "util/text.h"
 #include "trace/stack_agg.h"
 #include "util/log.h"
 
@@ -29,16 +30,9 @@ void inside__init(struct inside *in, struct pystack *ps, unsigned int hz)
 
 int inside__parse_hz(const char *arg, unsigned int *hz)
 {
-	char *end;
 	long v;
 
-	if (!arg) {
-		*hz = INSIDE_DEFAULT_HZ;
-		return 0;
-	}
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || v < 1 || v > INSIDE_MAX_HZ)
+	if (text__parse_long(arg, INSIDE_DEFAULT_HZ, 1, INSIDE_MAX_HZ, &v))
 		return -1;
 	*hz = v;
 	return 0;

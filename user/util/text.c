@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "util/numfmt.h"
 #include "util/text.h"
@@ -108,4 +110,21 @@ char *text__percent_fit(char *buf, size_t len, double pct, size_t width)
 			break;
 	}
 	return buf;
+}
+
+int text__parse_long(const char *arg, long def, long min, long max, long *v)
+{
+	char *end;
+	long n;
+
+	if (!arg) {
+		*v = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || n < min || n > max)
+		return -1;
+	*v = n;
+	return 0;
 }

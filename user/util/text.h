@@ -26,5 +26,7 @@ char *text__duration_fit(char *buf, size_t len, __u64 ns, size_t width);
 
 /* pct with two decimals, fewer while it is wider than width ("106.3"). */
 char *text__percent_fit(char *buf, size_t len, double pct, size_t width);
+/* An option's optional number: def when arg is NULL, else arg in min..max; 0, or -1. */
+int text__parse_long(const char *arg, long def, long min, long max, long *v);
 
 #endif
