@@ -339,15 +339,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_INSIDE:
 		if (inside__parse_hz(arg, &opt.inside_hz)) {
-			p_err("invalid --inside rate '%s': expected samples per second, 1 to %d", arg,
-			      INSIDE_MAX_HZ);
+			p_err("invalid --inside rate '%s': expected samples per second, 1 to %d",
+			      arg ?: "", INSIDE_MAX_HZ);
 			argp_usage(state);
 		}
 		opt.sinks.inside_hz = opt.inside_hz;
 		break;
 	case OPT_FOLDED_WHAT:
-		if (strcmp(arg, "stacks") && strcmp(arg, "inside")) {
-			p_err("unknown --folded-what '%s': expected stacks or inside", arg);
+		/* gcc under ASan cannot see that a required argument is never NULL */
+		if (!arg || (strcmp(arg, "stacks") && strcmp(arg, "inside"))) {
+			p_err("unknown --folded-what '%s': expected stacks or inside", arg ?: "");
 			argp_usage(state);
 		}
 		opt.sinks.folded_inside = !strcmp(arg, "inside");

@@ -108,7 +108,7 @@ static error_t compare_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (strcmp(arg, "text") && strcmp(arg, "jsonl") && strcmp(arg, "json")) {
-			p_err("unknown compare format '%s': expected text or jsonl", arg);
+			p_err("unknown compare format '%s': expected text or jsonl", arg ?: "");
 			argp_usage(state);
 		}
 		o->jsonl = strcmp(arg, "text");

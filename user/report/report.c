@@ -151,7 +151,7 @@ static error_t report_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLDED_WEIGHT:
 		if (strcmp(arg, "sum") && strcmp(arg, "count")) {
-			p_err("unknown --folded-weight '%s': expected sum or count", arg);
+			p_err("unknown --folded-weight '%s': expected sum or count", arg ?: "");
 			argp_usage(state);
 		}
 		o->cfg.folded_count = !strcmp(arg, "count");
