@@ -236,6 +236,7 @@ static __always_inline __u64 code__id(const struct gc_stack_layout *sl, struct c
 	struct code_key_version *kv;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 *known, id;
+
 	if (sl->co_version >= 0) {
 		kv = &cs->kv;
 		kv->code = code;

@@ -14,8 +14,9 @@
  * (uprobe, 3.9+), else the global current-tstate pointer (<= 3.11) or the
  * interpreter's GIL holder (3.12+), the collecting thread while it collects.
  * Cost: two bpf_probe_read_user per frame (the frame, its code object;
- * <= 3.11 five, code.bpf.h says why), plus two or three to find the first
- * frame, plus a code record per code object met the first time.
+ * <= 3.11 eight: also the name, file name and line table, header and data
+ * each, code.bpf.h says why), plus two or three to find the first frame,
+ * plus a code record per code object met the first time.
  */
 #ifndef GCBPF_STACK_BPF_H
 #define GCBPF_STACK_BPF_H
