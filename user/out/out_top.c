@@ -73,7 +73,9 @@ static int by_key(const void *x, const void *y, void *ctx)
 
 static void sort_rows(struct top_out *t)
 {
-	qsort_r(t->rows, t->nr, sizeof(*t->rows), by_key, &t->sort);
+	/* a message redraws the screen before the first report: no rows yet */
+	if (t->nr)
+		qsort_r(t->rows, t->nr, sizeof(*t->rows), by_key, &t->sort);
 }
 
 int top__selected_index(struct top_out *t)
