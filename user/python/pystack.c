@@ -462,8 +462,8 @@ void pystack__report(const struct pystack *ps)
 	if (c->unknown_frames)
 		p_warn("stacks: %llu frames unknown (\"?\", \"func\": null), kept in place: %llu "
 		       "code objects unreadable, %llu no code object, %llu names unreadable, %llu "
-		       "code records lost (ring full), %llu records not received, %llu names too "
-		       "long or not decodable", (unsigned long long)c->unknown_frames,
+		       "code records lost (ring full), %llu records not received or dropped from "
+		       "a full table, %llu names too long or not decodable", (unsigned long long)c->unknown_frames,
 		       (unsigned long long)c->unknown[GC_FRAME_CODE_FAULT],
 		       (unsigned long long)c->unknown[GC_FRAME_NOT_CODE],
 		       (unsigned long long)c->unknown[GC_FRAME_STR_FAULT],
