@@ -257,13 +257,7 @@ static int account(struct proc_totals *p, const struct gc_event *e)
 		return -ENOMEM;
 	hdr__add(*h, e->ts_stop - e->ts_start, e->collected, e->uncollectable);
 	memcpy(&p->gen[e->gen], *h, sizeof(p->gen[e->gen]));
-	memcpy(p->comm, e->comm, sizeof(p->comm));
-	if (e->heap_size >= 0)
-		p->heap_size = e->heap_size;
-	if (e->long_lived_total >= 0)
-		p->long_lived_total = e->long_lived_total;
-	if (e->rss >= 0)
-		p->rss = e->rss;
+	totals__gauges(p, e);
 	return 0;
 }
 

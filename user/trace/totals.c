@@ -186,6 +186,17 @@ static void first_of_gen(struct proc_totals *p, const struct gc_event *e)
 		p->before.collections[e->gen] = e->collections - 1;
 }
 
+void totals__gauges(struct proc_totals *p, const struct gc_event *e)
+{
+	memcpy(p->comm, e->comm, sizeof(p->comm));
+	if (e->heap_size >= 0)
+		p->heap_size = e->heap_size;
+	if (e->long_lived_total >= 0)
+		p->long_lived_total = e->long_lived_total;
+	if (e->rss >= 0)
+		p->rss = e->rss;
+}
+
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e)
 {
 	struct proc_totals *p;
@@ -194,13 +205,7 @@ const struct proc_totals *totals__event(struct totals *t, const struct gc_event 
 	/* e->comm is the process's name (its main thread's comm). */
 	p = totals__proc(t, e->pid, e->comm);
 	if (p) {
-		memcpy(p->comm, e->comm, sizeof(p->comm));
-		if (e->heap_size >= 0)
-			p->heap_size = e->heap_size;
-		if (e->long_lived_total >= 0)
-			p->long_lived_total = e->long_lived_total;
-		if (e->rss >= 0)
-			p->rss = e->rss;
+		totals__gauges(p, e);
 		first_of_gen(p, e);
 	}
 	pthread_mutex_unlock(&t->lock);

@@ -113,6 +113,8 @@ void totals__exec(struct totals *t, pid_t pid);
 void totals__before(struct totals *t, pid_t pid, const struct gc_counts *c);
 /* Generation g's collections p ran that were not timed: before gcbpf armed it, every image. */
 __u64 totals__untimed(const struct proc_totals *p, int g);
+/* What the last event says of its process: name, heap, long-lived, RSS (-1: kept). */
+void totals__gauges(struct proc_totals *p, const struct gc_event *e);
 /* What an event adds: the process's name, heap gauges. Its row (NULL: out of memory). */
 const struct proc_totals *totals__event(struct totals *t, const struct gc_event *e);
 /* The event (and its stack, else NULL) into its process's growth. Takes the lock. */
